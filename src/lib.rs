@@ -1,0 +1,4 @@
+//! # secagg
+//!
+//! Secure aggregation for federated learning and private analytics.
+#![forbid(unsafe_code)]
