@@ -2,3 +2,8 @@
 //!
 //! Secure aggregation for federated learning and private analytics.
 #![forbid(unsafe_code)]
+
+pub mod crypto;
+pub mod field;
+pub mod ids;
+pub mod ring;
