@@ -165,11 +165,7 @@ impl FieldElement {
 
     /// A 128-bit integer (every one is below p).
     pub fn from_u128(v: u128) -> Self {
-        Self([
-            (v as u64) & M44,
-            ((v >> 44) as u64) & M44,
-            (v >> 88) as u64,
-        ])
+        Self([(v as u64) & M44, ((v >> 44) as u64) & M44, (v >> 88) as u64])
     }
 
     /// The value as a 128-bit integer, if it is below 2^128 (constant-time result flag).

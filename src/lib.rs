@@ -6,4 +6,6 @@
 pub mod crypto;
 pub mod field;
 pub mod ids;
+pub mod quantize;
 pub mod ring;
+pub mod shamir;

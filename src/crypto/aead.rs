@@ -111,7 +111,11 @@ impl OpeningKey {
     }
 
     /// Authenticates and decrypts `ciphertext` (ciphertext || tag) under `binding`.
-    pub fn open(&self, binding: &Binding, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, AeadError> {
+    pub fn open(
+        &self,
+        binding: &Binding,
+        ciphertext: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, AeadError> {
         if ciphertext.len() < TAG_LEN {
             return Err(AeadError::TooShort(ciphertext.len()));
         }

@@ -108,7 +108,8 @@ pub struct VerifyingKey(ed25519_dalek::VerifyingKey);
 impl VerifyingKey {
     /// Decodes and validates a public key: it must be a canonical point of large order.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, SignError> {
-        let key = ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| SignError::InvalidKey)?;
+        let key =
+            ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| SignError::InvalidKey)?;
         if key.is_weak() {
             return Err(SignError::InvalidKey);
         }

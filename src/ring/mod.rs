@@ -8,8 +8,8 @@
 
 mod pack;
 
-pub use pack::{packed_len, PackError};
 pub(crate) use pack::combine_keystream;
+pub use pack::{packed_len, PackError};
 
 use core::fmt;
 

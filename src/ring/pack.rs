@@ -82,7 +82,14 @@ fn fixed<W: Word, const N: usize>(
     0
 }
 
-fn generic<W: Word>(bits: u32, mask: u64, bytes: &[u8], dst: &mut [W], op: Combine, wmask: W) -> u64 {
+fn generic<W: Word>(
+    bits: u32,
+    mask: u64,
+    bytes: &[u8],
+    dst: &mut [W],
+    op: Combine,
+    wmask: W,
+) -> u64 {
     // `acc` holds `have` not-yet-consumed bits; refilled 64 bits at a time (fewer at the end).
     let mut acc: u128 = 0;
     let mut have: u32 = 0;
@@ -116,7 +123,8 @@ impl RingVec {
         // A vector that exists in memory always has a representable packed length.
         let n = packed_len(self.bits, self.len()).unwrap_or(0);
         let mut out = vec![0u8; n];
-        self.pack_into(&mut out).expect("buffer has the packed length");
+        self.pack_into(&mut out)
+            .expect("buffer has the packed length");
         out
     }
 
@@ -184,7 +192,12 @@ impl RingVec {
         self.combine_packed_checked(bits, bytes, Combine::Add)
     }
 
-    fn combine_packed_checked(&mut self, bits: Bits, bytes: &[u8], op: Combine) -> Result<(), PackError> {
+    fn combine_packed_checked(
+        &mut self,
+        bits: Bits,
+        bytes: &[u8],
+        op: Combine,
+    ) -> Result<(), PackError> {
         let padding = match self.elems_mut() {
             Elems::Narrow(v) => combine_packed(bits, bytes, v, op),
             Elems::Wide(v) => combine_packed(bits, bytes, v, op),
@@ -265,7 +278,10 @@ mod tests {
         let mut p = RingVec::from_u64s(b, &[5, 6, 7]).unwrap().pack();
         assert!(matches!(
             RingVec::unpack(b, 3, &p[..2]),
-            Err(PackError::Length { expected: 3, got: 2 })
+            Err(PackError::Length {
+                expected: 3,
+                got: 2
+            })
         ));
         p[2] |= 0x80;
         assert_eq!(RingVec::unpack(b, 3, &p), Err(PackError::NonZeroPadding));

@@ -1,0 +1,262 @@
+//! Clipping, unbiased stochastic quantization into Z_Q, and dequantization of sums
+//! (spec section "Quantization").
+//!
+//! With clip bound `c > 0` and `Q >= 2` levels, the step is `delta = 2c / (Q - 1)` and a value `v`
+//! (already multiplied by the client's weight `w`) maps to
+//!
+//! ```text
+//! s = (clamp(w * v, -c, c) + c) / delta          a real number in [0, Q - 1]
+//! q = floor(s) + [u < s - floor(s)]              u uniform in [0, 1): E[q] = s (unbiased)
+//! ```
+//!
+//! A sum of `m` quantized vectors dequantizes as `sum * delta - m * c`, and differs from the sum of
+//! the clipped, weighted inputs by strictly less than `m * delta` per coordinate (plus float
+//! rounding). `u` is `(next_u64 >> 11) * 2^-53`.
+//!
+//! Invariant: a [`Quantizer`] only exists for configurations where the sum of `max_clients`
+//! vectors cannot wrap the ring: `max_clients * (Q - 1) < 2^bits`.
+
+use crate::ring::{Bits, RingVec};
+
+/// The largest number of levels: integers up to 2^52 are exact in `f64` arithmetic with room for
+/// the rounding step.
+pub const MAX_LEVELS: u64 = 1 << 52;
+
+/// Errors of quantization.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum QuantizeError {
+    /// The clip bound is not a positive finite number.
+    #[error("clip bound {0} must be positive and finite")]
+    InvalidClip(f64),
+    /// `Q` is below 2 or above [`MAX_LEVELS`].
+    #[error("{0} quantization levels is outside 2..=2^52")]
+    InvalidLevels(u64),
+    /// `max_clients` is zero.
+    #[error("the number of clients must be at least 1")]
+    NoClients,
+    /// The worst-case sum wraps the ring.
+    #[error(
+        "{max_clients} clients x {} (max level) does not fit in {bits} bits: {needed} bits needed",
+        levels - 1
+    )]
+    Overflow {
+        /// Clients whose inputs may be summed.
+        max_clients: u64,
+        /// Quantization levels.
+        levels: u64,
+        /// Configured ring width.
+        bits: u32,
+        /// Smallest width that fits (65 if none does).
+        needed: u32,
+    },
+    /// An input is NaN or infinite.
+    #[error("input {index} is not finite")]
+    NonFinite {
+        /// Its position.
+        index: usize,
+    },
+    /// The weight is negative or not finite.
+    #[error("weight {0} must be finite and non-negative")]
+    InvalidWeight(f64),
+    /// The sum's width does not match the quantizer's.
+    #[error("sum has {got} bits, the quantizer uses {expected}")]
+    BitsMismatch {
+        /// Quantizer width.
+        expected: u32,
+        /// Sum width.
+        got: u32,
+    },
+    /// More clients were summed than the quantizer allows.
+    #[error("{count} clients exceed the configured maximum {max_clients}")]
+    TooManyClients {
+        /// Clients summed.
+        count: u64,
+        /// Configured maximum.
+        max_clients: u64,
+    },
+    /// The total weight for a mean is not positive and finite.
+    #[error("total weight {0} must be positive and finite")]
+    InvalidTotalWeight(f64),
+}
+
+/// The smallest ring width such that `max_clients * (levels - 1) < 2^bits`.
+pub fn bits_for(max_clients: u64, levels: u64) -> Result<Bits, QuantizeError> {
+    let needed = needed_bits(max_clients, levels)?;
+    Bits::new(needed).map_err(|_| QuantizeError::Overflow {
+        max_clients,
+        levels,
+        bits: 64,
+        needed,
+    })
+}
+
+fn needed_bits(max_clients: u64, levels: u64) -> Result<u32, QuantizeError> {
+    if !(2..=MAX_LEVELS).contains(&levels) {
+        return Err(QuantizeError::InvalidLevels(levels));
+    }
+    if max_clients == 0 {
+        return Err(QuantizeError::NoClients);
+    }
+    let worst = max_clients as u128 * (levels - 1) as u128;
+    // Smallest b with worst < 2^b, i.e. the bit length of `worst`.
+    Ok((128 - worst.leading_zeros()).max(1))
+}
+
+/// A validated quantization configuration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quantizer {
+    clip: f64,
+    levels: u64,
+    bits: Bits,
+    max_clients: u64,
+}
+
+impl Quantizer {
+    /// Checks the configuration, including that `max_clients` inputs cannot wrap `2^bits`.
+    pub fn new(
+        clip: f64,
+        levels: u64,
+        bits: Bits,
+        max_clients: u64,
+    ) -> Result<Self, QuantizeError> {
+        if !(clip.is_finite() && clip > 0.0) {
+            return Err(QuantizeError::InvalidClip(clip));
+        }
+        let needed = needed_bits(max_clients, levels)?;
+        if needed > bits.get() {
+            return Err(QuantizeError::Overflow {
+                max_clients,
+                levels,
+                bits: bits.get(),
+                needed,
+            });
+        }
+        Ok(Self {
+            clip,
+            levels,
+            bits,
+            max_clients,
+        })
+    }
+
+    /// The clip bound `c`.
+    pub fn clip(&self) -> f64 {
+        self.clip
+    }
+
+    /// The number of levels `Q`.
+    pub fn levels(&self) -> u64 {
+        self.levels
+    }
+
+    /// The ring width.
+    pub fn bits(&self) -> Bits {
+        self.bits
+    }
+
+    /// The number of clients whose sum is guaranteed not to wrap.
+    pub fn max_clients(&self) -> u64 {
+        self.max_clients
+    }
+
+    /// The quantization step `delta = 2c / (Q - 1)`.
+    pub fn step(&self) -> f64 {
+        2.0 * self.clip / (self.levels - 1) as f64
+    }
+
+    /// Quantizes `weight * v` for each input `v` with unbiased stochastic rounding.
+    pub fn quantize<T, R>(
+        &self,
+        values: &[T],
+        weight: f64,
+        rng: &mut R,
+    ) -> Result<RingVec, QuantizeError>
+    where
+        T: Copy + Into<f64>,
+        R: rand_core::CryptoRng + ?Sized,
+    {
+        if !(weight.is_finite() && weight >= 0.0) {
+            return Err(QuantizeError::InvalidWeight(weight));
+        }
+        if let Some(index) = values.iter().position(|v| !(*v).into().is_finite()) {
+            return Err(QuantizeError::NonFinite { index });
+        }
+        let inv_step = (self.levels - 1) as f64 / (2.0 * self.clip);
+        let top = (self.levels - 1) as f64;
+        let q = values.iter().map(|v| {
+            let x = (weight * (*v).into()).clamp(-self.clip, self.clip);
+            let s = ((x + self.clip) * inv_step).clamp(0.0, top);
+            let f = s.floor();
+            let u = (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+            let up = (u < s - f) as u64;
+            (f as u64 + up).min(self.levels - 1)
+        });
+        Ok(RingVec::from_u64s_reduced(self.bits, q))
+    }
+
+    /// Dequantizes the sum of `count` quantized vectors: the sum of the clipped weighted inputs.
+    pub fn dequantize_sum(&self, sum: &RingVec, count: u64) -> Result<Vec<f64>, QuantizeError> {
+        if sum.bits() != self.bits {
+            return Err(QuantizeError::BitsMismatch {
+                expected: self.bits.get(),
+                got: sum.bits().get(),
+            });
+        }
+        if count > self.max_clients {
+            return Err(QuantizeError::TooManyClients {
+                count,
+                max_clients: self.max_clients,
+            });
+        }
+        let step = self.step();
+        let offset = count as f64 * self.clip;
+        Ok(sum.iter().map(|s| s as f64 * step - offset).collect())
+    }
+
+    /// The weighted mean: the dequantized sum divided by the clients' total weight.
+    pub fn weighted_mean(
+        &self,
+        sum: &RingVec,
+        count: u64,
+        total_weight: f64,
+    ) -> Result<Vec<f64>, QuantizeError> {
+        if !(total_weight.is_finite() && total_weight > 0.0) {
+            return Err(QuantizeError::InvalidTotalWeight(total_weight));
+        }
+        let mut v = self.dequantize_sum(sum, count)?;
+        for x in &mut v {
+            *x /= total_weight;
+        }
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bits_chooser_and_overflow_boundary() {
+        // 1000 clients x 2^16 levels: 1000 * 65535 = 65_535_000 < 2^26.
+        assert_eq!(bits_for(1000, 1 << 16).unwrap().get(), 26);
+        // m * (Q - 1) = 2^32 - 1 fits in 32 bits; one more level does not.
+        let b32 = Bits::B32;
+        assert!(Quantizer::new(1.0, 1 << 16, b32, 65537).is_ok());
+        let e = Quantizer::new(1.0, (1 << 16) + 1, b32, 65537).unwrap_err();
+        assert!(
+            matches!(e, QuantizeError::Overflow { needed: 33, .. }),
+            "{e}"
+        );
+        assert!(e.to_string().contains("33 bits needed"));
+        assert!(bits_for(u64::MAX, MAX_LEVELS).is_err());
+    }
+
+    #[test]
+    fn rejects_bad_configuration_and_input() {
+        assert!(Quantizer::new(f64::NAN, 10, Bits::B32, 1).is_err());
+        assert!(Quantizer::new(0.0, 10, Bits::B32, 1).is_err());
+        assert!(Quantizer::new(1.0, 1, Bits::B32, 1).is_err());
+        assert!(Quantizer::new(1.0, 10, Bits::B32, 0).is_err());
+    }
+}
