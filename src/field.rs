@@ -81,13 +81,13 @@ impl FieldElement {
 
     /// Sum.
     #[inline]
-    pub fn add(self, o: Self) -> Self {
+    fn add_impl(self, o: Self) -> Self {
         Self::reduce([self.0[0] + o.0[0], self.0[1] + o.0[1], self.0[2] + o.0[2]])
     }
 
     /// Difference: `self + 2p - o`, limb by limb (2p = (2^45 - 10, 2^45 - 2, 2^43 - 2)).
     #[inline]
-    pub fn sub(self, o: Self) -> Self {
+    fn sub_impl(self, o: Self) -> Self {
         Self::reduce([
             self.0[0] + ((1 << 45) - 10) - o.0[0],
             self.0[1] + ((1 << 45) - 2) - o.0[1],
@@ -95,14 +95,9 @@ impl FieldElement {
         ])
     }
 
-    /// Additive inverse.
-    pub fn neg(self) -> Self {
-        Self::ZERO.sub(self)
-    }
-
     /// Product. Limb products fit in u128; the weight 2^132 folds back as 4 * 5 = 20.
     #[inline]
-    pub fn mul(self, o: Self) -> Self {
+    fn mul_impl(self, o: Self) -> Self {
         let [a0, a1, a2] = self.0.map(u128::from);
         let [b0, b1, b2] = o.0.map(u128::from);
         let (s1, s2) = (b1 * 20, b2 * 20);
@@ -122,7 +117,7 @@ impl FieldElement {
     /// Square.
     #[inline]
     pub fn square(self) -> Self {
-        self.mul(self)
+        self * self
     }
 
     /// Multiplicative inverse by Fermat (`self^(p-2)`); the inverse of zero is zero.
@@ -130,11 +125,11 @@ impl FieldElement {
         // p - 2 = 2^130 - 7: binary 1^127 001. Fixed chain, independent of `self`.
         let mut r = Self::ONE;
         for _ in 0..127 {
-            r = r.square().mul(self);
+            r = r.square() * self;
         }
         r = r.square();
         r = r.square();
-        r.square().mul(self)
+        r.square() * self
     }
 
     /// Inverts every element of `xs` in place with one field inversion (Montgomery's trick).
@@ -146,14 +141,14 @@ impl FieldElement {
             prefix.push(acc);
             // Skip zeros without branching on secret data: multiply by 1 instead.
             let z = x.ct_eq(&Self::ZERO);
-            acc = acc.mul(Self::conditional_select(x, &Self::ONE, z));
+            acc = acc * Self::conditional_select(x, &Self::ONE, z);
         }
         let mut inv = acc.invert();
         for (x, pre) in xs.iter_mut().zip(prefix).rev() {
             let z = x.ct_eq(&Self::ZERO);
             let xi = Self::conditional_select(x, &Self::ONE, z);
-            let new = inv.mul(pre);
-            inv = inv.mul(xi);
+            let new = inv * pre;
+            inv = inv * xi;
             *x = Self::conditional_select(&new, &Self::ZERO, z);
         }
     }
@@ -220,6 +215,37 @@ impl FieldElement {
     }
 }
 
+impl core::ops::Add for FieldElement {
+    type Output = Self;
+    #[inline]
+    fn add(self, o: Self) -> Self {
+        self.add_impl(o)
+    }
+}
+
+impl core::ops::Sub for FieldElement {
+    type Output = Self;
+    #[inline]
+    fn sub(self, o: Self) -> Self {
+        self.sub_impl(o)
+    }
+}
+
+impl core::ops::Mul for FieldElement {
+    type Output = Self;
+    #[inline]
+    fn mul(self, o: Self) -> Self {
+        self.mul_impl(o)
+    }
+}
+
+impl core::ops::Neg for FieldElement {
+    type Output = Self;
+    fn neg(self) -> Self {
+        Self::ZERO.sub_impl(self)
+    }
+}
+
 impl ConstantTimeEq for FieldElement {
     fn ct_eq(&self, o: &Self) -> Choice {
         self.0[0].ct_eq(&o.0[0]) & self.0[1].ct_eq(&o.0[1]) & self.0[2].ct_eq(&o.0[2])
@@ -255,7 +281,7 @@ mod tests {
     use super::*;
 
     fn p_minus(k: u64) -> FieldElement {
-        FieldElement::ZERO.sub(FieldElement::from_u64(k))
+        FieldElement::ZERO - FieldElement::from_u64(k)
     }
 
     #[test]
@@ -279,22 +305,22 @@ mod tests {
 
     #[test]
     fn wraparound() {
-        assert_eq!(p_minus(1).add(FieldElement::ONE), FieldElement::ZERO);
-        assert_eq!(p_minus(1).mul(p_minus(1)), FieldElement::ONE);
-        assert_eq!(p_minus(2).mul(FieldElement::from_u64(3)), p_minus(6));
+        assert_eq!(p_minus(1) + FieldElement::ONE, FieldElement::ZERO);
+        assert_eq!(p_minus(1) * p_minus(1), FieldElement::ONE);
+        assert_eq!(p_minus(2) * FieldElement::from_u64(3), p_minus(6));
     }
 
     #[test]
     fn inverses() {
         for v in [1u64, 2, 3, 5, 65535, u64::MAX] {
             let x = FieldElement::from_u64(v);
-            assert_eq!(x.mul(x.invert()), FieldElement::ONE);
+            assert_eq!(x * x.invert(), FieldElement::ONE);
         }
         let mut xs: Vec<_> = (0..20u64).map(FieldElement::from_u64).collect();
         FieldElement::batch_invert(&mut xs);
         assert_eq!(xs[0], FieldElement::ZERO);
         for (i, x) in xs.iter().enumerate().skip(1) {
-            assert_eq!(x.mul(FieldElement::from_u64(i as u64)), FieldElement::ONE);
+            assert_eq!(*x * FieldElement::from_u64(i as u64), FieldElement::ONE);
         }
     }
 }

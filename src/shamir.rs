@@ -192,9 +192,9 @@ pub fn split_with_coefficients(
         coeffs
             .iter()
             .rev()
-            .fold(FieldElement::ZERO, |acc, c| acc.mul(x).add(*c))
-            .mul(x)
-            .add(constant)
+            .fold(FieldElement::ZERO, |acc, c| acc * x + *c)
+            * x
+            + constant
     };
     Ok(holders
         .iter()
@@ -245,15 +245,15 @@ impl Reconstructor {
             let mut d = FieldElement::ONE;
             for (j, xj) in fx.iter().enumerate() {
                 if i != j {
-                    n = n.mul(*xj);
-                    d = d.mul(xj.sub(*xi));
+                    n = n * *xj;
+                    d = d * (*xj - *xi);
                 }
             }
             num.push(n);
             den.push(d);
         }
         FieldElement::batch_invert(&mut den);
-        let lambdas = num.iter().zip(&den).map(|(n, d)| n.mul(*d)).collect();
+        let lambdas = num.iter().zip(&den).map(|(n, d)| *n * *d).collect();
         Ok(Self { xs, lambdas })
     }
 
@@ -287,8 +287,8 @@ impl Reconstructor {
                     got: share.x.get(),
                 });
             }
-            acc[0] = acc[0].add(share.y[0].mul(*l));
-            acc[1] = acc[1].add(share.y[1].mul(*l));
+            acc[0] = acc[0] + share.y[0] * *l;
+            acc[1] = acc[1] + share.y[1] * *l;
         }
         let (lo, lo_ok) = acc[0].to_u128();
         let (hi, hi_ok) = acc[1].to_u128();

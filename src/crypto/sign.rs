@@ -13,7 +13,7 @@
 
 use core::fmt;
 
-use ed25519_dalek::{Signer, Verifier as _};
+use ed25519_dalek::Signer;
 
 use super::{DOMAIN, PROTOCOL_VERSION};
 use crate::ids::SessionId;
@@ -135,13 +135,13 @@ impl VerifyingKey {
             .map_err(|_| SignError::InvalidSignature)
     }
 
-    /// Verification with the plain RFC 8032 rules and no domain separation. Only for the
-    /// standard test vectors; the protocol always uses [`Self::verify`].
+    /// Strict verification of a bare RFC 8032 message, without the domain-separated framing.
+    /// Only for the standard test vectors; the protocol always uses [`Self::verify`].
     #[doc(hidden)]
     pub fn verify_raw(&self, message: &[u8], signature: &Signature) -> Result<(), SignError> {
         let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
         self.0
-            .verify(message, &sig)
+            .verify_strict(message, &sig)
             .map_err(|_| SignError::InvalidSignature)
     }
 }
