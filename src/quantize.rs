@@ -166,16 +166,33 @@ impl Quantizer {
     }
 
     /// Quantizes `weight * v` for each input `v` with unbiased stochastic rounding.
-    pub fn quantize<T, R>(
-        &self,
-        values: &[T],
-        weight: f64,
-        rng: &mut R,
-    ) -> Result<RingVec, QuantizeError>
+    pub fn quantize<T, R>(&self, values: &[T], weight: f64, rng: &mut R) -> Result<RingVec, QuantizeError>
     where
         T: Copy + Into<f64>,
         R: rand_core::CryptoRng + ?Sized,
     {
+        self.quantize_with(values, weight, || rng.next_u64())
+    }
+
+    /// [`Self::quantize`] with the rounding randomness given as one `u64` per input (the test
+    /// vectors list them). Missing words count as zero.
+    #[doc(hidden)]
+    pub fn quantize_with_words<T: Copy + Into<f64>>(
+        &self,
+        values: &[T],
+        weight: f64,
+        words: &[u64],
+    ) -> Result<RingVec, QuantizeError> {
+        let mut it = words.iter().copied();
+        self.quantize_with(values, weight, || it.next().unwrap_or(0))
+    }
+
+    fn quantize_with<T: Copy + Into<f64>>(
+        &self,
+        values: &[T],
+        weight: f64,
+        mut next_u64: impl FnMut() -> u64,
+    ) -> Result<RingVec, QuantizeError> {
         if !(weight.is_finite() && weight >= 0.0) {
             return Err(QuantizeError::InvalidWeight(weight));
         }
@@ -188,7 +205,7 @@ impl Quantizer {
             let x = (weight * (*v).into()).clamp(-self.clip, self.clip);
             let s = ((x + self.clip) * inv_step).clamp(0.0, top);
             let f = s.floor();
-            let u = (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+            let u = (next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
             let up = (u < s - f) as u64;
             (f as u64 + up).min(self.levels - 1)
         });
@@ -250,6 +267,35 @@ mod tests {
         );
         assert!(e.to_string().contains("33 bits needed"));
         assert!(bits_for(u64::MAX, MAX_LEVELS).is_err());
+    }
+
+    #[test]
+    fn stochastic_rounding_is_unbiased() {
+        // Levels -1, 0, 1 (step 1): 0.3 lies 0.3 of a step above level 0, so P(round up) = 0.3.
+        let q = Quantizer::new(1.0, 3, Bits::B32, 1).unwrap();
+        let n = 200_000u64;
+        let mut state = 0x1234_5678_9abc_def0u64;
+        let words: Vec<u64> = (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state
+            })
+            .collect();
+        let v = q.quantize_with_words(&vec![0.3f64; n as usize], 1.0, &words).unwrap();
+        let ups = v.iter().filter(|&x| x == 2).count() as f64;
+        assert!(v.iter().all(|x| x == 1 || x == 2));
+        let p = ups / n as f64;
+        let sd = (0.3f64 * 0.7 / n as f64).sqrt();
+        assert!((p - 0.3).abs() < 5.0 * sd, "p = {p}");
+        // NaN and infinities are typed errors, never clipped silently.
+        assert_eq!(
+            q.quantize_with_words(&[0.0, f64::NAN], 1.0, &[]).unwrap_err(),
+            QuantizeError::NonFinite { index: 1 }
+        );
+        assert!(q.quantize_with_words(&[f32::INFINITY], 1.0, &[]).is_err());
+        assert!(q.quantize_with_words(&[1.0f32], -1.0, &[]).is_err());
     }
 
     #[test]

@@ -1,0 +1,94 @@
+//! Primitive benchmarks: mask expansion against the raw ChaCha20 keystream, bit-packing, and
+//! Shamir split/reconstruct at the sizes the foundation issue asks for.
+//!
+//! Run: `cargo bench --bench primitives`. Every benchmark id carries its sizes.
+
+use std::hint::black_box;
+
+use chacha20::cipher::{KeyIvInit, StreamCipher};
+use chacha20::rand_core::SeedableRng;
+use chacha20::ChaCha20Rng;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use secagg::crypto::prg::{add_mask, MaskSeed};
+use secagg::ids::ParticipantId;
+use secagg::ring::{Bits, RingVec};
+use secagg::shamir::{self, Reconstructor};
+
+fn mask_expansion(c: &mut Criterion) {
+    let mut g = c.benchmark_group("mask_expansion");
+    g.sample_size(30);
+    let seed = MaskSeed::from_bytes([7; 32]);
+    for len in [100_000usize, 1_000_000] {
+        // Bytes of keystream per mask at 32 bits: the same amount for both functions.
+        g.throughput(Throughput::Bytes(4 * len as u64));
+        let mut buf = vec![0u8; 4 * len];
+        g.bench_with_input(BenchmarkId::new("raw_chacha20_keystream", len), &len, |b, _| {
+            b.iter(|| {
+                let mut c = chacha20::ChaCha20::new(&[7u8; 32].into(), &[0u8; 12].into());
+                c.write_keystream(black_box(&mut buf));
+            })
+        });
+        for bits in [32u32, 16, 33, 64, 7] {
+            let b_ = Bits::new(bits).unwrap();
+            let mut v = RingVec::zeros(b_, len);
+            g.bench_with_input(BenchmarkId::new(format!("add_mask_bits{bits}"), len), &len, |b, _| {
+                b.iter(|| add_mask(&seed, black_box(&mut v)).unwrap())
+            });
+        }
+    }
+    g.finish();
+}
+
+fn packing(c: &mut Criterion) {
+    let mut g = c.benchmark_group("packing");
+    g.sample_size(30);
+    let len = 1_000_000usize;
+    for bits in [32u32, 16, 33, 7, 64] {
+        let b_ = Bits::new(bits).unwrap();
+        let v = RingVec::from_u64s_reduced(b_, (0..len as u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+        let packed = v.pack();
+        g.throughput(Throughput::Bytes(packed.len() as u64));
+        let mut out = vec![0u8; packed.len()];
+        g.bench_with_input(BenchmarkId::new(format!("pack_bits{bits}"), len), &len, |b, _| {
+            b.iter(|| v.pack_into(black_box(&mut out)).unwrap())
+        });
+        g.bench_with_input(BenchmarkId::new(format!("unpack_bits{bits}"), len), &len, |b, _| {
+            b.iter(|| RingVec::unpack(b_, len, black_box(&packed)).unwrap())
+        });
+        let mut acc = RingVec::zeros(b_, len);
+        g.bench_with_input(BenchmarkId::new(format!("unpack_add_bits{bits}"), len), &len, |b, _| {
+            b.iter(|| acc.unpack_add(b_, black_box(&packed)).unwrap())
+        });
+    }
+    g.finish();
+}
+
+fn shamir_bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("shamir");
+    g.sample_size(10);
+    let mut rng = ChaCha20Rng::seed_from_u64(1);
+    let holders: Vec<ParticipantId> = (1..=1000).map(|i| ParticipantId::new(i).unwrap()).collect();
+    g.bench_function("split_n1000_t500", |b| {
+        b.iter(|| shamir::split(black_box(&[9; 32]), 500, &holders, &mut rng).unwrap())
+    });
+    // 1000 secrets, each shared among the same 1000 holders; reconstruct all from holders 1..=500.
+    let all: Vec<Vec<shamir::Share>> = (0..1000u32)
+        .map(|s| shamir::split(&[s as u8; 32], 500, &holders, &mut rng).unwrap())
+        .collect();
+    g.bench_function("lagrange_setup_t500", |b| {
+        b.iter(|| Reconstructor::new(black_box(&holders[..500]), 500).unwrap())
+    });
+    g.bench_function("reconstruct_1000_secrets_t500_incl_setup", |b| {
+        b.iter(|| {
+            let r = Reconstructor::new(&holders[..500], 500).unwrap();
+            for shares in &all {
+                let refs: Vec<&shamir::Share> = shares[..500].iter().collect();
+                black_box(r.reconstruct(&refs).unwrap());
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, mask_expansion, packing, shamir_bench);
+criterion_main!(benches);
