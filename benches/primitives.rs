@@ -22,18 +22,24 @@ fn mask_expansion(c: &mut Criterion) {
         // Bytes of keystream per mask at 32 bits: the same amount for both functions.
         g.throughput(Throughput::Bytes(4 * len as u64));
         let mut buf = vec![0u8; 4 * len];
-        g.bench_with_input(BenchmarkId::new("raw_chacha20_keystream", len), &len, |b, _| {
-            b.iter(|| {
-                let mut c = chacha20::ChaCha20::new(&[7u8; 32].into(), &[0u8; 12].into());
-                c.write_keystream(black_box(&mut buf));
-            })
-        });
+        g.bench_with_input(
+            BenchmarkId::new("raw_chacha20_keystream", len),
+            &len,
+            |b, _| {
+                b.iter(|| {
+                    let mut c = chacha20::ChaCha20::new(&[7u8; 32].into(), &[0u8; 12].into());
+                    c.write_keystream(black_box(&mut buf));
+                })
+            },
+        );
         for bits in [32u32, 16, 33, 64, 7] {
             let b_ = Bits::new(bits).unwrap();
             let mut v = RingVec::zeros(b_, len);
-            g.bench_with_input(BenchmarkId::new(format!("add_mask_bits{bits}"), len), &len, |b, _| {
-                b.iter(|| add_mask(&seed, black_box(&mut v)).unwrap())
-            });
+            g.bench_with_input(
+                BenchmarkId::new(format!("add_mask_bits{bits}"), len),
+                &len,
+                |b, _| b.iter(|| add_mask(&seed, black_box(&mut v)).unwrap()),
+            );
         }
     }
     g.finish();
@@ -45,20 +51,29 @@ fn packing(c: &mut Criterion) {
     let len = 1_000_000usize;
     for bits in [32u32, 16, 33, 7, 64] {
         let b_ = Bits::new(bits).unwrap();
-        let v = RingVec::from_u64s_reduced(b_, (0..len as u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+        let v = RingVec::from_u64s_reduced(
+            b_,
+            (0..len as u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+        );
         let packed = v.pack();
         g.throughput(Throughput::Bytes(packed.len() as u64));
         let mut out = vec![0u8; packed.len()];
-        g.bench_with_input(BenchmarkId::new(format!("pack_bits{bits}"), len), &len, |b, _| {
-            b.iter(|| v.pack_into(black_box(&mut out)).unwrap())
-        });
-        g.bench_with_input(BenchmarkId::new(format!("unpack_bits{bits}"), len), &len, |b, _| {
-            b.iter(|| RingVec::unpack(b_, len, black_box(&packed)).unwrap())
-        });
+        g.bench_with_input(
+            BenchmarkId::new(format!("pack_bits{bits}"), len),
+            &len,
+            |b, _| b.iter(|| v.pack_into(black_box(&mut out)).unwrap()),
+        );
+        g.bench_with_input(
+            BenchmarkId::new(format!("unpack_bits{bits}"), len),
+            &len,
+            |b, _| b.iter(|| RingVec::unpack(b_, len, black_box(&packed)).unwrap()),
+        );
         let mut acc = RingVec::zeros(b_, len);
-        g.bench_with_input(BenchmarkId::new(format!("unpack_add_bits{bits}"), len), &len, |b, _| {
-            b.iter(|| acc.unpack_add(b_, black_box(&packed)).unwrap())
-        });
+        g.bench_with_input(
+            BenchmarkId::new(format!("unpack_add_bits{bits}"), len),
+            &len,
+            |b, _| b.iter(|| acc.unpack_add(b_, black_box(&packed)).unwrap()),
+        );
     }
     g.finish();
 }

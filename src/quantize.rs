@@ -166,7 +166,12 @@ impl Quantizer {
     }
 
     /// Quantizes `weight * v` for each input `v` with unbiased stochastic rounding.
-    pub fn quantize<T, R>(&self, values: &[T], weight: f64, rng: &mut R) -> Result<RingVec, QuantizeError>
+    pub fn quantize<T, R>(
+        &self,
+        values: &[T],
+        weight: f64,
+        rng: &mut R,
+    ) -> Result<RingVec, QuantizeError>
     where
         T: Copy + Into<f64>,
         R: rand_core::CryptoRng + ?Sized,
@@ -283,7 +288,9 @@ mod tests {
                 state
             })
             .collect();
-        let v = q.quantize_with_words(&vec![0.3f64; n as usize], 1.0, &words).unwrap();
+        let v = q
+            .quantize_with_words(&vec![0.3f64; n as usize], 1.0, &words)
+            .unwrap();
         let ups = v.iter().filter(|&x| x == 2).count() as f64;
         assert!(v.iter().all(|x| x == 1 || x == 2));
         let p = ups / n as f64;
@@ -291,7 +298,8 @@ mod tests {
         assert!((p - 0.3).abs() < 5.0 * sd, "p = {p}");
         // NaN and infinities are typed errors, never clipped silently.
         assert_eq!(
-            q.quantize_with_words(&[0.0, f64::NAN], 1.0, &[]).unwrap_err(),
+            q.quantize_with_words(&[0.0, f64::NAN], 1.0, &[])
+                .unwrap_err(),
             QuantizeError::NonFinite { index: 1 }
         );
         assert!(q.quantize_with_words(&[f32::INFINITY], 1.0, &[]).is_err());

@@ -143,7 +143,8 @@ fn rfc8439_2_8_2_aead() {
 fn rfc5869_a1_to_a3() {
     use hkdf::Hkdf;
     use sha2::Sha256;
-    let cases: [(Vec<u8>, Vec<u8>, Vec<u8>, &str); 3] = [
+    type Case = (Vec<u8>, Vec<u8>, Vec<u8>, &'static str);
+    let cases: [Case; 3] = [
         (
             vec![0x0b; 22],
             (0..=0x0c).collect(),
