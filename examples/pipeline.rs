@@ -48,7 +48,11 @@ fn parse_args() -> Result<Args, String> {
             "--dropouts" => a.dropouts = val.parse().map_err(|e| bad(&e))?,
             "--clip" => a.clip = val.parse().map_err(|e| bad(&e))?,
             "--levels" => a.levels = val.parse().map_err(|e| bad(&e))?,
-            _ => return Err(format!("unknown flag {flag} (use --clients --dim --dropouts --clip --levels)")),
+            _ => {
+                return Err(format!(
+                    "unknown flag {flag} (use --clients --dim --dropouts --clip --levels)"
+                ))
+            }
         }
     }
     if a.clients < 2 || a.dropouts >= a.clients {
@@ -108,7 +112,10 @@ fn main() {
         .iter()
         .map(|c| shamir::split(c.self_mask.expose(), t, &ids, &mut rng).expect("valid sharing"))
         .collect();
-    println!("keys and shares:  {:>8.1} ms", t0.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "keys and shares:  {:>8.1} ms",
+        t0.elapsed().as_secs_f64() * 1e3
+    );
 
     // Round 2: the last `dropouts` clients vanish after sharing; the others send masked inputs.
     let survivors = n - args.dropouts as usize;
@@ -135,7 +142,9 @@ fn main() {
         }
         let packed = y.pack();
         wire_bytes += packed.len();
-        accumulator.unpack_add(bits, &packed).expect("well-formed packed vector");
+        accumulator
+            .unpack_add(bits, &packed)
+            .expect("well-formed packed vector");
     }
     let mask_ms = t1.elapsed().as_secs_f64() * 1e3;
     println!(
@@ -153,7 +162,10 @@ fn main() {
     for (d, dropped) in clients.iter().enumerate().skip(survivors) {
         let shares: Vec<&Share> = key_shares[d][..t].iter().collect();
         let key = KexSecretKey::from_bytes(*rec.reconstruct(&shares).expect("consistent shares"));
-        assert!(key.matches(&public[d]), "reconstructed key must match the advertised one");
+        assert!(
+            key.matches(&public[d]),
+            "reconstructed key must match the advertised one"
+        );
         for (s, pk) in ids[..survivors].iter().zip(&public) {
             let seed = key
                 .agree(pk)
@@ -179,7 +191,9 @@ fn main() {
         survivors
     );
 
-    let sum = q.dequantize_sum(&accumulator, survivors as u64).expect("in range");
+    let sum = q
+        .dequantize_sum(&accumulator, survivors as u64)
+        .expect("in range");
     let mut max_err = 0f64;
     for (j, s) in sum.iter().enumerate() {
         let exact: f64 = clients[..survivors].iter().map(|c| c.input[j] as f64).sum();

@@ -98,20 +98,65 @@ impl FieldElement {
     /// Product. Limb products fit in u128; the weight 2^132 folds back as 4 * 5 = 20.
     #[inline]
     fn mul_impl(self, o: Self) -> Self {
-        let [a0, a1, a2] = self.0.map(u128::from);
-        let [b0, b1, b2] = o.0.map(u128::from);
+        let (d0, d1, d2) = Self::wide_product(self, o);
+        Self::from_wide(d0, d1, d2)
+    }
+
+    /// The unreduced product as three u128 column sums, each below 2^95.
+    #[inline(always)]
+    fn wide_product(a: Self, b: Self) -> (u128, u128, u128) {
+        let [a0, a1, a2] = a.0.map(u128::from);
+        let [b0, b1, b2] = b.0.map(u128::from);
         let (s1, s2) = (b1 * 20, b2 * 20);
-        let d0 = a0 * b0 + a1 * s2 + a2 * s1;
-        let mut d1 = a0 * b1 + a1 * b0 + a2 * s2;
-        let mut d2 = a0 * b2 + a1 * b1 + a2 * b0;
-        let r0 = (d0 as u64) & M44;
+        (
+            a0 * b0 + a1 * s2 + a2 * s1,
+            a0 * b1 + a1 * b0 + a2 * s2,
+            a0 * b2 + a1 * b1 + a2 * b0,
+        )
+    }
+
+    /// Reduces column sums `d0 + d1 2^44 + d2 2^88` with every column below 2^127.
+    #[inline(always)]
+    fn from_wide(d0: u128, mut d1: u128, mut d2: u128) -> Self {
+        let r0 = d0 & M44 as u128;
         d1 += d0 >> 44;
-        let r1 = (d1 as u64) & M44;
+        let r1 = d1 & M44 as u128;
         d2 += d1 >> 44;
-        let r2 = (d2 as u64) & M42;
-        // d2 < 2^97, so the carry times 5 is below 2^58.
-        let c = (d2 >> 42) as u64;
-        Self::reduce([r0 + c * 5, r1, r2])
+        let r2 = d2 & M42 as u128;
+        // 2^130 = 5: the carry out of the top limb re-enters at the bottom, times 5.
+        let t = r0 + (d2 >> 42) * 5;
+        Self::reduce([(t & M44 as u128) as u64, (r1 + (t >> 44)) as u64, r2 as u64])
+    }
+
+    /// `self * k + c` for a small integer `k`: limb products stay below 2^60, so no 128-bit
+    /// arithmetic is needed (Horner evaluation at participant indices).
+    #[inline]
+    pub fn mul_small_add(self, k: u16, c: Self) -> Self {
+        let k = k as u64;
+        Self::reduce([
+            self.0[0] * k + c.0[0],
+            self.0[1] * k + c.0[1],
+            self.0[2] * k + c.0[2],
+        ])
+    }
+
+    /// `sum_i a_i * b_i` with one reduction per 2^16 terms (the column sums stay below 2^127).
+    pub fn sum_of_products(pairs: impl IntoIterator<Item = (Self, Self)>) -> Self {
+        let mut total = Self::ZERO;
+        let (mut d0, mut d1, mut d2) = (0u128, 0u128, 0u128);
+        let mut n = 0u32;
+        for (a, b) in pairs {
+            let (e0, e1, e2) = Self::wide_product(a, b);
+            d0 += e0;
+            d1 += e1;
+            d2 += e2;
+            n += 1;
+            if n == 1 << 16 {
+                total = total + Self::from_wide(d0, d1, d2);
+                (d0, d1, d2, n) = (0, 0, 0, 0);
+            }
+        }
+        total + Self::from_wide(d0, d1, d2)
     }
 
     /// Square.

@@ -187,19 +187,18 @@ pub fn split_with_coefficients(
     check_holders(holders)?;
     let halves = secret_halves(secret);
     let (c0, c1) = coefficients.split_at(threshold - 1);
-    let eval = |constant: FieldElement, coeffs: &[FieldElement], x: FieldElement| {
+    let eval = |constant: FieldElement, coeffs: &[FieldElement], x: u16| {
         // Horner from the highest coefficient down to the constant term.
         coeffs
             .iter()
             .rev()
-            .fold(FieldElement::ZERO, |acc, c| acc * x + *c)
-            * x
-            + constant
+            .fold(FieldElement::ZERO, |acc, c| acc.mul_small_add(x, *c))
+            .mul_small_add(x, constant)
     };
     Ok(holders
         .iter()
         .map(|&h| {
-            let x = FieldElement::from_u64(h.get() as u64);
+            let x = h.get();
             Share {
                 x: h,
                 y: [eval(halves[0], c0, x), eval(halves[1], c1, x)],
@@ -233,27 +232,33 @@ impl Reconstructor {
         }
         check_holders(holders)?;
         let xs: Vec<ParticipantId> = holders[..threshold].to_vec();
-        let fx: Vec<FieldElement> = xs
-            .iter()
-            .map(|x| FieldElement::from_u64(x.get() as u64))
-            .collect();
-        // lambda_i = prod_{j != i} x_j / (x_j - x_i)
-        let mut num = Vec::with_capacity(threshold);
-        let mut den = Vec::with_capacity(threshold);
-        for (i, xi) in fx.iter().enumerate() {
-            let mut n = FieldElement::ONE;
+        // lambda_i = prod_{j != i} x_j / prod_{j != i} (x_j - x_i)
+        //          = (X / x_i) / d_i   with X = prod_j x_j.
+        // The differences are integers below 2^16 in magnitude, so d_i accumulates with cheap
+        // small-scalar multiplications and its sign is tracked separately.
+        let big_x = xs.iter().fold(FieldElement::ONE, |acc, x| {
+            acc.mul_small_add(x.get(), FieldElement::ZERO)
+        });
+        let mut inv = Vec::with_capacity(2 * threshold);
+        for xi in &xs {
             let mut d = FieldElement::ONE;
-            for (j, xj) in fx.iter().enumerate() {
-                if i != j {
-                    n = n * *xj;
-                    d = d * (*xj - *xi);
+            let mut negative = false;
+            for xj in &xs {
+                if xj != xi {
+                    negative ^= xj < xi;
+                    d = d.mul_small_add(xj.get().abs_diff(xi.get()), FieldElement::ZERO);
                 }
             }
-            num.push(n);
-            den.push(d);
+            inv.push(if negative { -d } else { d });
         }
-        FieldElement::batch_invert(&mut den);
-        let lambdas = num.iter().zip(&den).map(|(n, d)| *n * *d).collect();
+        inv.extend(xs.iter().map(|x| FieldElement::from_u64(x.get() as u64)));
+        FieldElement::batch_invert(&mut inv);
+        let (inv_d, inv_x) = inv.split_at(threshold);
+        let lambdas = inv_d
+            .iter()
+            .zip(inv_x)
+            .map(|(d, x)| big_x * *x * *d)
+            .collect();
         Ok(Self { xs, lambdas })
     }
 
@@ -279,17 +284,17 @@ impl Reconstructor {
                 need: self.xs.len(),
             });
         }
-        let mut acc = [FieldElement::ZERO; 2];
-        for ((share, x), l) in shares.iter().zip(&self.xs).zip(&self.lambdas) {
-            if share.x != *x {
-                return Err(ShamirError::HolderMismatch {
-                    expected: x.get(),
-                    got: share.x.get(),
-                });
-            }
-            acc[0] = acc[0] + share.y[0] * *l;
-            acc[1] = acc[1] + share.y[1] * *l;
+        let used = &shares[..self.xs.len()];
+        if let Some((share, x)) = used.iter().zip(&self.xs).find(|(s, x)| s.x != **x) {
+            return Err(ShamirError::HolderMismatch {
+                expected: x.get(),
+                got: share.x.get(),
+            });
         }
+        let half = |k: usize| {
+            FieldElement::sum_of_products(used.iter().zip(&self.lambdas).map(|(s, l)| (s.y[k], *l)))
+        };
+        let mut acc = [half(0), half(1)];
         let (lo, lo_ok) = acc[0].to_u128();
         let (hi, hi_ok) = acc[1].to_u128();
         acc.zeroize();

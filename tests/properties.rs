@@ -71,6 +71,14 @@ proptest! {
             prop_assert_eq!(big(x * x.invert()), BigUint::from(1u8));
         }
         prop_assert_eq!(FieldElement::from_bytes(&x.to_bytes()).unwrap(), x);
+        let k = u16::from_le_bytes([a[3], b[5]]);
+        prop_assert_eq!(big(x.mul_small_add(k, y)), (&bx * BigUint::from(k) + &by) % &p);
+        // Lazy-reduced dot product over many terms equals the reference sum.
+        let terms: Vec<(FieldElement, FieldElement)> = (0..70u64)
+            .map(|i| (x * FieldElement::from_u64(i + 1), -y))
+            .collect();
+        let want = terms.iter().fold(BigUint::from(0u8), |acc, (u, v)| (acc + big(*u) * big(*v)) % &p);
+        prop_assert_eq!(big(FieldElement::sum_of_products(terms)), want);
     }
 
     #[test]

@@ -160,17 +160,6 @@ pub(crate) enum Combine {
     Sub,
 }
 
-impl Combine {
-    #[inline(always)]
-    pub(crate) fn apply<W: Word>(self, stored: W, incoming: W, mask: W) -> W {
-        match self {
-            Combine::Assign => incoming,
-            Combine::Add => stored.wrapping_add(incoming).and(mask),
-            Combine::Sub => stored.wrapping_sub(incoming).and(mask),
-        }
-    }
-}
-
 /// Storage for the elements: the narrowest word that holds `bits`.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) enum Elems {
@@ -324,8 +313,17 @@ impl RingVec {
 }
 
 fn combine_words<W: Word>(a: &mut [W], b: &[W], op: Combine, mask: W) {
-    for (x, &y) in a.iter_mut().zip(b) {
-        *x = op.apply(*x, y, mask);
+    // One loop per operation so each body is branch-free and vectorizes.
+    match op {
+        Combine::Assign => a.copy_from_slice(b),
+        Combine::Add => a
+            .iter_mut()
+            .zip(b)
+            .for_each(|(x, &y)| *x = x.wrapping_add(y).and(mask)),
+        Combine::Sub => a
+            .iter_mut()
+            .zip(b)
+            .for_each(|(x, &y)| *x = x.wrapping_sub(y).and(mask)),
     }
 }
 

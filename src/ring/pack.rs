@@ -55,15 +55,28 @@ pub fn packed_len(bits: Bits, len: usize) -> Option<usize> {
 /// Precondition (checked by every caller): `bytes.len() == packed_len(bits, dst.len())`.
 #[inline]
 pub(crate) fn combine_packed<W: Word>(bits: Bits, bytes: &[u8], dst: &mut [W], op: Combine) -> u64 {
-    let mask = bits.max_element();
-    let wmask = W::from_u64(mask);
+    let wmask = W::from_u64(bits.max_element());
+    // Dispatch on the operation once, outside the loops, so each loop body is branch-free.
+    match op {
+        Combine::Assign => combine_with(bits, bytes, dst, |_, x| x),
+        Combine::Add => combine_with(bits, bytes, dst, move |s, x: W| {
+            s.wrapping_add(x).and(wmask)
+        }),
+        Combine::Sub => combine_with(bits, bytes, dst, move |s, x: W| {
+            s.wrapping_sub(x).and(wmask)
+        }),
+    }
+}
+
+#[inline(always)]
+fn combine_with<W: Word>(bits: Bits, bytes: &[u8], dst: &mut [W], f: impl Fn(W, W) -> W) -> u64 {
     match bits.get() {
         // Byte-aligned widths: one element per fixed-size chunk, which the compiler vectorizes.
-        8 => fixed::<W, 1>(bytes, dst, op, wmask, |c| c[0] as u64),
-        16 => fixed::<W, 2>(bytes, dst, op, wmask, |c| u16::from_le_bytes(*c) as u64),
-        32 => fixed::<W, 4>(bytes, dst, op, wmask, |c| u32::from_le_bytes(*c) as u64),
-        64 => fixed::<W, 8>(bytes, dst, op, wmask, |c| u64::from_le_bytes(*c)),
-        b => generic(b, mask, bytes, dst, op, wmask),
+        8 => fixed::<W, 1>(bytes, dst, f, |c| c[0] as u64),
+        16 => fixed::<W, 2>(bytes, dst, f, |c| u16::from_le_bytes(*c) as u64),
+        32 => fixed::<W, 4>(bytes, dst, f, |c| u32::from_le_bytes(*c) as u64),
+        64 => fixed::<W, 8>(bytes, dst, f, |c| u64::from_le_bytes(*c)),
+        b => generic(b, bits.max_element(), bytes, dst, f),
     }
 }
 
@@ -71,24 +84,23 @@ pub(crate) fn combine_packed<W: Word>(bits: Bits, bytes: &[u8], dst: &mut [W], o
 fn fixed<W: Word, const N: usize>(
     bytes: &[u8],
     dst: &mut [W],
-    op: Combine,
-    wmask: W,
+    f: impl Fn(W, W) -> W,
     read: impl Fn(&[u8; N]) -> u64,
 ) -> u64 {
     let (chunks, _) = bytes.as_chunks::<N>();
     for (d, c) in dst.iter_mut().zip(chunks) {
-        *d = op.apply(*d, W::from_u64(read(c)), wmask);
+        *d = f(*d, W::from_u64(read(c)));
     }
     0
 }
 
+#[inline(always)]
 fn generic<W: Word>(
     bits: u32,
     mask: u64,
     bytes: &[u8],
     dst: &mut [W],
-    op: Combine,
-    wmask: W,
+    f: impl Fn(W, W) -> W,
 ) -> u64 {
     // `acc` holds `have` not-yet-consumed bits; refilled 64 bits at a time (fewer at the end).
     let mut acc: u128 = 0;
@@ -96,15 +108,24 @@ fn generic<W: Word>(
     let mut pos = 0usize;
     for d in dst.iter_mut() {
         if have < bits {
-            let rest = bytes.get(pos..).unwrap_or(&[]);
-            let take = rest.len().min(8);
-            let mut w = [0u8; 8];
-            w[..take].copy_from_slice(&rest[..take]);
-            acc |= (u64::from_le_bytes(w) as u128) << have;
-            have += 8 * take as u32;
-            pos += take;
+            let (word, took) = match bytes.get(pos..pos + 8) {
+                Some(s) => {
+                    let mut w = [0u8; 8];
+                    w.copy_from_slice(s);
+                    (u64::from_le_bytes(w), 8)
+                }
+                None => {
+                    let rest = bytes.get(pos..).unwrap_or(&[]);
+                    let mut w = [0u8; 8];
+                    w[..rest.len()].copy_from_slice(rest);
+                    (u64::from_le_bytes(w), rest.len())
+                }
+            };
+            acc |= (word as u128) << have;
+            have += 8 * took as u32;
+            pos += took;
         }
-        *d = op.apply(*d, W::from_u64(acc as u64 & mask), wmask);
+        *d = f(*d, W::from_u64(acc as u64 & mask));
         acc >>= bits;
         have = have.saturating_sub(bits);
     }
