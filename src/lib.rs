@@ -2,3 +2,4 @@
 //!
 //! Secure aggregation for federated learning and private analytics.
 #![forbid(unsafe_code)]
+pub mod ldp;
