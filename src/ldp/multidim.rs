@@ -1,0 +1,232 @@
+//! The common shape of the multidimensional protocols ([`Spl`](super::Spl),
+//! [`Smp`](super::Smp), [`RsFd`](super::RsFd)): each user holds a tuple `(v_1, .., v_d)` with
+//! `v_i` in `[0, k_i)` and sends one report; the server estimates every attribute's frequencies.
+//!
+//! Invariants: `d >= 1`, every `k_i` in `[2, MAX_DOMAIN]`; a tuple of the wrong arity or with an
+//! out-of-domain value is a typed error; reports are validated in full by `accumulate` and
+//! `decode_report`.
+
+use rand_core::CryptoRng;
+
+use super::{
+    check_domain, check_value, wire, Adp, AttrReport, FrequencyOracle, LdpError, PrivacyLoss,
+};
+
+/// The report of Spl and RS+FD: one [`AttrReport`] per attribute, in attribute order.
+pub type TupleReport = Vec<AttrReport>;
+
+/// Server-side support counts of a multidimensional protocol.
+///
+/// Invariant: `counts[i].len() == k_i`; `reports[i]` counts the reports that carried
+/// information about attribute `i` (all of them, except for Smp).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MultiCounts {
+    counts: Vec<Vec<u64>>,
+    reports: Vec<u64>,
+    n: u64,
+}
+
+impl MultiCounts {
+    /// Empty counts for the given domains.
+    pub fn new(domains: &[u32]) -> Self {
+        MultiCounts {
+            counts: domains.iter().map(|&k| vec![0; k as usize]).collect(),
+            reports: vec![0; domains.len()],
+            n: 0,
+        }
+    }
+
+    /// Support counts of attribute `i`.
+    pub fn counts(&self, i: usize) -> &[u64] {
+        &self.counts[i]
+    }
+
+    /// Number of reports about attribute `i`.
+    pub fn reports_about(&self, i: usize) -> u64 {
+        self.reports[i]
+    }
+
+    /// Total number of reports.
+    pub fn n(&self) -> u64 {
+        self.n
+    }
+
+    pub(crate) fn counts_mut(&mut self, i: usize) -> &mut [u64] {
+        &mut self.counts[i]
+    }
+
+    /// Records one report that was about attribute `i` only.
+    pub(crate) fn record_report(&mut self, i: usize) {
+        self.reports[i] += 1;
+        self.n += 1;
+    }
+
+    /// Adds another set of counts of the same protocol.
+    pub fn merge(&mut self, other: &MultiCounts) {
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+        for (a, b) in self.reports.iter_mut().zip(&other.reports) {
+            *a += b;
+        }
+        self.n += other.n;
+    }
+}
+
+/// A multidimensional LDP protocol.
+pub trait MultidimProtocol: Clone {
+    /// What one user sends.
+    type Report: Clone + core::fmt::Debug + PartialEq + Eq;
+
+    /// Name used in tables and test vectors, e.g. `"RS+FD[GRR]"`.
+    fn name(&self) -> String;
+
+    /// Domain sizes `k_1..k_d`.
+    fn domains(&self) -> &[u32];
+
+    /// Nominal privacy parameter the protocol was configured with.
+    fn epsilon(&self) -> f64;
+
+    /// Exact worst-case privacy loss at tuple and attribute level.
+    fn privacy(&self) -> PrivacyLoss;
+
+    /// Randomises one tuple (`values.len() == d`).
+    fn randomize<R: CryptoRng + ?Sized>(
+        &self,
+        values: &[u32],
+        rng: &mut R,
+    ) -> Result<Self::Report, LdpError>;
+
+    /// Randomises many tuples given row-major (`rows.len()` a multiple of `d`).
+    fn randomize_batch<R: CryptoRng + ?Sized>(
+        &self,
+        rows: &[u32],
+        rng: &mut R,
+    ) -> Result<Vec<Self::Report>, LdpError> {
+        let d = self.domains().len();
+        if !rows.len().is_multiple_of(d) {
+            return Err(LdpError::ArityMismatch {
+                expected: d,
+                got: rows.len() % d,
+            });
+        }
+        rows.chunks(d).map(|t| self.randomize(t, rng)).collect()
+    }
+
+    /// Validates a report and adds it to the counts.
+    fn accumulate(&self, counts: &mut MultiCounts, report: &Self::Report) -> Result<(), LdpError>;
+
+    /// Fresh counts.
+    fn new_counts(&self) -> MultiCounts {
+        MultiCounts::new(self.domains())
+    }
+
+    /// Raw unbiased estimates, one vector per attribute.
+    fn estimate(&self, counts: &MultiCounts) -> Vec<Vec<f64>>;
+
+    /// Variance of the estimate of a value of true frequency `f` in attribute `attr`, `n` users.
+    fn variance(&self, attr: usize, f: f64, n: f64) -> f64;
+
+    /// The papers' approximate variance (`f = 0`).
+    fn variance_f0(&self, attr: usize, n: f64) -> f64 {
+        self.variance(attr, 0.0, n)
+    }
+
+    /// Appends the encoding of a (validated) report.
+    fn encode_report(&self, report: &Self::Report, out: &mut Vec<u8>) -> Result<(), LdpError>;
+
+    /// Decodes untrusted bytes into a valid report.
+    fn decode_report(&self, bytes: &[u8]) -> Result<Self::Report, LdpError>;
+}
+
+/// Validates the domain list.
+pub(crate) fn check_domains(domains: &[u32]) -> Result<Vec<u32>, LdpError> {
+    if domains.is_empty() {
+        return Err(LdpError::NoAttributes);
+    }
+    domains.iter().map(|&k| check_domain(k)).collect()
+}
+
+/// Validates a tuple against the domains.
+pub(crate) fn check_tuple(values: &[u32], domains: &[u32]) -> Result<(), LdpError> {
+    if values.len() != domains.len() {
+        return Err(LdpError::ArityMismatch {
+            expected: domains.len(),
+            got: values.len(),
+        });
+    }
+    values
+        .iter()
+        .zip(domains)
+        .try_for_each(|(&v, &k)| check_value(v, k))
+}
+
+/// Accumulates a tuple report whose attribute `i` is a report of `oracles[i]`.
+pub(crate) fn accumulate_tuple(
+    oracles: &[Adp],
+    counts: &mut MultiCounts,
+    report: &TupleReport,
+) -> Result<(), LdpError> {
+    if report.len() != oracles.len() {
+        return Err(LdpError::MalformedReport("tuple report arity"));
+    }
+    if counts.counts.len() != oracles.len()
+        || counts
+            .counts
+            .iter()
+            .zip(oracles)
+            .any(|(c, o)| c.len() != o.domain_size() as usize)
+    {
+        return Err(LdpError::MalformedReport(
+            "counts do not match the protocol",
+        ));
+    }
+    // validate everything before touching the counts
+    for (o, r) in oracles.iter().zip(report) {
+        match (o, r) {
+            (Adp::Grr(g), AttrReport::Value(y)) if *y < g.domain_size() => {}
+            (Adp::Oue(u), AttrReport::Unary(bv)) if bv.len() == u.domain_size() => {}
+            _ => return Err(LdpError::MalformedReport("attribute report does not match")),
+        }
+    }
+    for (i, (o, r)) in oracles.iter().zip(report).enumerate() {
+        o.add_support(&mut counts.counts[i], r)?;
+        counts.reports[i] += 1;
+    }
+    counts.n += 1;
+    Ok(())
+}
+
+/// Encoded length of a tuple report.
+pub(crate) fn tuple_len(oracles: &[Adp]) -> usize {
+    oracles.iter().map(|o| o.report_len()).sum()
+}
+
+/// Encodes a tuple report (concatenation of the attribute reports).
+pub(crate) fn encode_tuple(
+    oracles: &[Adp],
+    report: &TupleReport,
+    out: &mut Vec<u8>,
+) -> Result<(), LdpError> {
+    if report.len() != oracles.len() {
+        return Err(LdpError::MalformedReport("tuple report arity"));
+    }
+    oracles
+        .iter()
+        .zip(report)
+        .try_for_each(|(o, r)| o.encode_report(r, out))
+}
+
+/// Decodes a tuple report.
+pub(crate) fn decode_tuple(oracles: &[Adp], bytes: &[u8]) -> Result<TupleReport, LdpError> {
+    wire::check_len(bytes, tuple_len(oracles))?;
+    let mut r = wire::Reader::new(bytes);
+    let rep = oracles
+        .iter()
+        .map(|o| o.read(&mut r))
+        .collect::<Result<Vec<_>, _>>()?;
+    r.finish()?;
+    Ok(rep)
+}
