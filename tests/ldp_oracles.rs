@@ -554,3 +554,39 @@ mod fuzz {
         }
     }
 }
+
+/// On skewed data with k = 1024 the simplex projection beats the raw estimate by a wide margin.
+#[test]
+fn post_processing_on_skewed_large_domain() {
+    let (values, freqs) = zipf_population(20_000, 1024);
+    let mut r = rng(7);
+    let mse = |est: &[f64]| {
+        est.iter()
+            .zip(&freqs)
+            .map(|(e, f)| (e - f).powi(2))
+            .sum::<f64>()
+            / freqs.len() as f64
+    };
+    for (label, est) in [
+        ("GRR eps=1", {
+            let o = Grr::new(1024, 1.0).unwrap();
+            let mut a = o.aggregator();
+            a.add_all(&o.randomize_batch(&values, &mut r).unwrap())
+                .unwrap();
+            a.estimate()
+        }),
+        ("OUE eps=1", {
+            let o = Ue::oue(1024, 1.0).unwrap();
+            let mut a = o.aggregator();
+            a.add_all(&o.randomize_batch(&values, &mut r).unwrap())
+                .unwrap();
+            a.estimate()
+        }),
+    ] {
+        let raw = mse(&est);
+        let sub = mse(&PostProcess::NormSub.apply(&est).unwrap());
+        let mul = mse(&PostProcess::NormMul.apply(&est).unwrap());
+        eprintln!("{label}: raw {raw:.3e} norm-sub {sub:.3e} norm-mul {mul:.3e}");
+        assert!(sub * 3.0 < raw, "{label}: Norm-Sub {sub} vs raw {raw}");
+    }
+}
