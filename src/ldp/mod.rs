@@ -44,7 +44,7 @@ pub mod spl;
 pub mod ss;
 // pub mod synthetic;
 pub mod ue;
-// pub mod vectors;
+pub mod vectors;
 pub mod wire;
 
 pub use adp::{Adp, AttrReport};
