@@ -629,3 +629,55 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn column_batches_match_per_report_path() {
+    let dom = [3u32, 70, 9, 130];
+    let (rows, _) = population(300, &dom);
+    let check =
+        |batch: TupleBatch, reports: Vec<Vec<AttrReport>>, c1: MultiCounts, c2: MultiCounts| {
+            assert_eq!(batch.len(), reports.len());
+            for (u, r) in reports.iter().enumerate() {
+                assert_eq!(batch.report(u).as_ref(), Some(r));
+            }
+            assert_eq!(c1, c2);
+        };
+    for v in [
+        RsFdVariant::Grr,
+        RsFdVariant::OueZero,
+        RsFdVariant::OueRandom,
+        RsFdVariant::Adp,
+    ] {
+        let p = RsFd::new(&dom, 1.5, v).unwrap();
+        let batch = p.randomize_columns(&rows, &mut rng(9)).unwrap();
+        let reports = p.randomize_batch(&rows, &mut rng(9)).unwrap();
+        let (mut c1, mut c2) = (p.new_counts(), p.new_counts());
+        p.accumulate_columns(&mut c1, &batch).unwrap();
+        p.accumulate_batch(&mut c2, &reports).unwrap();
+        check(batch, reports, c1, c2);
+    }
+    for b in [BaseOracle::Grr, BaseOracle::Oue, BaseOracle::Adp] {
+        let p = Spl::new(&dom, 3.0, b).unwrap();
+        let batch = p.randomize_columns(&rows, &mut rng(10)).unwrap();
+        let reports = p.randomize_batch(&rows, &mut rng(10)).unwrap();
+        let (mut c1, mut c2) = (p.new_counts(), p.new_counts());
+        p.accumulate_columns(&mut c1, &batch).unwrap();
+        p.accumulate_batch(&mut c2, &reports).unwrap();
+        check(batch, reports, c1, c2);
+    }
+    // a batch of one protocol is rejected by another, and nothing is counted
+    let grr = RsFd::new(&dom, 1.5, RsFdVariant::Grr).unwrap();
+    let oue = RsFd::new(&dom, 1.5, RsFdVariant::OueZero).unwrap();
+    let batch = grr.randomize_columns(&rows, &mut rng(11)).unwrap();
+    let mut c = oue.new_counts();
+    assert!(oue.accumulate_columns(&mut c, &batch).is_err());
+    assert_eq!(c, oue.new_counts());
+    assert!(matches!(
+        grr.randomize_columns(&[0, 0, 0], &mut rng(1)),
+        Err(LdpError::ArityMismatch { .. })
+    ));
+    assert!(matches!(
+        grr.randomize_columns(&[0, 0, 9, 0], &mut rng(1)),
+        Err(LdpError::ValueOutOfDomain { .. })
+    ));
+}

@@ -9,7 +9,8 @@
 use rand_core::CryptoRng;
 
 use super::{
-    check_domain, check_value, wire, Adp, AttrReport, FrequencyOracle, LdpError, PrivacyLoss,
+    check_domain, check_value, wire, Adp, AttrReport, BitVector, FrequencyOracle, LdpError,
+    PrivacyLoss,
 };
 
 /// The report of Spl and RS+FD: one [`AttrReport`] per attribute, in attribute order.
@@ -118,6 +119,16 @@ pub trait MultidimProtocol: Clone {
     /// Validates a report and adds it to the counts.
     fn accumulate(&self, counts: &mut MultiCounts, report: &Self::Report) -> Result<(), LdpError>;
 
+    /// Validates and adds many reports; stops at the first invalid one (the valid ones before it
+    /// are kept).
+    fn accumulate_batch(
+        &self,
+        counts: &mut MultiCounts,
+        reports: &[Self::Report],
+    ) -> Result<(), LdpError> {
+        reports.iter().try_for_each(|r| self.accumulate(counts, r))
+    }
+
     /// Fresh counts.
     fn new_counts(&self) -> MultiCounts {
         MultiCounts::new(self.domains())
@@ -139,6 +150,157 @@ pub trait MultidimProtocol: Clone {
 
     /// Decodes untrusted bytes into a valid report.
     fn decode_report(&self, bytes: &[u8]) -> Result<Self::Report, LdpError>;
+}
+
+/// One attribute's reports for a whole batch of users, stored contiguously.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Column {
+    /// GRR values, one per user.
+    Values(Vec<u32>),
+    /// `k`-bit vectors, `ceil(k/64)` words per user, user after user (padding bits zero).
+    Unary {
+        /// Bits per user.
+        k: u32,
+        /// The words.
+        words: Vec<u64>,
+    },
+}
+
+/// Column-major reports of many users of Spl or RS+FD: the batch API, which avoids one heap
+/// allocation per report on the client and pointer chasing on the server.
+///
+/// Invariant: every column holds exactly `n` users' reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TupleBatch {
+    n: usize,
+    columns: Vec<Column>,
+}
+
+impl TupleBatch {
+    /// Empty columns shaped for `oracles`, with room for `n` users.
+    pub(crate) fn for_oracles(oracles: &[Adp], n: usize) -> Self {
+        let columns = oracles
+            .iter()
+            .map(|o| match o {
+                Adp::Grr(_) => Column::Values(Vec::with_capacity(n)),
+                Adp::Oue(u) => Column::Unary {
+                    k: u.domain_size(),
+                    words: vec![0; n * (u.domain_size() as usize).div_ceil(64)],
+                },
+            })
+            .collect();
+        TupleBatch { n, columns }
+    }
+
+    pub(crate) fn columns_mut(&mut self) -> &mut [Column] {
+        &mut self.columns
+    }
+
+    /// Number of users.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// The columns.
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    /// User `u`'s report.
+    pub fn report(&self, u: usize) -> Option<TupleReport> {
+        if u >= self.n {
+            return None;
+        }
+        self.columns
+            .iter()
+            .map(|c| match c {
+                Column::Values(v) => Some(AttrReport::Value(v[u])),
+                Column::Unary { k, words } => {
+                    let w = (*k as usize).div_ceil(64);
+                    BitVector::from_words(*k, words[u * w..(u + 1) * w].to_vec())
+                        .ok()
+                        .map(AttrReport::Unary)
+                }
+            })
+            .collect()
+    }
+}
+
+/// Validates a whole batch against `oracles` and `counts`, then adds it; on error nothing is
+/// added.
+pub(crate) fn accumulate_columns(
+    oracles: &[Adp],
+    counts: &mut MultiCounts,
+    batch: &TupleBatch,
+) -> Result<(), LdpError> {
+    check_shape(oracles, counts)?;
+    if batch.columns.len() != oracles.len() {
+        return Err(LdpError::MalformedReport("batch arity"));
+    }
+    for (o, c) in oracles.iter().zip(&batch.columns) {
+        match (o, c) {
+            (Adp::Grr(g), Column::Values(v)) => {
+                let k = g.domain_size();
+                if v.len() != batch.n || v.iter().any(|&y| y >= k) {
+                    return Err(LdpError::MalformedReport("batch GRR column invalid"));
+                }
+            }
+            (Adp::Oue(u), Column::Unary { k, words }) => {
+                let wpr = (*k as usize).div_ceil(64);
+                if *k != u.domain_size() || words.len() != batch.n * wpr {
+                    return Err(LdpError::MalformedReport("batch unary column invalid"));
+                }
+                let rem = k & 63;
+                if rem != 0 && words.chunks(wpr).any(|w| w[wpr - 1] >> rem != 0) {
+                    return Err(LdpError::MalformedReport("bit vector padding bits set"));
+                }
+            }
+            _ => return Err(LdpError::MalformedReport("batch column kind")),
+        }
+    }
+    for (i, c) in batch.columns.iter().enumerate() {
+        let acc = &mut counts.counts[i];
+        match c {
+            Column::Values(v) => {
+                for &y in v {
+                    acc[y as usize] += 1;
+                }
+            }
+            Column::Unary { k, words } => {
+                let wpr = (*k as usize).div_ceil(64);
+                for chunk in words.chunks(wpr) {
+                    for (wi, &w) in chunk.iter().enumerate() {
+                        let mut w = w;
+                        while w != 0 {
+                            acc[wi * 64 + w.trailing_zeros() as usize] += 1;
+                            w &= w - 1;
+                        }
+                    }
+                }
+            }
+        }
+        counts.reports[i] += batch.n as u64;
+    }
+    counts.n += batch.n as u64;
+    Ok(())
+}
+
+/// Validates row-major tuples; returns the number of users.
+pub(crate) fn check_rows(rows: &[u32], domains: &[u32]) -> Result<usize, LdpError> {
+    let d = domains.len();
+    if !rows.len().is_multiple_of(d) {
+        return Err(LdpError::ArityMismatch {
+            expected: d,
+            got: rows.len() % d,
+        });
+    }
+    rows.chunks(d).try_for_each(|t| check_tuple(t, domains))?;
+    Ok(rows.len() / d)
 }
 
 /// Validates the domain list.
@@ -163,15 +325,8 @@ pub(crate) fn check_tuple(values: &[u32], domains: &[u32]) -> Result<(), LdpErro
         .try_for_each(|(&v, &k)| check_value(v, k))
 }
 
-/// Accumulates a tuple report whose attribute `i` is a report of `oracles[i]`.
-pub(crate) fn accumulate_tuple(
-    oracles: &[Adp],
-    counts: &mut MultiCounts,
-    report: &TupleReport,
-) -> Result<(), LdpError> {
-    if report.len() != oracles.len() {
-        return Err(LdpError::MalformedReport("tuple report arity"));
-    }
+/// Fails unless `counts` has the shape of `oracles`.
+fn check_shape(oracles: &[Adp], counts: &MultiCounts) -> Result<(), LdpError> {
     if counts.counts.len() != oracles.len()
         || counts
             .counts
@@ -183,7 +338,20 @@ pub(crate) fn accumulate_tuple(
             "counts do not match the protocol",
         ));
     }
-    // validate everything before touching the counts
+    Ok(())
+}
+
+/// Adds one tuple report to counts of the right shape: validates every attribute first, then
+/// counts, so an invalid report changes nothing.
+#[inline]
+fn add_tuple_unchecked_shape(
+    oracles: &[Adp],
+    counts: &mut MultiCounts,
+    report: &TupleReport,
+) -> Result<(), LdpError> {
+    if report.len() != oracles.len() {
+        return Err(LdpError::MalformedReport("tuple report arity"));
+    }
     for (o, r) in oracles.iter().zip(report) {
         match (o, r) {
             (Adp::Grr(g), AttrReport::Value(y)) if *y < g.domain_size() => {}
@@ -191,12 +359,40 @@ pub(crate) fn accumulate_tuple(
             _ => return Err(LdpError::MalformedReport("attribute report does not match")),
         }
     }
-    for (i, (o, r)) in oracles.iter().zip(report).enumerate() {
-        o.add_support(&mut counts.counts[i], r)?;
-        counts.reports[i] += 1;
+    for (c, r) in counts.counts.iter_mut().zip(report) {
+        match r {
+            AttrReport::Value(y) => c[*y as usize] += 1,
+            AttrReport::Unary(bv) => bv.add_to(c),
+        }
+    }
+    for x in counts.reports.iter_mut() {
+        *x += 1;
     }
     counts.n += 1;
     Ok(())
+}
+
+/// Accumulates a tuple report whose attribute `i` is a report of `oracles[i]`.
+pub(crate) fn accumulate_tuple(
+    oracles: &[Adp],
+    counts: &mut MultiCounts,
+    report: &TupleReport,
+) -> Result<(), LdpError> {
+    check_shape(oracles, counts)?;
+    add_tuple_unchecked_shape(oracles, counts, report)
+}
+
+/// Accumulates many tuple reports (shape checked once); stops at the first invalid report, the
+/// valid ones before it are kept.
+pub(crate) fn accumulate_tuples(
+    oracles: &[Adp],
+    counts: &mut MultiCounts,
+    reports: &[TupleReport],
+) -> Result<(), LdpError> {
+    check_shape(oracles, counts)?;
+    reports
+        .iter()
+        .try_for_each(|r| add_tuple_unchecked_shape(oracles, counts, r))
 }
 
 /// Encoded length of a tuple report.

@@ -33,7 +33,7 @@
 
 use rand_core::CryptoRng;
 
-use super::multidim::{self, TupleReport};
+use super::multidim::{self, Column, TupleBatch, TupleReport};
 use super::{
     check_epsilon, sample, Adp, AttrReport, FrequencyOracle, LdpError, MultiCounts,
     MultidimProtocol, PrivacyLoss, PureParams,
@@ -243,6 +243,53 @@ impl RsFd {
         self.attrs[attr].delta
     }
 
+    /// Batch client: randomises row-major tuples into column-major reports. Consumes the RNG
+    /// exactly like [`MultidimProtocol::randomize_batch`], so both give the same reports.
+    pub fn randomize_columns<R: CryptoRng + ?Sized>(
+        &self,
+        rows: &[u32],
+        rng: &mut R,
+    ) -> Result<TupleBatch, LdpError> {
+        let n = multidim::check_rows(rows, &self.domains)?;
+        let d = self.domains.len();
+        let mut batch = TupleBatch::for_oracles(&self.oracles, n);
+        for (u, t) in rows.chunks(d).enumerate() {
+            let j = sample::below(rng, d as u32) as usize;
+            for (i, (a, col)) in self.attrs.iter().zip(batch.columns_mut()).enumerate() {
+                match (col, &a.fo) {
+                    (Column::Values(vs), Adp::Grr(g)) => vs.push(if i == j {
+                        g.perturb(t[i], rng)
+                    } else {
+                        sample::below(rng, g.domain_size())
+                    }),
+                    (Column::Unary { k, words }, Adp::Oue(ue)) => {
+                        let wpr = (*k as usize).div_ceil(64);
+                        let w = &mut words[u * wpr..(u + 1) * wpr];
+                        if i == j {
+                            ue.perturb_into(t[i], rng, w);
+                        } else if a.fake == FakeData::OueRandom {
+                            let v = sample::below(rng, *k);
+                            ue.perturb_into(v, rng, w);
+                        } else {
+                            ue.zero_into(rng, w);
+                        }
+                    }
+                    _ => unreachable!("columns are built from the same oracles"),
+                }
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Batch server: validates and adds a column-major batch (nothing is added on error).
+    pub fn accumulate_columns(
+        &self,
+        counts: &mut MultiCounts,
+        batch: &TupleBatch,
+    ) -> Result<(), LdpError> {
+        multidim::accumulate_columns(&self.oracles, counts, batch)
+    }
+
     /// Randomises one validated tuple given the sampled attribute `j`.
     fn perturb<R: CryptoRng + ?Sized>(&self, values: &[u32], j: usize, rng: &mut R) -> TupleReport {
         self.attrs
@@ -305,6 +352,14 @@ impl MultidimProtocol for RsFd {
 
     fn accumulate(&self, counts: &mut MultiCounts, report: &TupleReport) -> Result<(), LdpError> {
         multidim::accumulate_tuple(&self.oracles, counts, report)
+    }
+
+    fn accumulate_batch(
+        &self,
+        counts: &mut MultiCounts,
+        reports: &[TupleReport],
+    ) -> Result<(), LdpError> {
+        multidim::accumulate_tuples(&self.oracles, counts, reports)
     }
 
     fn estimate(&self, counts: &MultiCounts) -> Vec<Vec<f64>> {

@@ -8,7 +8,7 @@
 
 use rand_core::CryptoRng;
 
-use super::multidim::{self, TupleReport};
+use super::multidim::{self, Column, TupleBatch, TupleReport};
 use super::{
     check_epsilon, Adp, FrequencyOracle, LdpError, MultiCounts, MultidimProtocol, PrivacyLoss,
 };
@@ -73,6 +73,40 @@ impl Spl {
     pub fn oracles(&self) -> &[Adp] {
         &self.attrs
     }
+
+    /// Batch client: randomises row-major tuples into column-major reports (same RNG
+    /// consumption, hence same reports, as [`MultidimProtocol::randomize_batch`]).
+    pub fn randomize_columns<R: CryptoRng + ?Sized>(
+        &self,
+        rows: &[u32],
+        rng: &mut R,
+    ) -> Result<TupleBatch, LdpError> {
+        let n = multidim::check_rows(rows, &self.domains)?;
+        let d = self.domains.len();
+        let mut batch = TupleBatch::for_oracles(&self.attrs, n);
+        for (u, t) in rows.chunks(d).enumerate() {
+            for ((o, col), &v) in self.attrs.iter().zip(batch.columns_mut()).zip(t) {
+                match (col, o) {
+                    (Column::Values(vs), Adp::Grr(g)) => vs.push(g.perturb(v, rng)),
+                    (Column::Unary { k, words }, Adp::Oue(ue)) => {
+                        let wpr = (*k as usize).div_ceil(64);
+                        ue.perturb_into(v, rng, &mut words[u * wpr..(u + 1) * wpr]);
+                    }
+                    _ => unreachable!("columns are built from the same oracles"),
+                }
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Batch server: validates and adds a column-major batch (nothing is added on error).
+    pub fn accumulate_columns(
+        &self,
+        counts: &mut MultiCounts,
+        batch: &TupleBatch,
+    ) -> Result<(), LdpError> {
+        multidim::accumulate_columns(&self.attrs, counts, batch)
+    }
 }
 
 impl MultidimProtocol for Spl {
@@ -115,6 +149,14 @@ impl MultidimProtocol for Spl {
 
     fn accumulate(&self, counts: &mut MultiCounts, report: &TupleReport) -> Result<(), LdpError> {
         multidim::accumulate_tuple(&self.attrs, counts, report)
+    }
+
+    fn accumulate_batch(
+        &self,
+        counts: &mut MultiCounts,
+        reports: &[TupleReport],
+    ) -> Result<(), LdpError> {
+        multidim::accumulate_tuples(&self.attrs, counts, reports)
     }
 
     fn estimate(&self, counts: &MultiCounts) -> Vec<Vec<f64>> {

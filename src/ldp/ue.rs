@@ -88,16 +88,36 @@ impl Ue {
     /// A bit vector of `k` i.i.d. Bernoulli(q) bits (the OUE of an all-zero vector).
     pub(crate) fn zero_vector<R: CryptoRng + ?Sized>(&self, rng: &mut R) -> BitVector {
         let mut bv = BitVector::zeros(self.k);
-        self.q_bits.fill(rng, bv.words_mut(), self.k as usize);
+        self.zero_into(rng, bv.words_mut());
         bv
     }
 
     /// Randomises an already validated value.
     pub(crate) fn perturb<R: CryptoRng + ?Sized>(&self, v: u32, rng: &mut R) -> BitVector {
-        let mut bv = self.zero_vector(rng);
-        let bit = sample::bernoulli(rng, self.p_thr);
-        bv.set(v, bit);
+        let mut bv = BitVector::zeros(self.k);
+        self.perturb_into(v, rng, bv.words_mut());
         bv
+    }
+
+    /// Writes the OUE/SUE of the all-zero vector into `words` (`ceil(k/64)` words).
+    pub(crate) fn zero_into<R: CryptoRng + ?Sized>(&self, rng: &mut R, words: &mut [u64]) {
+        self.q_bits.fill(rng, words, self.k as usize);
+    }
+
+    /// Writes the randomised one-hot encoding of the validated `v` into `words`.
+    pub(crate) fn perturb_into<R: CryptoRng + ?Sized>(
+        &self,
+        v: u32,
+        rng: &mut R,
+        words: &mut [u64],
+    ) {
+        self.q_bits.fill(rng, words, self.k as usize);
+        let m = 1u64 << (v & 63);
+        if sample::bernoulli(rng, self.p_thr) {
+            words[(v >> 6) as usize] |= m;
+        } else {
+            words[(v >> 6) as usize] &= !m;
+        }
     }
 
     pub(crate) fn check_report(&self, r: &BitVector) -> Result<(), LdpError> {
