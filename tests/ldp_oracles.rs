@@ -354,7 +354,17 @@ fn sampler_output_distributions() {
 
 #[test]
 fn bad_parameters_are_typed_errors() {
-    for eps in [0.0, -1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 31.0] {
+    for eps in [
+        0.0,
+        -0.0,
+        -1.0,
+        1e-300,
+        5e-7,
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        31.0,
+    ] {
         assert!(
             matches!(Grr::new(4, eps), Err(LdpError::InvalidEpsilon { .. })),
             "{eps}"

@@ -10,8 +10,8 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Error)]
 #[non_exhaustive]
 pub enum LdpError {
-    /// The privacy parameter is not a finite number in `(0, MAX_EPSILON]`.
-    #[error("epsilon must be finite and in (0, {max}], got {value}")]
+    /// The privacy parameter is not a finite number in `[MIN_EPSILON, MAX_EPSILON]`.
+    #[error("epsilon must be finite and in [1e-6, {max}], got {value}")]
     InvalidEpsilon {
         /// The rejected value.
         value: f64,

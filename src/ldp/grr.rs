@@ -3,7 +3,7 @@
 //! Client: keep the value with probability `p = e^ε / (e^ε + k − 1)`, otherwise report one of the
 //! other `k − 1` values uniformly. `p* = p`, `q* = 1/(e^ε + k − 1)`,
 //! `n·Var*(f = 0) = (e^ε + k − 2)/(e^ε − 1)²`. Worst-case privacy loss: exactly `ln(p*/q*) = ε`.
-//! Report: the value, [`wire::width`](super::wire::width)`(k)` bytes little-endian.
+//! Report: the value, [`wire::width`]`(k)` bytes little-endian.
 
 use rand_core::CryptoRng;
 

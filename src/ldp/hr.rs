@@ -9,7 +9,7 @@
 //! Server: histogram of the `K` outputs, then one fast Walsh–Hadamard transform:
 //! `C(v) = (n + (H_K · hist)_{v+1}) / 2`, `O(n + K log K)`.
 //!
-//! Report: the symbol `y`, [`wire::width`](super::wire::width)`(K)` bytes.
+//! Report: the symbol `y`, [`wire::width`]`(K)` bytes.
 
 use rand_core::CryptoRng;
 

@@ -22,7 +22,7 @@
 //! (`h(v+1) = h(v) + a mod P`) with a precomputed bucket interval per report, so one addition
 //! and one comparison per (report, value); [`super::aggregate_parallel`] splits it over threads.
 //!
-//! Report: `a` (8 bytes LE), `b` (8 bytes LE), `y` ([`wire::width`](super::wire::width)`(g)` bytes).
+//! Report: `a` (8 bytes LE), `b` (8 bytes LE), `y` ([`wire::width`]`(g)` bytes).
 
 use rand_core::CryptoRng;
 

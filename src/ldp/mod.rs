@@ -19,7 +19,7 @@
 //!
 //! # Invariants
 //!
-//! * Every privacy parameter is finite and in `(0, MAX_EPSILON]`, every domain size in
+//! * Every privacy parameter is finite and in `[MIN_EPSILON, MAX_EPSILON]`, every domain size in
 //!   `[2, MAX_DOMAIN]`; constructors return [`LdpError`] otherwise.
 //! * Randomness is injected (`&mut R` with `R: CryptoRng + ?Sized`); nothing here reads a global
 //!   RNG, so every result is reproducible from a seed.
@@ -64,6 +64,10 @@ pub use spl::{BaseOracle, Spl};
 pub use ss::Ss;
 pub use ue::Ue;
 
+/// Smallest accepted privacy parameter (below it `e^ε` is too close to 1 for the probabilities
+/// of the oracles to stay distinct in double precision).
+pub const MIN_EPSILON: f64 = 1e-6;
+
 /// Largest accepted privacy parameter (keeps `e^ε` and derived sizes finite and meaningful).
 pub const MAX_EPSILON: f64 = 30.0;
 
@@ -72,7 +76,7 @@ pub const MAX_DOMAIN: u32 = 1 << 30;
 
 /// Validates a privacy parameter.
 pub(crate) fn check_epsilon(eps: f64) -> Result<f64, LdpError> {
-    if eps.is_finite() && eps > 0.0 && eps <= MAX_EPSILON {
+    if eps.is_finite() && (MIN_EPSILON..=MAX_EPSILON).contains(&eps) {
         Ok(eps)
     } else {
         Err(LdpError::InvalidEpsilon {

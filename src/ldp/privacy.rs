@@ -21,7 +21,7 @@
 //!     This equals `ε` exactly for OUE-z, for GRR only when all `k_i` are equal, and exceeds `ε`
 //!     otherwise.
 //!
-//! Numbers (computed by [`crate::ldp::RsFd::privacy`], enumeration-checked in the tests on
+//! Numbers (computed by [`MultidimProtocol::privacy`](crate::ldp::MultidimProtocol::privacy) for [`RsFd`](crate::ldp::RsFd), enumeration-checked in the tests on
 //! small domains), `d = 5`, `k = [8, 16, 32, 64, 128]`:
 //!
 //! | ε | ε' (tuple, all variants) | attribute: GRR | OUE-z | OUE-r | ADP |

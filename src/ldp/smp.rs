@@ -7,7 +7,7 @@
 //! keep only the first term at `f = 0`). Privacy (exact): `ε` at tuple level and at attribute
 //! level, but the server learns which attribute each report is about.
 //!
-//! Report: the attribute index ([`wire::width`](super::wire::width)`(d)` bytes) followed by that
+//! Report: the attribute index ([`wire::width`]`(d)` bytes) followed by that
 //! attribute's report.
 
 use rand_core::CryptoRng;

@@ -7,7 +7,7 @@
 //! probability `e^ε` times that of every subset not containing it, so the worst-case privacy loss
 //! is `ln[p_in (k − ω)/((1 − p_in) ω)] = ε` exactly.
 //!
-//! Report: the `ω` values in strictly increasing order, each [`wire::width`](super::wire::width)`(k)`
+//! Report: the `ω` values in strictly increasing order, each [`wire::width`]`(k)`
 //! bytes.
 
 use rand_core::CryptoRng;
