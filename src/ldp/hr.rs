@@ -53,7 +53,7 @@ impl Hr {
 
     /// Whether symbol `y` lies in `C_v`.
     pub fn in_set(v: u32, y: u32) -> bool {
-        ((v + 1) & y).count_ones() & 1 == 0
+        (v.wrapping_add(1) & y).count_ones() & 1 == 0
     }
 }
 
