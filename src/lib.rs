@@ -33,6 +33,7 @@
 pub mod crypto;
 pub mod field;
 pub mod ids;
+pub mod ldp;
 pub mod quantize;
 pub mod ring;
 pub mod shamir;

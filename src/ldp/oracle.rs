@@ -1,0 +1,173 @@
+//! The common shape of every single-attribute frequency oracle: a client-side randomiser, a
+//! server-side aggregator of support counts, the pure-protocol estimator, exact privacy and a
+//! fixed-length byte encoding of the report.
+//!
+//! Invariants: `randomize` only accepts values in `[0, k)`; `accumulate` and `decode_report`
+//! validate reports completely (a report accepted by `accumulate` is one the randomiser can
+//! output), so untrusted reports yield [`LdpError`], never a panic or an out-of-bounds count.
+
+use rand_core::CryptoRng;
+
+use super::{LdpError, PureParams};
+
+/// A single-attribute frequency oracle over the domain `[0, k)`.
+pub trait FrequencyOracle: Clone {
+    /// What one client sends.
+    type Report: Clone + core::fmt::Debug + PartialEq + Eq;
+
+    /// Short name used in tables and test vectors, e.g. `"OUE"`.
+    fn name(&self) -> &'static str;
+
+    /// Domain size `k`.
+    fn domain_size(&self) -> u32;
+
+    /// The nominal privacy parameter the oracle was built with.
+    fn epsilon(&self) -> f64;
+
+    /// The oracle's support probabilities `(p*, q*)`.
+    fn params(&self) -> PureParams;
+
+    /// The exact worst-case privacy loss `ln max_{y,v,v'} P[y|v]/P[y|v']`, computed in closed
+    /// form from the mechanism's probabilities (checked by enumeration in the tests).
+    fn true_epsilon(&self) -> f64;
+
+    /// Randomises one value.
+    fn randomize<R: CryptoRng + ?Sized>(
+        &self,
+        value: u32,
+        rng: &mut R,
+    ) -> Result<Self::Report, LdpError>;
+
+    /// Randomises many values (one per user).
+    fn randomize_batch<R: CryptoRng + ?Sized>(
+        &self,
+        values: &[u32],
+        rng: &mut R,
+    ) -> Result<Vec<Self::Report>, LdpError> {
+        values.iter().map(|&v| self.randomize(v, rng)).collect()
+    }
+
+    /// Length of the server's accumulator (`k` unless stated otherwise).
+    fn accumulator_len(&self) -> usize {
+        self.domain_size() as usize
+    }
+
+    /// Validates `report` and adds it to the accumulator.
+    fn accumulate(&self, acc: &mut [u64], report: &Self::Report) -> Result<(), LdpError>;
+
+    /// Turns the accumulator into the support counts `C(v)`, `v` in `[0, k)`.
+    fn support_counts(&self, acc: &[u64], n: u64) -> Vec<u64> {
+        let _ = n;
+        acc.to_vec()
+    }
+
+    /// Encoded length of every report (fixed by the parameters).
+    fn report_len(&self) -> usize;
+
+    /// Appends the encoding of a (validated) report.
+    fn encode_report(&self, report: &Self::Report, out: &mut Vec<u8>) -> Result<(), LdpError>;
+
+    /// Decodes untrusted bytes into a valid report.
+    fn decode_report(&self, bytes: &[u8]) -> Result<Self::Report, LdpError>;
+
+    /// A fresh server-side aggregator.
+    fn aggregator(&self) -> Aggregator<Self> {
+        Aggregator {
+            acc: vec![0; self.accumulator_len()],
+            oracle: self.clone(),
+            n: 0,
+        }
+    }
+}
+
+/// Server-side accumulation of reports of one oracle.
+#[derive(Clone, Debug)]
+pub struct Aggregator<O: FrequencyOracle> {
+    oracle: O,
+    acc: Vec<u64>,
+    n: u64,
+}
+
+impl<O: FrequencyOracle> Aggregator<O> {
+    /// Adds one report (validated first; on error nothing is added).
+    pub fn add(&mut self, report: &O::Report) -> Result<(), LdpError> {
+        self.oracle.accumulate(&mut self.acc, report)?;
+        self.n += 1;
+        Ok(())
+    }
+
+    /// Adds many reports; stops at the first invalid one (the valid ones before it are kept).
+    pub fn add_all(&mut self, reports: &[O::Report]) -> Result<(), LdpError> {
+        reports.iter().try_for_each(|r| self.add(r))
+    }
+
+    /// Decodes and adds one encoded report.
+    pub fn add_bytes(&mut self, bytes: &[u8]) -> Result<(), LdpError> {
+        let r = self.oracle.decode_report(bytes)?;
+        self.add(&r)
+    }
+
+    /// Merges another aggregator of the same oracle (e.g. from another thread).
+    pub fn merge(&mut self, other: &Aggregator<O>) {
+        for (a, b) in self.acc.iter_mut().zip(&other.acc) {
+            *a += b;
+        }
+        self.n += other.n;
+    }
+
+    /// Number of reports added.
+    pub fn n(&self) -> u64 {
+        self.n
+    }
+
+    /// Support counts `C(v)`.
+    pub fn support_counts(&self) -> Vec<u64> {
+        self.oracle.support_counts(&self.acc, self.n)
+    }
+
+    /// The raw unbiased frequency estimates.
+    pub fn estimate(&self) -> Vec<f64> {
+        self.oracle
+            .params()
+            .estimate(&self.support_counts(), self.n)
+    }
+}
+
+/// Aggregates `reports` on `threads` threads (scoped; `threads = 0` or `1` runs inline).
+pub fn aggregate_parallel<O>(
+    oracle: &O,
+    reports: &[O::Report],
+    threads: usize,
+) -> Result<Aggregator<O>, LdpError>
+where
+    O: FrequencyOracle + Sync + Send,
+    O::Report: Sync,
+{
+    let threads = threads.max(1).min(reports.len().max(1));
+    if threads == 1 {
+        let mut agg = oracle.aggregator();
+        agg.add_all(reports)?;
+        return Ok(agg);
+    }
+    let chunk = reports.len().div_ceil(threads);
+    let parts: Vec<Result<Aggregator<O>, LdpError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = reports
+            .chunks(chunk)
+            .map(|c| {
+                s.spawn(move || {
+                    let mut agg = oracle.aggregator();
+                    agg.add_all(c).map(|_| agg)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("aggregation thread panicked"))
+            .collect()
+    });
+    let mut total = oracle.aggregator();
+    for p in parts {
+        total.merge(&p?);
+    }
+    Ok(total)
+}

@@ -1,0 +1,181 @@
+//! Spl: split the budget, every attribute reported with its own oracle at `ε/d`.
+//!
+//! Per attribute `j` the estimate is the oracle's pure estimator and its variance is the oracle's
+//! variance at `ε/d`. Privacy (exact): tuple level `ε` (sequential composition, tight: every
+//! attribute's ratio can be maximal at once), attribute level `ε/d`.
+//!
+//! Report: the concatenation of the `d` attribute reports.
+
+use rand_core::CryptoRng;
+
+use super::multidim::{self, Column, TupleBatch, TupleReport};
+use super::{
+    check_epsilon, Adp, FrequencyOracle, LdpError, MultiCounts, MultidimProtocol, PrivacyLoss,
+};
+
+/// Which oracle a multidimensional protocol runs per attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BaseOracle {
+    /// GRR everywhere.
+    Grr,
+    /// OUE everywhere.
+    Oue,
+    /// Per attribute, GRR if `k < 3e^ε + 2` else OUE (at the attribute's ε).
+    Adp,
+}
+
+impl BaseOracle {
+    pub(crate) fn build(self, k: u32, eps: f64) -> Result<Adp, LdpError> {
+        match self {
+            BaseOracle::Grr => Adp::grr(k, eps),
+            BaseOracle::Oue => Adp::oue(k, eps),
+            BaseOracle::Adp => Adp::new(k, eps),
+        }
+    }
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            BaseOracle::Grr => "GRR",
+            BaseOracle::Oue => "OUE",
+            BaseOracle::Adp => "ADP",
+        }
+    }
+}
+
+/// Spl over domains `k_1..k_d`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Spl {
+    base: BaseOracle,
+    eps: f64,
+    domains: Vec<u32>,
+    attrs: Vec<Adp>,
+}
+
+impl Spl {
+    /// Spl at total budget `eps`, each attribute at `eps / d`.
+    pub fn new(domains: &[u32], eps: f64, base: BaseOracle) -> Result<Self, LdpError> {
+        let domains = multidim::check_domains(domains)?;
+        let eps = check_epsilon(eps)?;
+        let e_attr = eps / domains.len() as f64;
+        let attrs = domains
+            .iter()
+            .map(|&k| base.build(k, e_attr))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Spl {
+            base,
+            eps,
+            domains,
+            attrs,
+        })
+    }
+
+    /// The per-attribute oracles.
+    pub fn oracles(&self) -> &[Adp] {
+        &self.attrs
+    }
+
+    /// Batch client: randomises row-major tuples into column-major reports (same RNG
+    /// consumption, hence same reports, as [`MultidimProtocol::randomize_batch`]).
+    pub fn randomize_columns<R: CryptoRng + ?Sized>(
+        &self,
+        rows: &[u32],
+        rng: &mut R,
+    ) -> Result<TupleBatch, LdpError> {
+        let n = multidim::check_rows(rows, &self.domains)?;
+        let d = self.domains.len();
+        let mut batch = TupleBatch::for_oracles(&self.attrs, n);
+        for (u, t) in rows.chunks(d).enumerate() {
+            for ((o, col), &v) in self.attrs.iter().zip(batch.columns_mut()).zip(t) {
+                match (col, o) {
+                    (Column::Values(vs), Adp::Grr(g)) => vs.push(g.perturb(v, rng)),
+                    (Column::Unary { k, words }, Adp::Oue(ue)) => {
+                        let wpr = (*k as usize).div_ceil(64);
+                        ue.perturb_into(v, rng, &mut words[u * wpr..(u + 1) * wpr]);
+                    }
+                    _ => unreachable!("columns are built from the same oracles"),
+                }
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Batch server: validates and adds a column-major batch (nothing is added on error).
+    pub fn accumulate_columns(
+        &self,
+        counts: &mut MultiCounts,
+        batch: &TupleBatch,
+    ) -> Result<(), LdpError> {
+        multidim::accumulate_columns(&self.attrs, counts, batch)
+    }
+}
+
+impl MultidimProtocol for Spl {
+    type Report = TupleReport;
+
+    fn name(&self) -> String {
+        format!("Spl[{}]", self.base.label())
+    }
+
+    fn domains(&self) -> &[u32] {
+        &self.domains
+    }
+
+    fn epsilon(&self) -> f64 {
+        self.eps
+    }
+
+    fn privacy(&self) -> PrivacyLoss {
+        let attribute: Vec<f64> = self.attrs.iter().map(|a| a.true_epsilon()).collect();
+        PrivacyLoss {
+            nominal: self.eps,
+            tuple: attribute.iter().sum(),
+            attribute,
+        }
+    }
+
+    fn randomize<R: CryptoRng + ?Sized>(
+        &self,
+        values: &[u32],
+        rng: &mut R,
+    ) -> Result<TupleReport, LdpError> {
+        multidim::check_tuple(values, &self.domains)?;
+        Ok(self
+            .attrs
+            .iter()
+            .zip(values)
+            .map(|(a, &v)| a.perturb(v, rng))
+            .collect())
+    }
+
+    fn accumulate(&self, counts: &mut MultiCounts, report: &TupleReport) -> Result<(), LdpError> {
+        multidim::accumulate_tuple(&self.attrs, counts, report)
+    }
+
+    fn accumulate_batch(
+        &self,
+        counts: &mut MultiCounts,
+        reports: &[TupleReport],
+    ) -> Result<(), LdpError> {
+        multidim::accumulate_tuples(&self.attrs, counts, reports)
+    }
+
+    fn estimate(&self, counts: &MultiCounts) -> Vec<Vec<f64>> {
+        self.attrs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| a.params().estimate(counts.counts(i), counts.n()))
+            .collect()
+    }
+
+    fn variance(&self, attr: usize, f: f64, n: f64) -> f64 {
+        self.attrs[attr].params().variance(f, n)
+    }
+
+    fn encode_report(&self, report: &TupleReport, out: &mut Vec<u8>) -> Result<(), LdpError> {
+        multidim::encode_tuple(&self.attrs, report, out)
+    }
+
+    fn decode_report(&self, bytes: &[u8]) -> Result<TupleReport, LdpError> {
+        multidim::decode_tuple(&self.attrs, bytes)
+    }
+}

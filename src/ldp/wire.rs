@@ -1,0 +1,140 @@
+//! Byte encodings shared by every report type (normative description: `protocol-spec/ldp.md`).
+//!
+//! Invariants: integers are little-endian; a value known to lie in `[0, m)` takes
+//! [`width`]`(m)` bytes (the fewest bytes holding `m - 1`, at least one); a bit vector of `len`
+//! bits takes `len.div_ceil(8)` bytes, bit `i` in byte `i / 8` at position `i % 8`, padding bits
+//! zero. Every report has a length fixed by the protocol parameters; decoders reject any other
+//! length, any out-of-range value and any set padding bit, and never panic.
+
+use super::{BitVector, LdpError};
+
+/// Bytes used for a value in `[0, m)`: the fewest bytes that hold `m - 1`, at least 1.
+pub fn width(m: u64) -> usize {
+    let max = m.saturating_sub(1);
+    let bits = 64 - max.leading_zeros() as usize;
+    bits.div_ceil(8).max(1)
+}
+
+/// Appends `v` as `w` little-endian bytes (`v` must fit).
+pub(crate) fn put_uint(out: &mut Vec<u8>, v: u64, w: usize) {
+    debug_assert!(w >= 8 || v >> (8 * w) == 0);
+    out.extend_from_slice(&v.to_le_bytes()[..w]);
+}
+
+/// Bytes of a bit vector of `len` bits.
+pub(crate) fn bitvec_len(len: u32) -> usize {
+    (len as usize).div_ceil(8)
+}
+
+/// Appends a bit vector.
+pub(crate) fn put_bitvec(out: &mut Vec<u8>, bv: &BitVector) {
+    let n = bitvec_len(bv.len());
+    let start = out.len();
+    for w in bv.words() {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    out.truncate(start + n);
+}
+
+/// A cursor over untrusted bytes.
+pub(crate) struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Reader { bytes }
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], LdpError> {
+        if self.bytes.len() < n {
+            return Err(LdpError::MalformedReport("truncated report"));
+        }
+        let (head, tail) = self.bytes.split_at(n);
+        self.bytes = tail;
+        Ok(head)
+    }
+
+    /// Reads a value of `width(m)` bytes and checks it is `< m`.
+    pub(crate) fn uint_below(&mut self, m: u64) -> Result<u64, LdpError> {
+        let w = width(m);
+        let b = self.take(w)?;
+        let mut buf = [0u8; 8];
+        buf[..w].copy_from_slice(b);
+        let v = u64::from_le_bytes(buf);
+        if v >= m {
+            return Err(LdpError::MalformedReport("value out of range"));
+        }
+        Ok(v)
+    }
+
+    /// Reads a fixed 8-byte little-endian integer.
+    pub(crate) fn u64_le(&mut self) -> Result<u64, LdpError> {
+        let b = self.take(8)?;
+        let mut buf = [0u8; 8];
+        buf.copy_from_slice(b);
+        Ok(u64::from_le_bytes(buf))
+    }
+
+    /// Reads a bit vector of `len` bits, rejecting set padding bits.
+    pub(crate) fn bitvec(&mut self, len: u32) -> Result<BitVector, LdpError> {
+        let b = self.take(bitvec_len(len))?;
+        let mut words = vec![0u64; (len as usize).div_ceil(64)];
+        for (i, chunk) in b.chunks(8).enumerate() {
+            let mut buf = [0u8; 8];
+            buf[..chunk.len()].copy_from_slice(chunk);
+            words[i] = u64::from_le_bytes(buf);
+        }
+        BitVector::from_words(len, words)
+    }
+
+    /// Fails unless every byte was consumed.
+    pub(crate) fn finish(self) -> Result<(), LdpError> {
+        if self.bytes.is_empty() {
+            Ok(())
+        } else {
+            Err(LdpError::MalformedReport("trailing bytes"))
+        }
+    }
+}
+
+/// Checks the total length first so that a wrong-length report gets the precise error.
+pub(crate) fn check_len(bytes: &[u8], expected: usize) -> Result<(), LdpError> {
+    if bytes.len() != expected {
+        return Err(LdpError::ReportLength {
+            expected,
+            got: bytes.len(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widths() {
+        assert_eq!(width(2), 1);
+        assert_eq!(width(256), 1);
+        assert_eq!(width(257), 2);
+        assert_eq!(width(1 << 16), 2);
+        assert_eq!(width((1 << 16) + 1), 3);
+        assert_eq!(width(1 << 30), 4);
+    }
+
+    #[test]
+    fn bitvec_roundtrip_and_padding() {
+        let mut bv = BitVector::zeros(13);
+        bv.set(0, true);
+        bv.set(12, true);
+        let mut out = Vec::new();
+        put_bitvec(&mut out, &bv);
+        assert_eq!(out, vec![0x01, 0x10]);
+        let mut r = Reader::new(&out);
+        assert_eq!(r.bitvec(13).unwrap(), bv);
+        r.finish().unwrap();
+        let bad = [0x01, 0x30];
+        assert!(Reader::new(&bad).bitvec(13).is_err());
+    }
+}
