@@ -35,6 +35,7 @@ pub mod crypto;
 pub mod field;
 pub mod ids;
 pub mod ldp;
+pub mod protocol;
 pub mod quantize;
 pub mod ring;
 pub mod shamir;

@@ -71,7 +71,7 @@ impl Binding {
     }
 }
 
-/// A single-use encryption key (derived by `KexSharedSecret::sealing_key`).
+/// A single-use encryption key (derived by `KexSharedSecret::into_share_keys`).
 #[derive(zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
 pub struct SealingKey([u8; 32]);
 
@@ -99,7 +99,7 @@ impl SealingKey {
     }
 }
 
-/// A decryption key (derived by `KexSharedSecret::opening_key`). Opening does not consume it: a
+/// A decryption key (derived by `KexSharedSecret::into_share_keys`). Opening does not consume it: a
 /// retransmitted identical ciphertext may be opened again without any nonce reuse.
 #[derive(zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
 pub struct OpeningKey([u8; 32]);

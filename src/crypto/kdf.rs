@@ -29,6 +29,8 @@ pub enum Label {
     /// Share-encryption key for one direction: fields
     /// `session_id, u8 round, u16be sender, u16be recipient`.
     ShareEncryption,
+    /// Seed of the SecAgg+ graph permutation (public): ikm = session id, field `session_id`.
+    GraphPermutation,
 }
 
 impl Label {
@@ -38,6 +40,7 @@ impl Label {
             Label::PairwiseMask => b"pairwise mask",
             Label::SelfMask => b"self mask",
             Label::ShareEncryption => b"share encryption",
+            Label::GraphPermutation => b"graph permutation",
         }
     }
 }

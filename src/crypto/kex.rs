@@ -134,25 +134,20 @@ impl KexSharedSecret {
         derive32(self.0.as_ref(), &ctx)
     }
 
-    /// The key `sender` uses to encrypt its shares for `recipient`. Directional: the key for
-    /// `recipient -> sender` is a different derivation, so the two never collide.
-    pub fn sealing_key(
-        &self,
+    /// The two single-use share-encryption keys between `me` and `peer`: the key `me` seals its
+    /// shares for `peer` with, and the key that opens what `peer` sealed for `me`. Consumes the
+    /// shared secret, so neither key can be derived a second time from it (spec: Share
+    /// encryption, single use).
+    pub fn into_share_keys(
+        self,
         session: &SessionId,
-        sender: ParticipantId,
-        recipient: ParticipantId,
-    ) -> SealingKey {
-        SealingKey::from_bytes(*self.share_key_bytes(session, sender, recipient))
-    }
-
-    /// The key `recipient` uses to open what `sender` sealed with [`Self::sealing_key`].
-    pub fn opening_key(
-        &self,
-        session: &SessionId,
-        sender: ParticipantId,
-        recipient: ParticipantId,
-    ) -> OpeningKey {
-        OpeningKey::from_bytes(*self.share_key_bytes(session, sender, recipient))
+        me: ParticipantId,
+        peer: ParticipantId,
+    ) -> (SealingKey, OpeningKey) {
+        (
+            SealingKey::from_bytes(*self.share_key_bytes(session, me, peer)),
+            OpeningKey::from_bytes(*self.share_key_bytes(session, peer, me)),
+        )
     }
 }
 

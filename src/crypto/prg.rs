@@ -35,6 +35,24 @@ secret_bytes!(
 );
 
 impl SelfMaskSecret {
+    /// A binding commitment to `b_u`, published in round 1 so the server can recognise a
+    /// correctly reconstructed seed (and reject one shifted by a malicious share):
+    /// `SHA-256(u8(6) || "secagg" || u8(VERSION) || u8(20) || "self mask commitment"
+    /// || session_id || u16be(owner) || b_u)`.
+    pub fn commitment(&self, session: &SessionId, owner: ParticipantId) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        const LABEL: &[u8] = b"self mask commitment";
+        let mut h = Sha256::new();
+        h.update([super::DOMAIN.len() as u8]);
+        h.update(super::DOMAIN);
+        h.update([super::PROTOCOL_VERSION, LABEL.len() as u8]);
+        h.update(LABEL);
+        h.update(session.as_bytes());
+        h.update(owner.to_be_bytes());
+        h.update(self.expose());
+        h.finalize().into()
+    }
+
     /// The seed of the self mask `PRG(b_u)`, bound to the session and owner.
     pub fn mask_seed(&self, session: &SessionId, owner: ParticipantId) -> MaskSeed {
         let ctx = Context::new(Label::SelfMask)

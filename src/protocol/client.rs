@@ -1,0 +1,613 @@
+//! The client state machine (spec section "Client").
+//!
+//! A [`Client`] is created with the session parameters, its input and the caller's RNG, and
+//! returns its round-0 message. Each server message is passed to [`Client::handle`], which
+//! validates it completely, in the documented order, before acting, and returns the reply to send
+//! (if any). The first failed check aborts the client for good: it erases its secrets, records the
+//! [`ClientAbort`] and never produces another message.
+//!
+//! Invariants:
+//! * states only move forward (keys -> shares -> masked input -> [consistency] -> unmasking ->
+//!   finished); a message for another state is an abort, never a half-applied update;
+//! * survivor sets only shrink: U2 (senders of the share bundle) is within the key directory,
+//!   U3 within U2, and the client is in each;
+//! * for every peer, at most one kind of share is ever revealed ([`Client::revealed`] lists them).
+
+use std::sync::Arc;
+
+use zeroize::Zeroizing;
+
+use super::error::{ClientAbort, ClientCheck, ClientSetupError};
+use super::graph::{permutation, Topology};
+use super::messages::*;
+use super::params::{Graph, SessionParams, ThreatModel};
+use crate::crypto::aead::Binding;
+use crate::crypto::aead::OpeningKey;
+use crate::crypto::kex::{KexPublicKey, KexSecretKey};
+use crate::crypto::prg::{add_mask, sub_mask, MaskSeed, SelfMaskSecret};
+use crate::crypto::sign::{SigPurpose, SigningKey, VerifyingKey};
+use crate::ids::{ParticipantId, Round, SessionId};
+use crate::ring::RingVec;
+use crate::shamir::{self, Share, SHARE_LEN};
+
+/// Where a client stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientStatus {
+    /// Waiting for the server's message that ends `round`.
+    Waiting(Round),
+    /// The session ended with this outcome.
+    Finished(Outcome),
+    /// The client aborted.
+    Aborted(ClientAbort),
+}
+
+/// Secrets and input held between round 0 and round 1.
+struct KeysSent {
+    c_sk: KexSecretKey,
+    s_sk: KexSecretKey,
+    c_pk: KexPublicKey,
+    s_pk: KexPublicKey,
+    input: RingVec,
+}
+
+/// A neighbour in U1 (from the key directory) and what this client derived for it.
+struct Peer {
+    id: ParticipantId,
+    opening: OpeningKey,
+    mask_seed: MaskSeed,
+}
+
+/// Held between round 1 and round 2.
+struct SharesSent {
+    peers: Vec<Peer>,
+    self_mask: SelfMaskSecret,
+    input: RingVec,
+}
+
+/// The shares this client holds for one neighbour in U2.
+struct Held {
+    owner: ParticipantId,
+    key_share: Share,
+    seed_share: Share,
+}
+
+/// Held after round 2.
+struct InputSent {
+    held: Vec<Held>,
+    signed: Option<Vec<ParticipantId>>,
+}
+
+enum State {
+    KeysSent(KeysSent),
+    SharesSent(SharesSent),
+    InputSent(InputSent),
+    Unmasked,
+    Done(Outcome),
+    Aborted(ClientAbort),
+}
+
+/// One client's side of one session.
+pub struct Client {
+    params: Arc<SessionParams>,
+    session: SessionId,
+    me: ParticipantId,
+    neighbours: Vec<ParticipantId>,
+    limits: Limits,
+    identity: Option<SigningKey>,
+    state: State,
+    revealed: Vec<(ParticipantId, ShareKind)>,
+}
+
+impl core::fmt::Debug for Client {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Client")
+            .field("me", &self.me)
+            .field("session", &self.session)
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
+/// This client's neighbours as participant ids (ascending).
+fn neighbours_of(params: &SessionParams, session: &SessionId, index: usize) -> Vec<ParticipantId> {
+    let n = params.n();
+    match params.graph {
+        Graph::Harary { degree } if (degree as usize) < n - 1 => {
+            // Only this client's row of the Harary graph is needed.
+            let perm = permutation(session, n);
+            let pos = perm.iter().position(|&p| p as usize == index).unwrap_or(0);
+            let mut v: Vec<ParticipantId> = (1..=degree as usize / 2)
+                .flat_map(|d| [perm[(pos + d) % n], perm[(pos + n - d) % n]])
+                .map(|j| params.participants[j as usize])
+                .collect();
+            v.sort_unstable();
+            v
+        }
+        _ => {
+            let t = Topology::Complete { n };
+            t.neighbours(index).map(|j| params.participants[j]).collect()
+        }
+    }
+}
+
+impl Client {
+    /// Joins a session: quantizes `input` (scaled by `weight / max_weight`), generates this
+    /// session's key pairs and returns the client with its `AdvertiseKeys` message.
+    pub fn new<R: rand_core::CryptoRng + ?Sized>(
+        params: Arc<SessionParams>,
+        me: ParticipantId,
+        identity: Option<SigningKey>,
+        input: &[f64],
+        weight: u32,
+        rng: &mut R,
+    ) -> Result<(Client, Vec<u8>), ClientSetupError> {
+        params.validate()?;
+        let index = params.index_of(me).ok_or(ClientSetupError::NotAParticipant(me))?;
+        if input.len() != params.vector_len as usize {
+            return Err(ClientSetupError::InputLength {
+                got: input.len(),
+                expected: params.vector_len as usize,
+            });
+        }
+        if weight > params.max_weight {
+            return Err(ClientSetupError::Weight {
+                weight,
+                max: params.max_weight,
+            });
+        }
+        let identity = match (params.threat_model, identity) {
+            (ThreatModel::Active, Some(k)) => {
+                if params.identity_keys.get(index) != Some(&k.verifying_key().to_bytes()) {
+                    return Err(ClientSetupError::IdentityKey);
+                }
+                Some(k)
+            }
+            (ThreatModel::Active, None) => return Err(ClientSetupError::IdentityKey),
+            _ => None,
+        };
+        let session = params.session_id();
+        // Quantize w/W * x, then append the weight as the last element.
+        let q = params.quantizer()?;
+        let scaled = q.quantize(input, weight as f64 / params.max_weight as f64, rng)?;
+        let input = RingVec::from_u64s_reduced(params.bits, scaled.iter().chain([weight as u64]));
+        let c_sk = KexSecretKey::generate(rng);
+        let s_sk = KexSecretKey::generate(rng);
+        let (c_pk, s_pk) = (c_sk.public_key(), s_sk.public_key());
+        let signature = identity
+            .as_ref()
+            .map(|k| k.sign(SigPurpose::AdvertiseKeys, &session, &key_payload(&c_pk, &s_pk)));
+        let msg = ClientMessage::AdvertiseKeys(AdvertiseKeys {
+            sender: me,
+            c_pk,
+            s_pk,
+            signature,
+        })
+        .encode(&session);
+        let client = Client {
+            neighbours: neighbours_of(&params, &session, index),
+            limits: Limits::new(&params),
+            params,
+            session,
+            me,
+            identity,
+            state: State::KeysSent(KeysSent {
+                c_sk,
+                s_sk,
+                c_pk,
+                s_pk,
+                input,
+            }),
+            revealed: Vec::new(),
+        };
+        Ok((client, msg))
+    }
+
+    /// This client's id.
+    pub fn id(&self) -> ParticipantId {
+        self.me
+    }
+
+    /// The session id.
+    pub fn session_id(&self) -> SessionId {
+        self.session
+    }
+
+    /// This client's neighbours.
+    pub fn neighbours(&self) -> &[ParticipantId] {
+        &self.neighbours
+    }
+
+    /// Every share this client has revealed, with its kind (at most one per peer).
+    pub fn revealed(&self) -> &[(ParticipantId, ShareKind)] {
+        &self.revealed
+    }
+
+    /// The client's current status.
+    pub fn status(&self) -> ClientStatus {
+        match &self.state {
+            State::KeysSent(_) => ClientStatus::Waiting(Round::AdvertiseKeys),
+            State::SharesSent(_) => ClientStatus::Waiting(Round::ShareKeys),
+            State::InputSent(i) if i.signed.is_some() => ClientStatus::Waiting(Round::ConsistencyCheck),
+            State::InputSent(_) => ClientStatus::Waiting(Round::MaskedInput),
+            State::Unmasked => ClientStatus::Waiting(Round::Unmasking),
+            State::Done(o) => ClientStatus::Finished(*o),
+            State::Aborted(a) => ClientStatus::Aborted(a.clone()),
+        }
+    }
+
+    fn round(&self) -> Round {
+        match &self.state {
+            State::KeysSent(_) => Round::AdvertiseKeys,
+            State::SharesSent(_) => Round::ShareKeys,
+            State::InputSent(i) if i.signed.is_some() => Round::ConsistencyCheck,
+            State::InputSent(_) => Round::MaskedInput,
+            _ => Round::Unmasking,
+        }
+    }
+
+    /// Processes one server message. Returns the reply to send, if any. After the first error
+    /// the client is aborted: its secrets are erased and every later call fails.
+    pub fn handle<R: rand_core::CryptoRng + ?Sized>(
+        &mut self,
+        bytes: &[u8],
+        rng: &mut R,
+    ) -> Result<Option<Vec<u8>>, ClientAbort> {
+        if let State::Aborted(a) = &self.state {
+            return Err(a.clone());
+        }
+        let round = self.round();
+        let result = self.dispatch(bytes, rng);
+        match result {
+            Ok(reply) => Ok(reply),
+            Err(check) => {
+                let abort = ClientAbort {
+                    client: self.me,
+                    round,
+                    check,
+                };
+                if !matches!(self.state, State::Done(_)) {
+                    // Dropping the old state erases every secret it held.
+                    self.state = State::Aborted(abort.clone());
+                }
+                Err(abort)
+            }
+        }
+    }
+
+    fn dispatch<R: rand_core::CryptoRng + ?Sized>(
+        &mut self,
+        bytes: &[u8],
+        rng: &mut R,
+    ) -> Result<Option<Vec<u8>>, ClientCheck> {
+        if matches!(self.state, State::Done(_)) {
+            return Err(ClientCheck::Finished);
+        }
+        // 1. Decode within the session's limits; 2. the session id must be ours.
+        let (session, msg) = ServerMessage::decode(bytes, &self.limits).map_err(ClientCheck::Decode)?;
+        if session != self.session {
+            return Err(ClientCheck::WrongSession);
+        }
+        // 3. The message type must be the one this state expects.
+        let state = core::mem::replace(&mut self.state, State::Unmasked);
+        let unmasked = matches!(state, State::Unmasked);
+        match (state, msg) {
+            (_, ServerMessage::Finished(f)) => self.on_finished(f, unmasked),
+            (State::KeysSent(k), ServerMessage::KeyDirectory(d)) => self.on_directory(k, d, rng).map(Some),
+            (State::SharesSent(s), ServerMessage::ShareBundle(b)) => self.on_bundle(s, b, rng).map(Some),
+            (State::InputSent(i), ServerMessage::ConsistencyRequest(c))
+                if self.params.threat_model == ThreatModel::Active && i.signed.is_none() =>
+            {
+                self.on_consistency(i, c).map(Some)
+            }
+            (State::InputSent(i), ServerMessage::UnmaskRequest(u))
+                if self.params.threat_model == ThreatModel::SemiHonest || i.signed.is_some() =>
+            {
+                self.on_unmask(i, u).map(Some)
+            }
+            (_, m) => Err(ClientCheck::UnexpectedMessage { got: m.type_code() }),
+        }
+    }
+
+    fn on_finished(&mut self, f: Finished, unmasked: bool) -> Result<Option<Vec<u8>>, ClientCheck> {
+        match f.outcome {
+            Outcome::Aborted => Err(ClientCheck::ServerAborted(f.code)),
+            // "Included" is only possible once this client revealed its shares.
+            Outcome::Included if !unmasked => {
+                Err(ClientCheck::UnexpectedMessage { got: types::FINISHED })
+            }
+            o => {
+                self.state = State::Done(o);
+                Ok(None)
+            }
+        }
+    }
+
+    fn check_neighbour(&self, id: ParticipantId) -> Result<(), ClientCheck> {
+        if self.params.index_of(id).is_none() {
+            return Err(ClientCheck::NotAParticipant(id));
+        }
+        if self.neighbours.binary_search(&id).is_err() {
+            return Err(ClientCheck::NotANeighbour(id));
+        }
+        Ok(())
+    }
+
+    fn need_threshold(&self, have: usize) -> Result<(), ClientCheck> {
+        let need = self.params.threshold as usize;
+        if have < need {
+            return Err(ClientCheck::TooFewNeighbours { have, need });
+        }
+        Ok(())
+    }
+
+    /// Round 0 -> 1. Checks, in order: ids are participants and neighbours (or this client);
+    /// this client's entry is present and unaltered; at least t neighbours; no key repeats;
+    /// (active) every signature verifies; every key agreement is contributory.
+    fn on_directory<R: rand_core::CryptoRng + ?Sized>(
+        &mut self,
+        k: KeysSent,
+        d: KeyDirectory,
+        rng: &mut R,
+    ) -> Result<Vec<u8>, ClientCheck> {
+        let mut own = None;
+        for e in &d.entries {
+            if e.id == self.me {
+                own = Some(e);
+            } else {
+                self.check_neighbour(e.id)?;
+            }
+        }
+        let own = own.ok_or(ClientCheck::SelfMissing)?;
+        if own.c_pk != k.c_pk || own.s_pk != k.s_pk {
+            return Err(ClientCheck::OwnKeysAltered);
+        }
+        let others: Vec<&KeyEntry> = d.entries.iter().filter(|e| e.id != self.me).collect();
+        self.need_threshold(others.len())?;
+        let mut keys: Vec<[u8; 32]> = d.entries.iter().flat_map(|e| [e.c_pk.0, e.s_pk.0]).collect();
+        keys.sort_unstable();
+        if let Some(w) = keys.windows(2).find(|w| w[0] == w[1]) {
+            let dup = d
+                .entries
+                .iter()
+                .find(|e| e.c_pk.0 == w[0] || e.s_pk.0 == w[0])
+                .map_or(self.me, |e| e.id);
+            return Err(ClientCheck::DuplicatePublicKey(dup));
+        }
+        if self.params.threat_model == ThreatModel::Active {
+            for e in &others {
+                let idx = self.params.index_of(e.id).ok_or(ClientCheck::NotAParticipant(e.id))?;
+                let vk = self
+                    .params
+                    .identity_keys
+                    .get(idx)
+                    .and_then(|b| VerifyingKey::from_bytes(b).ok())
+                    .ok_or(ClientCheck::BadSignature(e.id))?;
+                let sig = e.signature.as_ref().ok_or(ClientCheck::BadSignature(e.id))?;
+                vk.verify(SigPurpose::AdvertiseKeys, &self.session, &key_payload(&e.c_pk, &e.s_pk), sig)
+                    .map_err(|_| ClientCheck::BadSignature(e.id))?;
+            }
+        }
+        // Share the mask key and a fresh self-mask secret among the neighbours in U1.
+        let self_mask = SelfMaskSecret::random(rng);
+        let holders: Vec<ParticipantId> = others.iter().map(|e| e.id).collect();
+        let t = self.params.threshold as usize;
+        let too_few = |_| ClientCheck::TooFewNeighbours {
+            have: holders.len(),
+            need: t,
+        };
+        let key_shares = shamir::split(&k.s_sk.to_bytes(), t, &holders, rng).map_err(too_few)?;
+        let seed_shares = shamir::split(self_mask.expose(), t, &holders, rng).map_err(too_few)?;
+        let mut peers = Vec::with_capacity(others.len());
+        let mut ciphertexts = Vec::with_capacity(others.len());
+        for ((e, ks), ss) in others.iter().zip(&key_shares).zip(&seed_shares) {
+            let enc = k.c_sk.agree(&e.c_pk).map_err(|_| ClientCheck::NonContributoryKey(e.id))?;
+            let mask = k.s_sk.agree(&e.s_pk).map_err(|_| ClientCheck::NonContributoryKey(e.id))?;
+            // Each sealing key is derived once and consumed by its single `seal`.
+            let (sealing, opening) = enc.into_share_keys(&self.session, self.me, e.id);
+            let mut pt = Zeroizing::new([0u8; SHARE_PLAINTEXT_LEN]);
+            pt[..2].copy_from_slice(&self.me.to_be_bytes());
+            pt[2..4].copy_from_slice(&e.id.to_be_bytes());
+            pt[4..4 + SHARE_LEN].copy_from_slice(&*ks.to_bytes());
+            pt[4 + SHARE_LEN..].copy_from_slice(&*ss.to_bytes());
+            let binding = Binding {
+                session: self.session,
+                round: Round::ShareKeys,
+                sender: self.me,
+                recipient: e.id,
+            };
+            let ct = sealing.seal(&binding, &*pt);
+            let mut arr = [0u8; SHARE_CIPHERTEXT_LEN];
+            arr.copy_from_slice(&ct);
+            ciphertexts.push((e.id, arr));
+            peers.push(Peer {
+                id: e.id,
+                opening,
+                mask_seed: mask.pairwise_mask_seed(&self.session, self.me, e.id),
+            });
+        }
+        let msg = ClientMessage::ShareKeys(ShareKeys {
+            sender: self.me,
+            commitment: self_mask.commitment(&self.session, self.me),
+            ciphertexts,
+        })
+        .encode(&self.session);
+        self.state = State::SharesSent(SharesSent {
+            peers,
+            self_mask,
+            input: k.input,
+        });
+        Ok(msg)
+    }
+
+    /// Round 1 -> 2. Checks, in order: every sender is a neighbour from the key directory (U2
+    /// within U1); at least t senders; every ciphertext decrypts under its binding and names this
+    /// sender, this recipient and this holder. Then masks the input.
+    fn on_bundle<R: rand_core::CryptoRng + ?Sized>(
+        &mut self,
+        s: SharesSent,
+        b: ShareBundle,
+        _rng: &mut R,
+    ) -> Result<Vec<u8>, ClientCheck> {
+        let mut senders = Vec::with_capacity(b.ciphertexts.len());
+        for (from, _) in &b.ciphertexts {
+            self.check_neighbour(*from)?;
+            let i = s
+                .peers
+                .binary_search_by_key(from, |p| p.id)
+                .map_err(|_| ClientCheck::SetGrew(*from))?;
+            senders.push(i);
+        }
+        self.need_threshold(senders.len())?;
+        let mut held = Vec::with_capacity(senders.len());
+        for ((from, ct), &i) in b.ciphertexts.iter().zip(&senders) {
+            let binding = Binding {
+                session: self.session,
+                round: Round::ShareKeys,
+                sender: *from,
+                recipient: self.me,
+            };
+            let pt = s.peers[i]
+                .opening
+                .open(&binding, ct)
+                .map_err(|_| ClientCheck::DecryptFailed(*from))?;
+            if pt.len() != SHARE_PLAINTEXT_LEN
+                || pt[..2] != from.to_be_bytes()
+                || pt[2..4] != self.me.to_be_bytes()
+            {
+                return Err(ClientCheck::ShareMisaddressed(*from));
+            }
+            let key_share = Share::from_bytes(&pt[4..4 + SHARE_LEN]).map_err(|_| ClientCheck::ShareMisaddressed(*from))?;
+            let seed_share = Share::from_bytes(&pt[4 + SHARE_LEN..]).map_err(|_| ClientCheck::ShareMisaddressed(*from))?;
+            if key_share.x() != self.me || seed_share.x() != self.me {
+                return Err(ClientCheck::ShareMisaddressed(*from));
+            }
+            held.push(Held {
+                owner: *from,
+                key_share,
+                seed_share,
+            });
+        }
+        // y = x + PRG(self seed) + sum_{v > u} PRG(s_uv) - sum_{v < u} PRG(s_uv), over U2.
+        let SharesSent {
+            peers,
+            self_mask,
+            mut input,
+        } = s;
+        let prg_err = |_| ClientCheck::TooFewNeighbours { have: 0, need: 0 };
+        add_mask(&self_mask.mask_seed(&self.session, self.me), &mut input).map_err(prg_err)?;
+        for &i in &senders {
+            let p = &peers[i];
+            if self.me < p.id {
+                add_mask(&p.mask_seed, &mut input).map_err(prg_err)?;
+            } else {
+                sub_mask(&p.mask_seed, &mut input).map_err(prg_err)?;
+            }
+        }
+        let msg = ClientMessage::MaskedInput(MaskedInput {
+            sender: self.me,
+            packed: input.pack(),
+        })
+        .encode(&self.session);
+        self.state = State::InputSent(InputSent { held, signed: None });
+        Ok(msg)
+    }
+
+    /// Checks a survivor set U3: this client is in it; every member is a participant; each
+    /// neighbour in it sent this client shares (U3 within U2); at least t neighbours.
+    fn check_survivors(&self, held: &[Held], u3: &[ParticipantId]) -> Result<(), ClientCheck> {
+        if u3.binary_search(&self.me).is_err() {
+            return Err(ClientCheck::SelfNotSurvivor);
+        }
+        let mut in_set = 0;
+        for &v in u3 {
+            if self.params.index_of(v).is_none() {
+                return Err(ClientCheck::NotAParticipant(v));
+            }
+            if v != self.me && self.neighbours.binary_search(&v).is_ok() {
+                if held.binary_search_by_key(&v, |h| h.owner).is_err() {
+                    return Err(ClientCheck::SetGrew(v));
+                }
+                in_set += 1;
+            }
+        }
+        self.need_threshold(in_set)
+    }
+
+    /// Round 2 -> 3 (active model): check U3, sign it.
+    fn on_consistency(&mut self, mut i: InputSent, c: ConsistencyRequest) -> Result<Vec<u8>, ClientCheck> {
+        self.check_survivors(&i.held, &c.survivors)?;
+        let key = self.identity.as_ref().ok_or(ClientCheck::BadSignature(self.me))?;
+        let signature = key.sign(SigPurpose::ConsistencyCheck, &self.session, &encode_survivors(&c.survivors));
+        i.signed = Some(c.survivors);
+        self.state = State::InputSent(i);
+        Ok(ClientMessage::ConsistencySignature(ConsistencySignature {
+            sender: self.me,
+            signature,
+        })
+        .encode(&self.session))
+    }
+
+    /// Round 4. Checks, in order: U3 as in [`Self::check_survivors`]; (active) U3 equals the set
+    /// this client signed, and at least t distinct neighbours in U3 signed it validly. Then
+    /// reveals, for each neighbour in U2, its self-mask share if it is in U3 and its mask-key
+    /// share otherwise, never both kinds for one peer.
+    fn on_unmask(&mut self, i: InputSent, u: UnmaskRequest) -> Result<Vec<u8>, ClientCheck> {
+        self.check_survivors(&i.held, &u.survivors)?;
+        if let Some(signed) = &i.signed {
+            if *signed != u.survivors {
+                return Err(ClientCheck::SignedSetChanged);
+            }
+            let payload = encode_survivors(&u.survivors);
+            let mut valid = 0;
+            for (id, sig) in &u.signatures {
+                self.check_neighbour(*id)?;
+                if u.survivors.binary_search(id).is_err() {
+                    return Err(ClientCheck::SetGrew(*id));
+                }
+                let idx = self.params.index_of(*id).ok_or(ClientCheck::NotAParticipant(*id))?;
+                let vk = self
+                    .params
+                    .identity_keys
+                    .get(idx)
+                    .and_then(|b| VerifyingKey::from_bytes(b).ok())
+                    .ok_or(ClientCheck::BadSignature(*id))?;
+                vk.verify(SigPurpose::ConsistencyCheck, &self.session, &payload, sig)
+                    .map_err(|_| ClientCheck::BadSignature(*id))?;
+                valid += 1;
+            }
+            self.need_threshold(valid)?;
+        }
+        let mut shares = Vec::with_capacity(i.held.len());
+        for h in &i.held {
+            let kind = if u.survivors.binary_search(&h.owner).is_ok() {
+                ShareKind::SelfMask
+            } else {
+                ShareKind::MaskKey
+            };
+            if self.revealed.iter().any(|(o, k)| *o == h.owner && *k != kind) {
+                return Err(ClientCheck::ConflictingReveal(h.owner));
+            }
+            let share = match kind {
+                ShareKind::SelfMask => h.seed_share.to_bytes(),
+                ShareKind::MaskKey => h.key_share.to_bytes(),
+            };
+            shares.push(RevealedShare {
+                owner: h.owner,
+                kind,
+                share: *share,
+            });
+        }
+        for s in &shares {
+            if !self.revealed.iter().any(|(o, _)| *o == s.owner) {
+                self.revealed.push((s.owner, s.kind));
+            }
+        }
+        self.state = State::Unmasked;
+        Ok(ClientMessage::UnmaskShares(UnmaskShares {
+            sender: self.me,
+            shares,
+        })
+        .encode(&self.session))
+    }
+}

@@ -1,0 +1,267 @@
+//! Session parameters, their validation, and the session id (spec section "Parameters and
+//! session id").
+//!
+//! Invariants of a [`SessionParams`] that passed [`SessionParams::validate`]: participants are
+//! strictly increasing; the graph degree is even, at least 2 and below n (or the graph is
+//! complete); `1 <= t <= degree`; in the active model every participant has a valid identity key
+//! and `t > degree / 2`; the sum of n quantized inputs and of n weights cannot wrap the ring.
+
+use sha2::{Digest, Sha256};
+
+use crate::crypto::sign::VerifyingKey;
+use crate::crypto::{DOMAIN, PROTOCOL_VERSION};
+use crate::ids::{ParticipantId, Round, SessionId};
+use crate::quantize::{QuantizeError, Quantizer};
+use crate::ring::Bits;
+
+/// Which adversary the session defends against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ThreatModel {
+    /// Honest-but-curious server: no signatures, no consistency round.
+    SemiHonest,
+    /// Actively malicious server: signed keys (PKI) and the consistency-check round 3.
+    Active,
+}
+
+/// The communication graph: who exchanges shares and pairwise masks with whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Graph {
+    /// Every client is a neighbour of every other (Bonawitz et al. 2017).
+    Complete,
+    /// A k-regular Harary graph over a permutation of the participants derived from the session
+    /// id (SecAgg+, Bell et al. 2020). `degree` is k, excluding the client itself; even.
+    Harary {
+        /// Number of neighbours of each client.
+        degree: u16,
+    },
+}
+
+/// Everything the clients and the server must agree on. Hashed into the session id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionParams {
+    /// Caller-chosen value that makes the session id unique (e.g. the training round and a random
+    /// coordinator nonce). Never reuse a nonce with the same other parameters.
+    pub nonce: [u8; 32],
+    /// The participants, strictly increasing.
+    pub participants: Vec<ParticipantId>,
+    /// The threat model.
+    pub threat_model: ThreatModel,
+    /// Active model: each participant's Ed25519 identity key (same order as `participants`).
+    /// Empty in the semi-honest model.
+    pub identity_keys: Vec<[u8; 32]>,
+    /// The communication graph.
+    pub graph: Graph,
+    /// Shamir threshold t per neighbourhood: any t of a client's neighbours can rebuild its
+    /// secrets, fewer learn nothing.
+    pub threshold: u16,
+    /// Number of input coordinates L (the masked vector has L + 1 elements: the last carries
+    /// the client's weight).
+    pub vector_len: u32,
+    /// Ring width: sums are computed in Z_{2^bits}.
+    pub bits: Bits,
+    /// Clip bound c of the quantizer.
+    pub clip: f64,
+    /// Quantization levels Q.
+    pub levels: u64,
+    /// Largest weight a client may give its input (1 for a plain sum).
+    pub max_weight: u32,
+    /// How long the server waits for each round (0 to 4), in milliseconds.
+    pub round_timeout_ms: [u32; 5],
+}
+
+/// Errors of parameter validation.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParamsError {
+    /// Fewer than 2 participants.
+    #[error("a session needs at least 2 participants, got {0}")]
+    TooFewParticipants(usize),
+    /// Participants not strictly increasing.
+    #[error("participants must be strictly increasing (at position {0})")]
+    ParticipantsNotSorted(usize),
+    /// Graph degree invalid.
+    #[error("Harary degree {degree} is invalid for {n} participants (even, 2 <= k < n)")]
+    InvalidDegree {
+        /// Requested degree.
+        degree: u16,
+        /// Participants.
+        n: usize,
+    },
+    /// Threshold invalid.
+    #[error("threshold {threshold} is invalid for degree {degree}: {why}")]
+    InvalidThreshold {
+        /// Requested threshold.
+        threshold: u16,
+        /// Neighbours per client.
+        degree: usize,
+        /// Which rule failed.
+        why: &'static str,
+    },
+    /// Identity keys missing or invalid for the active model.
+    #[error("active model needs one valid identity key per participant ({0})")]
+    IdentityKeys(&'static str),
+    /// The vector is empty or too long.
+    #[error("vector length {0} is outside 1..=2^28")]
+    VectorLength(u32),
+    /// Quantization or ring overflow.
+    #[error(transparent)]
+    Quantize(#[from] QuantizeError),
+    /// Weights could wrap the ring.
+    #[error("{n} clients x max weight {max_weight} does not fit in {bits} bits")]
+    WeightOverflow {
+        /// Participants.
+        n: usize,
+        /// Largest weight.
+        max_weight: u32,
+        /// Ring width.
+        bits: u32,
+    },
+}
+
+/// Largest vector length: 2^28 coordinates (1 GiB of 32-bit elements).
+pub const MAX_VECTOR_LEN: u32 = 1 << 28;
+
+impl SessionParams {
+    /// Number of participants n.
+    pub fn n(&self) -> usize {
+        self.participants.len()
+    }
+
+    /// Neighbours per client: k for Harary, n - 1 for the complete graph.
+    pub fn degree(&self) -> usize {
+        match self.graph {
+            Graph::Complete => self.n().saturating_sub(1),
+            Graph::Harary { degree } => degree as usize,
+        }
+    }
+
+    /// Position of `id` in `participants`.
+    pub fn index_of(&self, id: ParticipantId) -> Option<usize> {
+        self.participants.binary_search(&id).ok()
+    }
+
+    /// The quantizer every client uses (valid once the parameters are).
+    pub fn quantizer(&self) -> Result<Quantizer, QuantizeError> {
+        Quantizer::new(self.clip, self.levels, self.bits, self.n() as u64)
+    }
+
+    /// The deadline of `round`, in milliseconds after it starts.
+    pub fn timeout_ms(&self, round: Round) -> u64 {
+        self.round_timeout_ms[round.code() as usize] as u64
+    }
+
+    /// Checks every invariant listed in the module docs.
+    pub fn validate(&self) -> Result<(), ParamsError> {
+        let n = self.n();
+        if n < 2 {
+            return Err(ParamsError::TooFewParticipants(n));
+        }
+        if let Some(i) = self.participants.windows(2).position(|w| w[0] >= w[1]) {
+            return Err(ParamsError::ParticipantsNotSorted(i + 1));
+        }
+        if let Graph::Harary { degree } = self.graph {
+            if degree < 2 || degree % 2 != 0 || degree as usize >= n {
+                return Err(ParamsError::InvalidDegree { degree, n });
+            }
+        }
+        let k = self.degree();
+        let t = self.threshold as usize;
+        if t == 0 || t > k {
+            return Err(ParamsError::InvalidThreshold {
+                threshold: self.threshold,
+                degree: k,
+                why: "need 1 <= t <= degree",
+            });
+        }
+        match self.threat_model {
+            ThreatModel::SemiHonest => {
+                if !self.identity_keys.is_empty() {
+                    return Err(ParamsError::IdentityKeys("semi-honest sessions carry none"));
+                }
+            }
+            ThreatModel::Active => {
+                if 2 * t <= k {
+                    return Err(ParamsError::InvalidThreshold {
+                        threshold: self.threshold,
+                        degree: k,
+                        why: "the active model needs t > degree / 2",
+                    });
+                }
+                if self.identity_keys.len() != n {
+                    return Err(ParamsError::IdentityKeys("count differs from participants"));
+                }
+                if self.identity_keys.iter().any(|k| VerifyingKey::from_bytes(k).is_err()) {
+                    return Err(ParamsError::IdentityKeys("a key is not a valid Ed25519 point"));
+                }
+            }
+        }
+        if self.vector_len == 0 || self.vector_len > MAX_VECTOR_LEN {
+            return Err(ParamsError::VectorLength(self.vector_len));
+        }
+        self.quantizer()?;
+        let worst = n as u128 * self.max_weight as u128;
+        if self.max_weight == 0 || worst > self.bits.max_element() as u128 {
+            return Err(ParamsError::WeightOverflow {
+                n,
+                max_weight: self.max_weight,
+                bits: self.bits.get(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The canonical encoding hashed into the session id:
+    ///
+    /// ```text
+    /// nonce (32) || u16(n) || u16(id)*n || u8(threat: 0 semi-honest, 1 active)
+    /// || [active: identity key (32) * n] || u8(graph: 0 complete, 1 Harary) || u16(degree)
+    /// || u16(t) || u32(L) || u8(bits) || u64(clip as IEEE 754 bits) || u64(Q)
+    /// || u32(max weight) || u32(timeout ms) * 5
+    /// ```
+    pub fn encode(&self) -> Vec<u8> {
+        let n = self.n();
+        let mut e = Vec::with_capacity(32 + 2 + 2 * n + 1 + 32 * self.identity_keys.len() + 64);
+        e.extend_from_slice(&self.nonce);
+        e.extend_from_slice(&(n as u16).to_be_bytes());
+        for p in &self.participants {
+            e.extend_from_slice(&p.to_be_bytes());
+        }
+        match self.threat_model {
+            ThreatModel::SemiHonest => e.push(0),
+            ThreatModel::Active => {
+                e.push(1);
+                for k in &self.identity_keys {
+                    e.extend_from_slice(k);
+                }
+            }
+        }
+        e.push(match self.graph {
+            Graph::Complete => 0,
+            Graph::Harary { .. } => 1,
+        });
+        e.extend_from_slice(&(self.degree() as u16).to_be_bytes());
+        e.extend_from_slice(&self.threshold.to_be_bytes());
+        e.extend_from_slice(&self.vector_len.to_be_bytes());
+        e.push(self.bits.get() as u8);
+        e.extend_from_slice(&self.clip.to_bits().to_be_bytes());
+        e.extend_from_slice(&self.levels.to_be_bytes());
+        e.extend_from_slice(&self.max_weight.to_be_bytes());
+        for t in self.round_timeout_ms {
+            e.extend_from_slice(&t.to_be_bytes());
+        }
+        e
+    }
+
+    /// `SHA-256(u8(6) || "secagg" || u8(VERSION) || u8(7) || "session" || encode())`.
+    pub fn session_id(&self) -> SessionId {
+        let mut h = Sha256::new();
+        h.update([DOMAIN.len() as u8]);
+        h.update(DOMAIN);
+        h.update([PROTOCOL_VERSION, 7]);
+        h.update(b"session");
+        h.update(self.encode());
+        SessionId(h.finalize().into())
+    }
+}

@@ -1,0 +1,848 @@
+//! The server (coordinator) state machine (spec section "Server").
+//!
+//! Sans-IO: the driver feeds authenticated client messages ([`Server::handle_message`]),
+//! connection losses ([`Server::client_gone`]) and time ([`Server::handle_timeout`]), and takes
+//! out messages to send ([`Server::poll_transmit`]) and the next deadline
+//! ([`Server::poll_timeout`]). Time is a caller-supplied millisecond counter; the server never
+//! reads a clock or a global RNG.
+//!
+//! Invariants:
+//! * survivor sets shrink: U1 ⊇ U2 ⊇ U3 ⊇ U4 ⊇ U5; a client leaves for good when it misses a
+//!   deadline, its connection closes, or it sends an invalid message;
+//! * masked inputs are added into one accumulator as they arrive (O(L) memory), each at most once;
+//! * before any unmasking request is sent, every surviving input's self-mask seed and every
+//!   needed dropped client's key is held by at least t surviving neighbours; otherwise the session
+//!   aborts and nothing is revealed;
+//! * a reconstructed mask key is checked against the public key its owner advertised.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::error::{AbortReason, RejectReason, Rejected, SessionAbort};
+use super::graph::Topology;
+use super::messages::*;
+use super::params::{SessionParams, ThreatModel};
+use crate::crypto::kex::{KexPublicKey, KexSecretKey};
+use crate::crypto::prg::{add_mask, sub_mask, SelfMaskSecret};
+use crate::crypto::sign::{SigPurpose, Signature, VerifyingKey};
+use crate::ids::{ParticipantId, Round, SessionId};
+use crate::quantize::Quantizer;
+use crate::ring::RingVec;
+use crate::shamir::{Reconstructor, Share};
+
+/// What happened to one client, as far as the server knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientFate {
+    /// Still taking part; has completed rounds up to the given one (None: nothing yet).
+    Active(Option<Round>),
+    /// Left the session while the server was collecting `round`.
+    Dropped {
+        /// The round being collected.
+        round: Round,
+        /// Why.
+        why: DropReason,
+    },
+    /// The session ended with this client's input included.
+    Included,
+    /// The session ended without this client's input.
+    Excluded,
+}
+
+/// Why a client left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// It missed the round's deadline.
+    Deadline,
+    /// The driver reported its connection closed.
+    ConnectionLost,
+    /// It sent an invalid message.
+    InvalidMessage,
+    /// Too few of its neighbours remained for it to continue safely.
+    IsolatedNeighbourhood,
+}
+
+/// The result of a completed session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateOutput {
+    /// The sum of the included quantized inputs in Z_{2^bits} (L elements).
+    pub sum: RingVec,
+    /// The sum of the included clients' weights.
+    pub weight_sum: u64,
+    /// The clients whose inputs are in the sum (U3).
+    pub included: Vec<ParticipantId>,
+    /// The dequantized sum of the included clients' `weight / max_weight * input`.
+    pub dequantized_sum: Vec<f64>,
+    /// The weighted mean `sum(w x) / sum(w)` (empty if the weights sum to zero).
+    pub weighted_mean: Vec<f64>,
+}
+
+/// Sizes of the survivor sets as each round closed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SetSizes {
+    /// (set name, size) in order: U1, U2, U3, [U4], U5.
+    pub sets: Vec<(&'static str, usize)>,
+}
+
+#[derive(Default)]
+struct Slot {
+    alive: bool,
+    completed: Option<Round>,
+    fate: Option<ClientFate>,
+    keys: Option<(KexPublicKey, KexPublicKey)>,
+    commitment: Option<[u8; 32]>,
+    outgoing: Vec<(ParticipantId, [u8; SHARE_CIPHERTEXT_LEN])>,
+    digest: Option<[u8; 32]>,
+    signature: Option<Signature>,
+}
+
+/// Shares collected for one secret that must be rebuilt.
+struct Needed {
+    owner: usize,
+    kind: ShareKind,
+    shares: Vec<Share>,
+}
+
+/// The coordinator's side of one session.
+pub struct Server {
+    params: Arc<SessionParams>,
+    session: SessionId,
+    topo: Topology,
+    limits: Limits,
+    quantizer: Quantizer,
+    round: Round,
+    deadline: u64,
+    slots: Vec<Slot>,
+    /// Membership of U3 (fixed once round 2 closes).
+    u3: Vec<bool>,
+    accumulator: RingVec,
+    needed: Vec<Needed>,
+    needed_index: HashMap<(usize, ShareKind), usize>,
+    outbox: VecDeque<(ParticipantId, Vec<u8>)>,
+    result: Option<Result<AggregateOutput, SessionAbort>>,
+    sizes: SetSizes,
+}
+
+impl core::fmt::Debug for Server {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Server")
+            .field("session", &self.session)
+            .field("round", &self.round)
+            .field("finished", &self.result.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+impl Server {
+    /// Starts a session at time `now` (milliseconds, any epoch) and begins collecting round 0.
+    pub fn new(params: Arc<SessionParams>, now: u64) -> Result<Self, super::params::ParamsError> {
+        params.validate()?;
+        let session = params.session_id();
+        let topo = Topology::new(&params, &session);
+        let quantizer = params.quantizer()?;
+        let n = params.n();
+        let slots = (0..n)
+            .map(|_| Slot {
+                alive: true,
+                ..Default::default()
+            })
+            .collect();
+        Ok(Self {
+            limits: Limits::new(&params),
+            accumulator: RingVec::zeros(params.bits, params.vector_len as usize + 1),
+            deadline: now.saturating_add(params.timeout_ms(Round::AdvertiseKeys)),
+            round: Round::AdvertiseKeys,
+            u3: vec![false; n],
+            params,
+            session,
+            topo,
+            quantizer,
+            slots,
+            needed: Vec::new(),
+            needed_index: HashMap::new(),
+            outbox: VecDeque::new(),
+            result: None,
+            sizes: SetSizes::default(),
+        })
+    }
+
+    /// The session id.
+    pub fn session_id(&self) -> SessionId {
+        self.session
+    }
+
+    /// The round being collected.
+    pub fn round(&self) -> Round {
+        self.round
+    }
+
+    /// The session's result, once it has one.
+    pub fn result(&self) -> Option<&Result<AggregateOutput, SessionAbort>> {
+        self.result.as_ref()
+    }
+
+    /// What happened to `id`.
+    pub fn fate(&self, id: ParticipantId) -> Option<ClientFate> {
+        let i = self.params.index_of(id)?;
+        let s = &self.slots[i];
+        Some(s.fate.unwrap_or(ClientFate::Active(s.completed)))
+    }
+
+    /// Survivor-set sizes recorded so far.
+    pub fn set_sizes(&self) -> &SetSizes {
+        &self.sizes
+    }
+
+    /// The largest message a client may send in this session (for transport frame limits).
+    pub fn max_client_message(&self) -> usize {
+        self.limits.max_client_message()
+    }
+
+    /// The next message to send, as (recipient, bytes).
+    pub fn poll_transmit(&mut self) -> Option<(ParticipantId, Vec<u8>)> {
+        self.outbox.pop_front()
+    }
+
+    /// When [`Self::handle_timeout`] must next be called (None once finished).
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.result.is_none().then_some(self.deadline)
+    }
+
+    /// Advances time: at the deadline, clients that have not answered are dropped and the round
+    /// closes.
+    pub fn handle_timeout(&mut self, now: u64) {
+        if self.result.is_some() || now < self.deadline {
+            return;
+        }
+        let prev = self.prev_round();
+        for i in 0..self.slots.len() {
+            if self.slots[i].alive && self.slots[i].completed == prev {
+                self.drop_client(i, DropReason::Deadline, true);
+            }
+        }
+        self.close_round(now);
+    }
+
+    /// The driver reports that `id`'s connection closed: it is a dropout for the current round.
+    pub fn client_gone(&mut self, id: ParticipantId, now: u64) {
+        if self.result.is_some() {
+            return;
+        }
+        if let Some(i) = self.params.index_of(id) {
+            if self.slots[i].alive {
+                self.drop_client(i, DropReason::ConnectionLost, false);
+                self.maybe_close(now);
+            }
+        }
+    }
+
+    fn prev_round(&self) -> Option<Round> {
+        match self.round {
+            Round::AdvertiseKeys => None,
+            Round::ShareKeys => Some(Round::AdvertiseKeys),
+            Round::MaskedInput => Some(Round::ShareKeys),
+            Round::ConsistencyCheck => Some(Round::MaskedInput),
+            _ => Some(if self.params.threat_model == ThreatModel::Active {
+                Round::ConsistencyCheck
+            } else {
+                Round::MaskedInput
+            }),
+        }
+    }
+
+    fn expects(&self, i: usize) -> bool {
+        self.slots[i].alive && self.slots[i].completed == self.prev_round()
+    }
+
+    fn drop_client(&mut self, i: usize, why: DropReason, notify: bool) {
+        let s = &mut self.slots[i];
+        s.alive = false;
+        s.fate = Some(ClientFate::Dropped { round: self.round, why });
+        s.outgoing = Vec::new();
+        if notify {
+            self.send(
+                i,
+                ServerMessage::Finished(Finished {
+                    outcome: Outcome::Excluded,
+                    code: 0,
+                }),
+            );
+        }
+    }
+
+    fn send(&mut self, i: usize, msg: ServerMessage) {
+        let to = self.params.participants[i];
+        self.outbox.push_back((to, msg.encode(&self.session)));
+    }
+
+    /// Processes one message from the authenticated participant `from` at time `now`. An error
+    /// means the message was refused; the session itself carries on.
+    pub fn handle_message(&mut self, from: ParticipantId, bytes: &[u8], now: u64) -> Result<(), Rejected> {
+        let round = self.round;
+        let reject = move |reason| Rejected { from, round, reason };
+        if self.result.is_some() {
+            return Err(reject(RejectReason::SessionOver));
+        }
+        let i = self.params.index_of(from).ok_or(reject(RejectReason::UnknownSender))?;
+        let (session, msg) = ClientMessage::decode(bytes, &self.limits).map_err(|e| reject(RejectReason::Decode(e)))?;
+        if session != self.session {
+            return Err(reject(RejectReason::WrongSession));
+        }
+        if msg.sender() != from {
+            return Err(reject(RejectReason::SenderMismatch(msg.sender())));
+        }
+        let expected_type = match self.round {
+            Round::AdvertiseKeys => types::ADVERTISE_KEYS,
+            Round::ShareKeys => types::SHARE_KEYS,
+            Round::MaskedInput => types::MASKED_INPUT,
+            Round::ConsistencyCheck => types::CONSISTENCY_SIGNATURE,
+            _ => types::UNMASK_SHARES,
+        };
+        if msg.type_code() != expected_type {
+            return Err(reject(RejectReason::WrongRound { got: msg.type_code() }));
+        }
+        let slot = &self.slots[i];
+        if slot.completed == Some(self.round) {
+            // A byte-identical retransmission is harmless; anything else conflicts.
+            return if slot.digest == Some(digest(bytes)) {
+                Ok(())
+            } else {
+                Err(reject(RejectReason::Conflicting))
+            };
+        }
+        if !self.expects(i) {
+            return Err(reject(RejectReason::NotInRound));
+        }
+        let accepted = match msg {
+            ClientMessage::AdvertiseKeys(m) => self.on_keys(i, m),
+            ClientMessage::ShareKeys(m) => self.on_shares(i, m),
+            ClientMessage::MaskedInput(m) => self.on_masked(m),
+            ClientMessage::ConsistencySignature(m) => self.on_signature(i, m),
+            ClientMessage::UnmaskShares(m) => self.on_unmask(i, m),
+        };
+        match accepted {
+            Ok(()) => {
+                let s = &mut self.slots[i];
+                s.completed = Some(self.round);
+                s.digest = Some(digest(bytes));
+                if self.round == Round::Unmasking && self.all_secrets_ready() {
+                    self.finalize();
+                } else {
+                    self.maybe_close(now);
+                }
+                Ok(())
+            }
+            Err(reason) => {
+                // The message was this client's turn and it was invalid: the client is out.
+                self.drop_client(i, DropReason::InvalidMessage, true);
+                self.maybe_close(now);
+                Err(reject(reason))
+            }
+        }
+    }
+
+    fn on_keys(&mut self, i: usize, m: AdvertiseKeys) -> Result<(), RejectReason> {
+        // Keys must be contributory (a small-order key gives an all-zero secret with any key)
+        // and must not repeat any key already accepted.
+        let probe = KexSecretKey::from_bytes([0x5a; 32]);
+        if m.c_pk == m.s_pk || probe.agree(&m.c_pk).is_err() || probe.agree(&m.s_pk).is_err() {
+            return Err(RejectReason::BadPublicKey);
+        }
+        let repeats = self.slots.iter().filter_map(|s| s.keys.as_ref()).any(|(c, s)| {
+            [c, s].iter().any(|k| **k == m.c_pk || **k == m.s_pk)
+        });
+        if repeats {
+            return Err(RejectReason::BadPublicKey);
+        }
+        if self.params.threat_model == ThreatModel::Active {
+            let vk = self
+                .params
+                .identity_keys
+                .get(i)
+                .and_then(|b| VerifyingKey::from_bytes(b).ok())
+                .ok_or(RejectReason::BadSignature)?;
+            let sig = m.signature.as_ref().ok_or(RejectReason::BadSignature)?;
+            vk.verify(SigPurpose::AdvertiseKeys, &self.session, &key_payload(&m.c_pk, &m.s_pk), sig)
+                .map_err(|_| RejectReason::BadSignature)?;
+        }
+        self.slots[i].keys = Some((m.c_pk, m.s_pk));
+        Ok(())
+    }
+
+    /// Members of U1 among `i`'s neighbours, ascending.
+    fn live_neighbours(&self, i: usize, min_round: Round) -> Vec<usize> {
+        self.topo
+            .neighbours(i)
+            .filter(|&j| self.in_set(j, min_round))
+            .collect()
+    }
+
+    /// Whether `j` is alive and completed `round`.
+    fn in_set(&self, j: usize, round: Round) -> bool {
+        let s = &self.slots[j];
+        s.alive && s.completed.is_some_and(|c| c >= round)
+    }
+
+    fn on_shares(&mut self, i: usize, m: ShareKeys) -> Result<(), RejectReason> {
+        let expected: Vec<ParticipantId> = self
+            .live_neighbours(i, Round::AdvertiseKeys)
+            .into_iter()
+            .map(|j| self.params.participants[j])
+            .collect();
+        let got: Vec<ParticipantId> = m.ciphertexts.iter().map(|(to, _)| *to).collect();
+        if got != expected {
+            return Err(RejectReason::BadRecipients);
+        }
+        self.slots[i].outgoing = m.ciphertexts;
+        self.slots[i].commitment = Some(m.commitment);
+        Ok(())
+    }
+
+    fn on_masked(&mut self, m: MaskedInput) -> Result<(), RejectReason> {
+        // Validated (length, padding) before anything is added.
+        self.accumulator
+            .unpack_add(self.params.bits, &m.packed)
+            .map_err(RejectReason::Vector)
+    }
+
+    fn on_signature(&mut self, i: usize, m: ConsistencySignature) -> Result<(), RejectReason> {
+        let vk = self
+            .params
+            .identity_keys
+            .get(i)
+            .and_then(|b| VerifyingKey::from_bytes(b).ok())
+            .ok_or(RejectReason::BadSignature)?;
+        let u3: Vec<ParticipantId> = self.u3_ids();
+        vk.verify(SigPurpose::ConsistencyCheck, &self.session, &encode_survivors(&u3), &m.signature)
+            .map_err(|_| RejectReason::BadSignature)?;
+        self.slots[i].signature = Some(m.signature);
+        Ok(())
+    }
+
+    fn on_unmask(&mut self, i: usize, m: UnmaskShares) -> Result<(), RejectReason> {
+        let me = self.params.participants[i];
+        // Exactly one share per neighbour in U2, of the kind its U3 membership dictates.
+        let expected: Vec<(ParticipantId, ShareKind)> = self
+            .live_or_dropped_u2_neighbours(i)
+            .into_iter()
+            .map(|j| {
+                let kind = if self.u3[j] { ShareKind::SelfMask } else { ShareKind::MaskKey };
+                (self.params.participants[j], kind)
+            })
+            .collect();
+        let got: Vec<(ParticipantId, ShareKind)> = m.shares.iter().map(|s| (s.owner, s.kind)).collect();
+        if got != expected {
+            return Err(RejectReason::BadShares);
+        }
+        let mut parsed = Vec::with_capacity(m.shares.len());
+        for s in &m.shares {
+            let share = Share::from_bytes(&s.share).map_err(|_| RejectReason::BadShares)?;
+            if share.x() != me {
+                return Err(RejectReason::BadShares);
+            }
+            parsed.push((s.owner, s.kind, share));
+        }
+        for (owner, kind, share) in parsed {
+            let Some(o) = self.params.index_of(owner) else { continue };
+            if let Some(&k) = self.needed_index.get(&(o, kind)) {
+                self.needed[k].shares.push(share);
+            }
+        }
+        Ok(())
+    }
+
+    /// Neighbours of `i` that were in U2 (whether or not they are still alive).
+    fn live_or_dropped_u2_neighbours(&self, i: usize) -> Vec<usize> {
+        self.topo
+            .neighbours(i)
+            .filter(|&j| self.reached(j, Round::ShareKeys))
+            .collect()
+    }
+
+    /// Whether `j` completed `round` (alive or not since): membership of the set closed then.
+    fn reached(&self, j: usize, round: Round) -> bool {
+        self.slots[j].completed.is_some_and(|c| c >= round)
+    }
+
+    fn u3_ids(&self) -> Vec<ParticipantId> {
+        (0..self.slots.len())
+            .filter(|&j| self.u3[j])
+            .map(|j| self.params.participants[j])
+            .collect()
+    }
+
+    fn maybe_close(&mut self, now: u64) {
+        if self.result.is_some() {
+            return;
+        }
+        if (0..self.slots.len()).all(|i| !self.expects(i)) {
+            self.close_round(now);
+        }
+    }
+
+    fn abort(&mut self, reason: AbortReason) {
+        let code = reason.code();
+        for i in 0..self.slots.len() {
+            if self.slots[i].alive && self.slots[i].completed.is_some() {
+                self.send(i, ServerMessage::Finished(Finished { outcome: Outcome::Aborted, code }));
+            }
+            if self.slots[i].fate.is_none() {
+                self.slots[i].fate = Some(ClientFate::Excluded);
+            }
+        }
+        self.result = Some(Err(SessionAbort {
+            round: self.round,
+            reason,
+        }));
+    }
+
+    /// Removes, until none is left, clients in the set "alive and completed `round`" that have
+    /// fewer than t neighbours in the set. They could not continue safely.
+    fn prune(&mut self, round: Round) {
+        let t = self.params.threshold as usize;
+        loop {
+            let isolated: Vec<usize> = (0..self.slots.len())
+                .filter(|&i| self.in_set(i, round) && self.live_neighbours(i, round).len() < t)
+                .collect();
+            if isolated.is_empty() {
+                return;
+            }
+            for i in isolated {
+                self.drop_client(i, DropReason::IsolatedNeighbourhood, true);
+            }
+        }
+    }
+
+    fn members(&self, round: Round) -> Vec<usize> {
+        (0..self.slots.len()).filter(|&i| self.in_set(i, round)).collect()
+    }
+
+    fn check_size(&mut self, have: usize) -> bool {
+        let need = self.params.threshold as usize + 1;
+        if have < need {
+            self.abort(AbortReason::TooFewClients { have, need });
+            return false;
+        }
+        true
+    }
+
+    fn start_round(&mut self, round: Round, now: u64) {
+        self.round = round;
+        self.deadline = now.saturating_add(self.params.timeout_ms(round));
+    }
+
+    fn close_round(&mut self, now: u64) {
+        match self.round {
+            Round::AdvertiseKeys => {
+                self.prune(Round::AdvertiseKeys);
+                let u1 = self.members(Round::AdvertiseKeys);
+                self.sizes.sets.push(("U1", u1.len()));
+                if !self.check_size(u1.len()) {
+                    return;
+                }
+                for &i in &u1 {
+                    let mut ids = self.live_neighbours(i, Round::AdvertiseKeys);
+                    ids.push(i);
+                    ids.sort_unstable();
+                    let entries = ids
+                        .into_iter()
+                        .filter_map(|j| {
+                            let (c_pk, s_pk) = self.slots[j].keys?;
+                            Some(KeyEntry {
+                                id: self.params.participants[j],
+                                c_pk,
+                                s_pk,
+                                signature: None,
+                            })
+                        })
+                        .collect();
+                    self.send(i, ServerMessage::KeyDirectory(KeyDirectory { entries }));
+                }
+                self.start_round(Round::ShareKeys, now);
+            }
+            Round::ShareKeys => {
+                self.prune(Round::ShareKeys);
+                let u2 = self.members(Round::ShareKeys);
+                self.sizes.sets.push(("U2", u2.len()));
+                if !self.check_size(u2.len()) {
+                    return;
+                }
+                let me = |i: usize| self.params.participants[i];
+                let mut bundles: Vec<(usize, ShareBundle)> = Vec::with_capacity(u2.len());
+                for &v in &u2 {
+                    let ciphertexts = self
+                        .live_neighbours(v, Round::ShareKeys)
+                        .into_iter()
+                        .filter_map(|u| {
+                            let out = &self.slots[u].outgoing;
+                            out.binary_search_by_key(&me(v), |(to, _)| *to)
+                                .ok()
+                                .map(|k| (me(u), out[k].1))
+                        })
+                        .collect();
+                    bundles.push((v, ShareBundle { ciphertexts }));
+                }
+                for (v, b) in bundles {
+                    self.send(v, ServerMessage::ShareBundle(b));
+                }
+                for s in &mut self.slots {
+                    s.outgoing = Vec::new();
+                }
+                self.start_round(Round::MaskedInput, now);
+            }
+            Round::MaskedInput => {
+                let u3 = self.members(Round::MaskedInput);
+                self.sizes.sets.push(("U3", u3.len()));
+                for &i in &u3 {
+                    self.u3[i] = true;
+                }
+                if !self.check_size(u3.len()) {
+                    return;
+                }
+                if !self.plan_reconstruction() {
+                    return;
+                }
+                if self.params.threat_model == ThreatModel::Active {
+                    let survivors = self.u3_ids();
+                    for &i in &u3 {
+                        self.send(
+                            i,
+                            ServerMessage::ConsistencyRequest(ConsistencyRequest {
+                                survivors: survivors.clone(),
+                            }),
+                        );
+                    }
+                    self.start_round(Round::ConsistencyCheck, now);
+                } else {
+                    self.request_unmask(&u3, now);
+                }
+            }
+            Round::ConsistencyCheck => {
+                // Only clients that will see t valid neighbour signatures can answer.
+                let t = self.params.threshold as usize;
+                loop {
+                    let weak: Vec<usize> = self
+                        .members(Round::ConsistencyCheck)
+                        .into_iter()
+                        .filter(|&i| self.live_neighbours(i, Round::ConsistencyCheck).len() < t)
+                        .collect();
+                    if weak.is_empty() {
+                        break;
+                    }
+                    for i in weak {
+                        self.drop_client(i, DropReason::IsolatedNeighbourhood, true);
+                    }
+                }
+                let u4 = self.members(Round::ConsistencyCheck);
+                self.sizes.sets.push(("U4", u4.len()));
+                if !self.check_size(u4.len()) || !self.enough_holders(Round::ConsistencyCheck) {
+                    return;
+                }
+                self.request_unmask(&u4, now);
+            }
+            _ => self.finalize(),
+        }
+    }
+
+    /// Records which secrets must be rebuilt and checks each has t live holders. Returns false
+    /// (after aborting) if not.
+    fn plan_reconstruction(&mut self) -> bool {
+        for owner in 0..self.slots.len() {
+            if self.u3[owner] {
+                self.needed_index.insert((owner, ShareKind::SelfMask), self.needed.len());
+                self.needed.push(Needed {
+                    owner,
+                    kind: ShareKind::SelfMask,
+                    shares: Vec::new(),
+                });
+            } else if self.reached(owner, Round::ShareKeys) && self.topo.neighbours(owner).any(|j| self.u3[j]) {
+                // Dropped after sharing: its pairwise masks are in its neighbours' inputs.
+                self.needed_index.insert((owner, ShareKind::MaskKey), self.needed.len());
+                self.needed.push(Needed {
+                    owner,
+                    kind: ShareKind::MaskKey,
+                    shares: Vec::new(),
+                });
+            }
+        }
+        self.enough_holders(Round::MaskedInput)
+    }
+
+    /// Every needed secret has at least t holders among live clients that completed `round`.
+    fn enough_holders(&mut self, round: Round) -> bool {
+        let t = self.params.threshold as usize;
+        for k in 0..self.needed.len() {
+            let owner = self.needed[k].owner;
+            let have = self
+                .live_or_dropped_u2_neighbours(owner)
+                .into_iter()
+                .filter(|&j| self.in_set(j, round))
+                .count();
+            if have < t {
+                let client = self.params.participants[owner];
+                self.abort(AbortReason::NeighbourhoodTooSmall { client, have, need: t });
+                return false;
+            }
+        }
+        true
+    }
+
+    fn request_unmask(&mut self, recipients: &[usize], now: u64) {
+        let survivors = self.u3_ids();
+        for &i in recipients {
+            let signatures = if self.params.threat_model == ThreatModel::Active {
+                self.live_neighbours(i, Round::ConsistencyCheck)
+                    .into_iter()
+                    .filter_map(|j| Some((self.params.participants[j], self.slots[j].signature?)))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            self.send(
+                i,
+                ServerMessage::UnmaskRequest(UnmaskRequest {
+                    survivors: survivors.clone(),
+                    signatures,
+                }),
+            );
+        }
+        self.start_round(Round::Unmasking, now);
+    }
+
+    fn all_secrets_ready(&self) -> bool {
+        let t = self.params.threshold as usize;
+        self.needed.iter().all(|n| n.shares.len() >= t)
+    }
+
+    /// Rebuilds one secret from its shares, trying other subsets if the first is inconsistent
+    /// (detected for mask keys by the public-key check).
+    fn rebuild(&self, k: usize, cache: &mut HashMap<Vec<ParticipantId>, Reconstructor>) -> Option<[u8; 32]> {
+        let t = self.params.threshold as usize;
+        let n = &self.needed[k];
+        let mut shares: Vec<&Share> = n.shares.iter().collect();
+        shares.sort_by_key(|s| s.x());
+        // Attempt 0 uses the first t shares; attempt j leaves out share j - 1.
+        for skip in 0..=shares.len() {
+            if skip > 0 && shares.len() <= t {
+                break;
+            }
+            let subset: Vec<&Share> = shares
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| skip == 0 || *i != skip - 1)
+                .map(|(_, s)| *s)
+                .take(t)
+                .collect();
+            if subset.len() < t {
+                break;
+            }
+            let xs: Vec<ParticipantId> = subset.iter().map(|s| s.x()).collect();
+            let r = match cache.get(&xs) {
+                Some(r) => r,
+                None => {
+                    let r = Reconstructor::new(&xs, t).ok()?;
+                    cache.entry(xs).or_insert(r)
+                }
+            };
+            let Ok(secret) = r.reconstruct(&subset) else { continue };
+            match n.kind {
+                ShareKind::SelfMask => {
+                    let b = SelfMaskSecret::from_bytes(*secret);
+                    let owner = self.params.participants[n.owner];
+                    if self.slots[n.owner].commitment == Some(b.commitment(&self.session, owner)) {
+                        return Some(*secret);
+                    }
+                }
+                ShareKind::MaskKey => {
+                    let key = KexSecretKey::from_bytes(*secret);
+                    if self.slots[n.owner].keys.is_some_and(|(_, s_pk)| key.matches(&s_pk)) {
+                        return Some(*secret);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    fn finalize(&mut self) {
+        if self.result.is_some() {
+            return;
+        }
+        let u5 = (0..self.slots.len()).filter(|&i| self.in_set(i, Round::Unmasking)).count();
+        self.sizes.sets.push(("U5", u5));
+        let mut cache = HashMap::new();
+        let mut acc = core::mem::replace(&mut self.accumulator, RingVec::zeros(self.params.bits, 0));
+        for k in 0..self.needed.len() {
+            let owner = self.needed[k].owner;
+            let owner_id = self.params.participants[owner];
+            let Some(secret) = self.rebuild(k, &mut cache) else {
+                self.abort(AbortReason::ReconstructionFailed(owner_id));
+                return;
+            };
+            match self.needed[k].kind {
+                ShareKind::SelfMask => {
+                    let b = SelfMaskSecret::from_bytes(secret);
+                    // Lengths always match: the accumulator was built for this session.
+                    let _ = sub_mask(&b.mask_seed(&self.session, owner_id), &mut acc);
+                }
+                ShareKind::MaskKey => {
+                    let key = KexSecretKey::from_bytes(secret);
+                    let peers: Vec<usize> = self.topo.neighbours(owner).filter(|&v| self.u3[v]).collect();
+                    for v in peers {
+                        let Some((_, s_pk)) = self.slots[v].keys else { continue };
+                        let Ok(shared) = key.agree(&s_pk) else {
+                            self.abort(AbortReason::ReconstructionFailed(owner_id));
+                            return;
+                        };
+                        let v_id = self.params.participants[v];
+                        let seed = shared.pairwise_mask_seed(&self.session, owner_id, v_id);
+                        // v added the mask if v < owner and subtracted it otherwise: undo that.
+                        let _ = if v_id < owner_id {
+                            sub_mask(&seed, &mut acc)
+                        } else {
+                            add_mask(&seed, &mut acc)
+                        };
+                    }
+                }
+            }
+        }
+        let included = self.u3_ids();
+        let len = self.params.vector_len as usize;
+        let weight_sum = acc.get(len).unwrap_or(0);
+        let sum = RingVec::from_u64s_reduced(self.params.bits, acc.iter().take(len));
+        let dequantized_sum = self
+            .quantizer
+            .dequantize_sum(&sum, included.len() as u64)
+            .unwrap_or_default();
+        let weighted_mean = if weight_sum > 0 {
+            let scale = self.params.max_weight as f64 / weight_sum as f64;
+            dequantized_sum.iter().map(|x| x * scale).collect()
+        } else {
+            Vec::new()
+        };
+        for i in 0..self.slots.len() {
+            let fate = if self.u3[i] { ClientFate::Included } else { ClientFate::Excluded };
+            if self.slots[i].alive && self.slots[i].completed.is_some() {
+                let outcome = if self.u3[i] { Outcome::Included } else { Outcome::Excluded };
+                self.send(i, ServerMessage::Finished(Finished { outcome, code: 0 }));
+            }
+            if matches!(self.slots[i].fate, None | Some(ClientFate::Active(_))) || self.u3[i] {
+                self.slots[i].fate = Some(fate);
+            }
+        }
+        self.result = Some(Ok(AggregateOutput {
+            sum,
+            weight_sum,
+            included,
+            dequantized_sum,
+            weighted_mean,
+        }));
+    }
+}

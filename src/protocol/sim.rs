@@ -1,0 +1,271 @@
+//! In-process simulation: one server and n clients exchanging real encoded messages, with a
+//! scripted dropout schedule and virtual time. Used by the tests and by
+//! `cargo run --release --example simulate`.
+//!
+//! Each client gets its own deterministic RNG (ChaCha20 seeded from the simulation seed and its
+//! index), so a run is a pure function of its [`SimConfig`]. The simulator, being a driver, may
+//! read the wall clock to report timings; the state machines never do.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chacha20::rand_core::SeedableRng;
+use chacha20::ChaCha20Rng;
+
+use super::client::{Client, ClientStatus};
+use super::error::{ClientAbort, ClientSetupError, Rejected, SessionAbort};
+use super::messages::types;
+use super::params::SessionParams;
+use super::server::{AggregateOutput, Server};
+use crate::crypto::sign::SigningKey;
+use crate::ids::{ParticipantId, Round};
+
+/// How a client leaves the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vanish {
+    /// It stops answering and the server only notices at the round's deadline.
+    Silent(Round),
+    /// Its connection closes, which the driver reports to the server at once.
+    Disconnect(Round),
+}
+
+impl Vanish {
+    /// The round whose message the client never sends.
+    pub fn round(self) -> Round {
+        match self {
+            Vanish::Silent(r) | Vanish::Disconnect(r) => r,
+        }
+    }
+}
+
+/// One simulated session.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Session parameters.
+    pub params: Arc<SessionParams>,
+    /// One input vector per participant.
+    pub inputs: Vec<Vec<f64>>,
+    /// One weight per participant.
+    pub weights: Vec<u32>,
+    /// For each participant, whether and when it vanishes.
+    pub vanish: Vec<Option<Vanish>>,
+    /// Active model: each participant's identity key seed.
+    pub identity_seeds: Vec<[u8; 32]>,
+    /// Seed of every client's RNG.
+    pub seed: u64,
+}
+
+/// Traffic of one message type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Messages.
+    pub count: usize,
+    /// Total bytes.
+    pub bytes: usize,
+}
+
+/// What happened.
+#[derive(Debug)]
+pub struct SimReport {
+    /// The server's result.
+    pub result: Result<AggregateOutput, SessionAbort>,
+    /// Every client's final status.
+    pub clients: Vec<ClientStatus>,
+    /// Client aborts that occurred.
+    pub client_aborts: Vec<ClientAbort>,
+    /// Messages the server refused.
+    pub rejected: Vec<Rejected>,
+    /// Bytes and counts per message type code.
+    pub traffic: BTreeMap<u8, Traffic>,
+    /// Wall time spent in clients, per round their reply belongs to.
+    pub client_time: BTreeMap<u8, Duration>,
+    /// Wall time spent in the server while each round was being collected.
+    pub server_time: BTreeMap<u8, Duration>,
+    /// Survivor-set sizes.
+    pub sets: Vec<(&'static str, usize)>,
+}
+
+/// Errors setting up a simulation.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimError {
+    /// The configuration lists a different number of inputs, weights or schedules than clients.
+    #[error("configuration has the wrong number of inputs, weights, schedules or identity keys")]
+    Shape,
+    /// A client could not be created.
+    #[error(transparent)]
+    Client(#[from] ClientSetupError),
+    /// The server could not be created.
+    #[error(transparent)]
+    Params(#[from] super::params::ParamsError),
+}
+
+/// Name of a message type, for reports.
+pub fn type_name(code: u8) -> &'static str {
+    match code {
+        types::ADVERTISE_KEYS => "AdvertiseKeys",
+        types::SHARE_KEYS => "ShareKeys",
+        types::MASKED_INPUT => "MaskedInput",
+        types::CONSISTENCY_SIGNATURE => "ConsistencySignature",
+        types::UNMASK_SHARES => "UnmaskShares",
+        types::KEY_DIRECTORY => "KeyDirectory",
+        types::SHARE_BUNDLE => "ShareBundle",
+        types::CONSISTENCY_REQUEST => "ConsistencyRequest",
+        types::UNMASK_REQUEST => "UnmaskRequest",
+        types::FINISHED => "Finished",
+        _ => "unknown",
+    }
+}
+
+/// The round a client message belongs to, from its type code.
+fn round_of(code: u8) -> Option<Round> {
+    Some(match code {
+        types::ADVERTISE_KEYS => Round::AdvertiseKeys,
+        types::SHARE_KEYS => Round::ShareKeys,
+        types::MASKED_INPUT => Round::MaskedInput,
+        types::CONSISTENCY_SIGNATURE => Round::ConsistencyCheck,
+        types::UNMASK_SHARES => Round::Unmasking,
+        _ => return None,
+    })
+}
+
+fn record(traffic: &mut BTreeMap<u8, Traffic>, bytes: &[u8]) {
+    let code = bytes.get(1).copied().unwrap_or(0);
+    let t = traffic.entry(code).or_default();
+    t.count += 1;
+    t.bytes += bytes.len();
+}
+
+/// Runs one session to completion.
+pub fn run(config: &SimConfig) -> Result<SimReport, SimError> {
+    let params = &config.params;
+    let n = params.n();
+    let active = !params.identity_keys.is_empty();
+    if config.inputs.len() != n
+        || config.weights.len() != n
+        || config.vanish.len() != n
+        || (active && config.identity_seeds.len() != n)
+    {
+        return Err(SimError::Shape);
+    }
+    let mut now = 0u64;
+    let mut server = Server::new(params.clone(), now)?;
+    let mut traffic = BTreeMap::new();
+    let mut client_time: BTreeMap<u8, Duration> = BTreeMap::new();
+    let mut server_time: BTreeMap<u8, Duration> = BTreeMap::new();
+    let mut rejected = Vec::new();
+    let mut aborts = Vec::new();
+    let mut clients = Vec::with_capacity(n);
+    let mut rngs = Vec::with_capacity(n);
+    let mut gone = vec![false; n];
+    let mut to_server: Vec<(usize, Vec<u8>)> = Vec::new();
+
+    let vanishes_at = |i: usize, round: Round| config.vanish[i].is_some_and(|v| v.round() == round);
+    for i in 0..n {
+        let id = params.participants[i];
+        let mut rng = ChaCha20Rng::seed_from_u64(config.seed ^ ((i as u64 + 1) << 20));
+        let identity = active.then(|| SigningKey::from_seed(&config.identity_seeds[i]));
+        let t0 = Instant::now();
+        let (client, msg) = Client::new(params.clone(), id, identity, &config.inputs[i], config.weights[i], &mut rng)?;
+        *client_time.entry(types::ADVERTISE_KEYS).or_default() += t0.elapsed();
+        clients.push(client);
+        rngs.push(rng);
+        if vanishes_at(i, Round::AdvertiseKeys) {
+            gone[i] = true;
+            if matches!(config.vanish[i], Some(Vanish::Disconnect(_))) {
+                server.client_gone(id, now);
+            }
+        } else {
+            to_server.push((i, msg));
+        }
+    }
+
+    // Bounded: every iteration either delivers a message or advances time to a deadline, and
+    // the server has at most five deadlines.
+    for _ in 0..(64 * n + 64) {
+        for (i, msg) in to_server.drain(..) {
+            record(&mut traffic, &msg);
+            let code = msg.get(1).copied().unwrap_or(0);
+            let t0 = Instant::now();
+            if let Err(e) = server.handle_message(params.participants[i], &msg, now) {
+                rejected.push(e);
+            }
+            *server_time.entry(code).or_default() += t0.elapsed();
+        }
+        let mut delivered = false;
+        while let Some((to, bytes)) = server.poll_transmit() {
+            record(&mut traffic, &bytes);
+            let Some(i) = params.index_of(to) else { continue };
+            if gone[i] {
+                continue;
+            }
+            delivered = true;
+            let t0 = Instant::now();
+            let reply = clients[i].handle(&bytes, &mut rngs[i]);
+            let elapsed = t0.elapsed();
+            match reply {
+                Ok(Some(reply)) => {
+                    let code = reply.get(1).copied().unwrap_or(0);
+                    *client_time.entry(code).or_default() += elapsed;
+                    let round = round_of(code).unwrap_or(Round::Unmasking);
+                    if vanishes_at(i, round) {
+                        gone[i] = true;
+                        if matches!(config.vanish[i], Some(Vanish::Disconnect(_))) {
+                            server.client_gone(to, now);
+                        }
+                    } else {
+                        to_server.push((i, reply));
+                    }
+                }
+                Ok(None) => {}
+                Err(a) => aborts.push(a),
+            }
+        }
+        if server.result().is_some() && to_server.is_empty() {
+            break;
+        }
+        if !delivered && to_server.is_empty() {
+            match server.poll_timeout() {
+                Some(deadline) => {
+                    now = now.max(deadline);
+                    let t0 = Instant::now();
+                    let round = server.round();
+                    server.handle_timeout(now);
+                    *server_time.entry(0x80 | round.code()).or_default() += t0.elapsed();
+                }
+                None => break,
+            }
+        }
+    }
+    let result = server.result().cloned().unwrap_or(Err(SessionAbort {
+        round: server.round(),
+        reason: super::error::AbortReason::TooFewClients { have: 0, need: 1 },
+    }));
+    Ok(SimReport {
+        result,
+        clients: clients.iter().map(Client::status).collect(),
+        client_aborts: aborts,
+        rejected,
+        traffic,
+        client_time,
+        server_time,
+        sets: server.set_sizes().sets.clone(),
+    })
+}
+
+/// Convenience: the plain-text sum of the inputs of `included`, each scaled by its weight over
+/// `max_weight` and clipped, to compare with a simulation's dequantized sum.
+pub fn expected_sum(config: &SimConfig, included: &[ParticipantId]) -> Vec<f64> {
+    let p = &config.params;
+    let mut sum = vec![0f64; p.vector_len as usize];
+    for id in included {
+        if let Some(i) = p.index_of(*id) {
+            let w = config.weights[i] as f64 / p.max_weight as f64;
+            for (s, x) in sum.iter_mut().zip(&config.inputs[i]) {
+                *s += (w * x).clamp(-p.clip, p.clip);
+            }
+        }
+    }
+    sum
+}
