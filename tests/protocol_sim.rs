@@ -14,7 +14,9 @@ fn complete_graph_no_dropout() {
     assert!(r.client_aborts.is_empty(), "{:?}", r.client_aborts);
     // Only late arrivals after the early finish may be refused.
     assert!(
-        r.rejected.iter().all(|e| e.reason == secagg::protocol::RejectReason::SessionOver),
+        r.rejected
+            .iter()
+            .all(|e| e.reason == secagg::protocol::RejectReason::SessionOver),
         "{:?}",
         r.rejected
     );

@@ -126,7 +126,9 @@ fn neighbours_of(params: &SessionParams, session: &SessionId, index: usize) -> V
         }
         _ => {
             let t = Topology::Complete { n };
-            t.neighbours(index).map(|j| params.participants[j]).collect()
+            t.neighbours(index)
+                .map(|j| params.participants[j])
+                .collect()
         }
     }
 }
@@ -143,7 +145,9 @@ impl Client {
         rng: &mut R,
     ) -> Result<(Client, Vec<u8>), ClientSetupError> {
         params.validate()?;
-        let index = params.index_of(me).ok_or(ClientSetupError::NotAParticipant(me))?;
+        let index = params
+            .index_of(me)
+            .ok_or(ClientSetupError::NotAParticipant(me))?;
         if input.len() != params.vector_len as usize {
             return Err(ClientSetupError::InputLength {
                 got: input.len(),
@@ -174,9 +178,13 @@ impl Client {
         let c_sk = KexSecretKey::generate(rng);
         let s_sk = KexSecretKey::generate(rng);
         let (c_pk, s_pk) = (c_sk.public_key(), s_sk.public_key());
-        let signature = identity
-            .as_ref()
-            .map(|k| k.sign(SigPurpose::AdvertiseKeys, &session, &key_payload(&c_pk, &s_pk)));
+        let signature = identity.as_ref().map(|k| {
+            k.sign(
+                SigPurpose::AdvertiseKeys,
+                &session,
+                &key_payload(&c_pk, &s_pk),
+            )
+        });
         let msg = ClientMessage::AdvertiseKeys(AdvertiseKeys {
             sender: me,
             c_pk,
@@ -228,7 +236,9 @@ impl Client {
         match &self.state {
             State::KeysSent(_) => ClientStatus::Waiting(Round::AdvertiseKeys),
             State::SharesSent(_) => ClientStatus::Waiting(Round::ShareKeys),
-            State::InputSent(i) if i.signed.is_some() => ClientStatus::Waiting(Round::ConsistencyCheck),
+            State::InputSent(i) if i.signed.is_some() => {
+                ClientStatus::Waiting(Round::ConsistencyCheck)
+            }
             State::InputSent(_) => ClientStatus::Waiting(Round::MaskedInput),
             State::Unmasked => ClientStatus::Waiting(Round::Unmasking),
             State::Done(o) => ClientStatus::Finished(*o),
@@ -284,7 +294,8 @@ impl Client {
             return Err(ClientCheck::Finished);
         }
         // 1. Decode within the session's limits; 2. the session id must be ours.
-        let (session, msg) = ServerMessage::decode(bytes, &self.limits).map_err(ClientCheck::Decode)?;
+        let (session, msg) =
+            ServerMessage::decode(bytes, &self.limits).map_err(ClientCheck::Decode)?;
         if session != self.session {
             return Err(ClientCheck::WrongSession);
         }
@@ -293,8 +304,12 @@ impl Client {
         let unmasked = matches!(state, State::Unmasked);
         match (state, msg) {
             (_, ServerMessage::Finished(f)) => self.on_finished(f, unmasked),
-            (State::KeysSent(k), ServerMessage::KeyDirectory(d)) => self.on_directory(k, d, rng).map(Some),
-            (State::SharesSent(s), ServerMessage::ShareBundle(b)) => self.on_bundle(s, b, rng).map(Some),
+            (State::KeysSent(k), ServerMessage::KeyDirectory(d)) => {
+                self.on_directory(k, d, rng).map(Some)
+            }
+            (State::SharesSent(s), ServerMessage::ShareBundle(b)) => {
+                self.on_bundle(s, b, rng).map(Some)
+            }
             (State::InputSent(i), ServerMessage::ConsistencyRequest(c))
                 if self.params.threat_model == ThreatModel::Active && i.signed.is_none() =>
             {
@@ -313,9 +328,9 @@ impl Client {
         match f.outcome {
             Outcome::Aborted => Err(ClientCheck::ServerAborted(f.code)),
             // "Included" is only possible once this client revealed its shares.
-            Outcome::Included if !unmasked => {
-                Err(ClientCheck::UnexpectedMessage { got: types::FINISHED })
-            }
+            Outcome::Included if !unmasked => Err(ClientCheck::UnexpectedMessage {
+                got: types::FINISHED,
+            }),
             o => {
                 self.state = State::Done(o);
                 Ok(None)
@@ -364,7 +379,11 @@ impl Client {
         }
         let others: Vec<&KeyEntry> = d.entries.iter().filter(|e| e.id != self.me).collect();
         self.need_threshold(others.len())?;
-        let mut keys: Vec<[u8; 32]> = d.entries.iter().flat_map(|e| [e.c_pk.0, e.s_pk.0]).collect();
+        let mut keys: Vec<[u8; 32]> = d
+            .entries
+            .iter()
+            .flat_map(|e| [e.c_pk.0, e.s_pk.0])
+            .collect();
         keys.sort_unstable();
         if let Some(w) = keys.windows(2).find(|w| w[0] == w[1]) {
             let dup = d
@@ -376,16 +395,27 @@ impl Client {
         }
         if self.params.threat_model == ThreatModel::Active {
             for e in &others {
-                let idx = self.params.index_of(e.id).ok_or(ClientCheck::NotAParticipant(e.id))?;
+                let idx = self
+                    .params
+                    .index_of(e.id)
+                    .ok_or(ClientCheck::NotAParticipant(e.id))?;
                 let vk = self
                     .params
                     .identity_keys
                     .get(idx)
                     .and_then(|b| VerifyingKey::from_bytes(b).ok())
                     .ok_or(ClientCheck::BadSignature(e.id))?;
-                let sig = e.signature.as_ref().ok_or(ClientCheck::BadSignature(e.id))?;
-                vk.verify(SigPurpose::AdvertiseKeys, &self.session, &key_payload(&e.c_pk, &e.s_pk), sig)
-                    .map_err(|_| ClientCheck::BadSignature(e.id))?;
+                let sig = e
+                    .signature
+                    .as_ref()
+                    .ok_or(ClientCheck::BadSignature(e.id))?;
+                vk.verify(
+                    SigPurpose::AdvertiseKeys,
+                    &self.session,
+                    &key_payload(&e.c_pk, &e.s_pk),
+                    sig,
+                )
+                .map_err(|_| ClientCheck::BadSignature(e.id))?;
             }
         }
         // Share the mask key and a fresh self-mask secret among the neighbours in U1.
@@ -401,8 +431,14 @@ impl Client {
         let mut peers = Vec::with_capacity(others.len());
         let mut ciphertexts = Vec::with_capacity(others.len());
         for ((e, ks), ss) in others.iter().zip(&key_shares).zip(&seed_shares) {
-            let enc = k.c_sk.agree(&e.c_pk).map_err(|_| ClientCheck::NonContributoryKey(e.id))?;
-            let mask = k.s_sk.agree(&e.s_pk).map_err(|_| ClientCheck::NonContributoryKey(e.id))?;
+            let enc = k
+                .c_sk
+                .agree(&e.c_pk)
+                .map_err(|_| ClientCheck::NonContributoryKey(e.id))?;
+            let mask = k
+                .s_sk
+                .agree(&e.s_pk)
+                .map_err(|_| ClientCheck::NonContributoryKey(e.id))?;
             // Each sealing key is derived once and consumed by its single `seal`.
             let (sealing, opening) = enc.into_share_keys(&self.session, self.me, e.id);
             let mut pt = Zeroizing::new([0u8; SHARE_PLAINTEXT_LEN]);
@@ -477,8 +513,10 @@ impl Client {
             {
                 return Err(ClientCheck::ShareMisaddressed(*from));
             }
-            let key_share = Share::from_bytes(&pt[4..4 + SHARE_LEN]).map_err(|_| ClientCheck::ShareMisaddressed(*from))?;
-            let seed_share = Share::from_bytes(&pt[4 + SHARE_LEN..]).map_err(|_| ClientCheck::ShareMisaddressed(*from))?;
+            let key_share = Share::from_bytes(&pt[4..4 + SHARE_LEN])
+                .map_err(|_| ClientCheck::ShareMisaddressed(*from))?;
+            let seed_share = Share::from_bytes(&pt[4 + SHARE_LEN..])
+                .map_err(|_| ClientCheck::ShareMisaddressed(*from))?;
             if key_share.x() != self.me || seed_share.x() != self.me {
                 return Err(ClientCheck::ShareMisaddressed(*from));
             }
@@ -535,10 +573,21 @@ impl Client {
     }
 
     /// Round 2 -> 3 (active model): check U3, sign it.
-    fn on_consistency(&mut self, mut i: InputSent, c: ConsistencyRequest) -> Result<Vec<u8>, ClientCheck> {
+    fn on_consistency(
+        &mut self,
+        mut i: InputSent,
+        c: ConsistencyRequest,
+    ) -> Result<Vec<u8>, ClientCheck> {
         self.check_survivors(&i.held, &c.survivors)?;
-        let key = self.identity.as_ref().ok_or(ClientCheck::BadSignature(self.me))?;
-        let signature = key.sign(SigPurpose::ConsistencyCheck, &self.session, &encode_survivors(&c.survivors));
+        let key = self
+            .identity
+            .as_ref()
+            .ok_or(ClientCheck::BadSignature(self.me))?;
+        let signature = key.sign(
+            SigPurpose::ConsistencyCheck,
+            &self.session,
+            &encode_survivors(&c.survivors),
+        );
         i.signed = Some(c.survivors);
         self.state = State::InputSent(i);
         Ok(ClientMessage::ConsistencySignature(ConsistencySignature {
@@ -565,7 +614,10 @@ impl Client {
                 if u.survivors.binary_search(id).is_err() {
                     return Err(ClientCheck::SetGrew(*id));
                 }
-                let idx = self.params.index_of(*id).ok_or(ClientCheck::NotAParticipant(*id))?;
+                let idx = self
+                    .params
+                    .index_of(*id)
+                    .ok_or(ClientCheck::NotAParticipant(*id))?;
                 let vk = self
                     .params
                     .identity_keys
@@ -585,7 +637,11 @@ impl Client {
             } else {
                 ShareKind::MaskKey
             };
-            if self.revealed.iter().any(|(o, k)| *o == h.owner && *k != kind) {
+            if self
+                .revealed
+                .iter()
+                .any(|(o, k)| *o == h.owner && *k != kind)
+            {
                 return Err(ClientCheck::ConflictingReveal(h.owner));
             }
             let share = match kind {

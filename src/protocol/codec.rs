@@ -67,10 +67,14 @@ impl<'a> Reader<'a> {
 
     /// The next `n` bytes.
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len()).ok_or(DecodeError::Truncated {
-            offset: self.pos,
-            needed: n.saturating_sub(self.remaining()),
-        })?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.buf.len())
+            .ok_or(DecodeError::Truncated {
+                offset: self.pos,
+                needed: n.saturating_sub(self.remaining()),
+            })?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -100,7 +104,12 @@ impl<'a> Reader<'a> {
 
     /// A count of fixed-size entries, checked against `max` and against the bytes left, so the
     /// caller may allocate `count` entries safely.
-    pub fn count(&mut self, what: &'static str, max: usize, entry_len: usize) -> Result<usize, DecodeError> {
+    pub fn count(
+        &mut self,
+        what: &'static str,
+        max: usize,
+        entry_len: usize,
+    ) -> Result<usize, DecodeError> {
         let n = self.u16()? as usize;
         if n > max {
             return Err(DecodeError::TooMany { what, got: n, max });

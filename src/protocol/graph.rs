@@ -67,7 +67,10 @@ impl WordStream {
 
 /// The permutation of `0..n` that places participants on the Harary cycle.
 pub fn permutation(session: &SessionId, n: usize) -> Vec<u32> {
-    let seed = derive32(session.as_bytes(), &Context::new(Label::GraphPermutation).session(session));
+    let seed = derive32(
+        session.as_bytes(),
+        &Context::new(Label::GraphPermutation).session(session),
+    );
     let mut ws = WordStream {
         cipher: ChaCha20::new((&*seed).into(), &[0u8; 12].into()),
         buf: [0; 256],
@@ -114,7 +117,9 @@ impl Topology {
                 skip: i,
                 n: *n,
             },
-            Topology::Listed(l) => Neighbours::Listed(l.get(i).map(|v| v.iter()).unwrap_or_default()),
+            Topology::Listed(l) => {
+                Neighbours::Listed(l.get(i).map(|v| v.iter()).unwrap_or_default())
+            }
         }
     }
 
@@ -122,7 +127,9 @@ impl Topology {
     pub fn adjacent(&self, i: usize, j: usize) -> bool {
         match self {
             Topology::Complete { n } => i != j && i < *n && j < *n,
-            Topology::Listed(l) => l.get(i).is_some_and(|v| v.binary_search(&(j as u32)).is_ok()),
+            Topology::Listed(l) => l
+                .get(i)
+                .is_some_and(|v| v.binary_search(&(j as u32)).is_ok()),
         }
     }
 }

@@ -69,7 +69,8 @@ impl Limits {
         Self {
             n: params.n(),
             degree: params.degree(),
-            packed_len: packed_len(params.bits, params.vector_len as usize + 1).unwrap_or(usize::MAX),
+            packed_len: packed_len(params.bits, params.vector_len as usize + 1)
+                .unwrap_or(usize::MAX),
             active: params.threat_model == ThreatModel::Active,
         }
     }
@@ -87,7 +88,11 @@ impl Limits {
         let share_keys = 2 + 32 + 2 + self.degree * (2 + SHARE_CIPHERTEXT_LEN);
         let masked = 2 + self.packed_len;
         let unmask = 2 + 2 + self.degree * (2 + 1 + SHARE_LEN);
-        HEADER_LEN + share_keys.max(masked).max(unmask).max(2 + 64 + SIGNATURE_LEN)
+        HEADER_LEN
+            + share_keys
+                .max(masked)
+                .max(unmask)
+                .max(2 + 64 + SIGNATURE_LEN)
     }
 
     /// The largest server-to-client message of this session.
@@ -287,7 +292,11 @@ fn read_id(r: &mut Reader<'_>) -> Result<ParticipantId, DecodeError> {
 }
 
 /// Reads a strictly increasing id list.
-fn read_ids(r: &mut Reader<'_>, what: &'static str, max: usize) -> Result<Vec<ParticipantId>, DecodeError> {
+fn read_ids(
+    r: &mut Reader<'_>,
+    what: &'static str,
+    max: usize,
+) -> Result<Vec<ParticipantId>, DecodeError> {
     let n = r.count(what, max, 2)?;
     let mut v = Vec::with_capacity(n);
     for _ in 0..n {
@@ -388,10 +397,16 @@ impl ClientMessage {
     }
 
     /// Decodes a client message; returns its session id for the caller to check.
-    pub fn decode(bytes: &[u8], limits: &Limits) -> Result<(SessionId, ClientMessage), DecodeError> {
+    pub fn decode(
+        bytes: &[u8],
+        limits: &Limits,
+    ) -> Result<(SessionId, ClientMessage), DecodeError> {
         let max = limits.max_client_message();
         if bytes.len() > max {
-            return Err(DecodeError::TooLarge { got: bytes.len(), max });
+            return Err(DecodeError::TooLarge {
+                got: bytes.len(),
+                max,
+            });
         }
         let mut r = Reader::new(bytes);
         let (ty, session) = read_header(&mut r)?;
@@ -401,7 +416,11 @@ impl ClientMessage {
                 sender,
                 c_pk: KexPublicKey(r.array()?),
                 s_pk: KexPublicKey(r.array()?),
-                signature: if limits.active { Some(Signature(r.array()?)) } else { None },
+                signature: if limits.active {
+                    Some(Signature(r.array()?))
+                } else {
+                    None
+                },
             }),
             types::SHARE_KEYS => {
                 let commitment = r.array()?;
@@ -422,10 +441,12 @@ impl ClientMessage {
                 sender,
                 packed: r.take(limits.packed_len)?.to_vec(),
             }),
-            types::CONSISTENCY_SIGNATURE => ClientMessage::ConsistencySignature(ConsistencySignature {
-                sender,
-                signature: Signature(r.array()?),
-            }),
+            types::CONSISTENCY_SIGNATURE => {
+                ClientMessage::ConsistencySignature(ConsistencySignature {
+                    sender,
+                    signature: Signature(r.array()?),
+                })
+            }
             types::UNMASK_SHARES => {
                 let n = r.count("revealed shares", limits.degree, 2 + 1 + SHARE_LEN)?;
                 let mut shares: Vec<RevealedShare> = Vec::with_capacity(n);
@@ -505,10 +526,16 @@ impl ServerMessage {
     }
 
     /// Decodes a server message; returns its session id for the caller to check.
-    pub fn decode(bytes: &[u8], limits: &Limits) -> Result<(SessionId, ServerMessage), DecodeError> {
+    pub fn decode(
+        bytes: &[u8],
+        limits: &Limits,
+    ) -> Result<(SessionId, ServerMessage), DecodeError> {
         let max = limits.max_server_message();
         if bytes.len() > max {
-            return Err(DecodeError::TooLarge { got: bytes.len(), max });
+            return Err(DecodeError::TooLarge {
+                got: bytes.len(),
+                max,
+            });
         }
         let mut r = Reader::new(bytes);
         let (ty, session) = read_header(&mut r)?;
@@ -524,7 +551,11 @@ impl ServerMessage {
                         id,
                         c_pk: KexPublicKey(r.array()?),
                         s_pk: KexPublicKey(r.array()?),
-                        signature: if limits.active { Some(Signature(r.array()?)) } else { None },
+                        signature: if limits.active {
+                            Some(Signature(r.array()?))
+                        } else {
+                            None
+                        },
                     });
                 }
                 ServerMessage::KeyDirectory(KeyDirectory { entries })
@@ -552,7 +583,10 @@ impl ServerMessage {
                     check_increasing(signatures.last().map(|(p, _)| *p), id)?;
                     signatures.push((id, Signature(r.array()?)));
                 }
-                ServerMessage::UnmaskRequest(UnmaskRequest { survivors, signatures })
+                ServerMessage::UnmaskRequest(UnmaskRequest {
+                    survivors,
+                    signatures,
+                })
             }
             types::FINISHED => {
                 let outcome = match r.u8()? {
@@ -561,7 +595,10 @@ impl ServerMessage {
                     2 => Outcome::Aborted,
                     _ => return Err(DecodeError::Invalid("outcome")),
                 };
-                ServerMessage::Finished(Finished { outcome, code: r.u16()? })
+                ServerMessage::Finished(Finished {
+                    outcome,
+                    code: r.u16()?,
+                })
             }
             t => return Err(DecodeError::UnknownType(t)),
         };

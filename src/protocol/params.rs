@@ -192,8 +192,14 @@ impl SessionParams {
                 if self.identity_keys.len() != n {
                     return Err(ParamsError::IdentityKeys("count differs from participants"));
                 }
-                if self.identity_keys.iter().any(|k| VerifyingKey::from_bytes(k).is_err()) {
-                    return Err(ParamsError::IdentityKeys("a key is not a valid Ed25519 point"));
+                if self
+                    .identity_keys
+                    .iter()
+                    .any(|k| VerifyingKey::from_bytes(k).is_err())
+                {
+                    return Err(ParamsError::IdentityKeys(
+                        "a key is not a valid Ed25519 point",
+                    ));
                 }
             }
         }

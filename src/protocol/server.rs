@@ -93,6 +93,7 @@ struct Slot {
     completed: Option<Round>,
     fate: Option<ClientFate>,
     keys: Option<(KexPublicKey, KexPublicKey)>,
+    key_signature: Option<Signature>,
     commitment: Option<[u8; 32]>,
     outgoing: Vec<(ParticipantId, [u8; SHARE_CIPHERTEXT_LEN])>,
     digest: Option<[u8; 32]>,
@@ -116,7 +117,9 @@ pub struct Server {
     round: Round,
     deadline: u64,
     slots: Vec<Slot>,
-    /// Membership of U3 (fixed once round 2 closes).
+    /// Membership of U1, U2, U3, fixed as rounds 0, 1, 2 close.
+    u1: Vec<bool>,
+    u2: Vec<bool>,
     u3: Vec<bool>,
     accumulator: RingVec,
     needed: Vec<Needed>,
@@ -159,6 +162,8 @@ impl Server {
             accumulator: RingVec::zeros(params.bits, params.vector_len as usize + 1),
             deadline: now.saturating_add(params.timeout_ms(Round::AdvertiseKeys)),
             round: Round::AdvertiseKeys,
+            u1: vec![false; n],
+            u2: vec![false; n],
             u3: vec![false; n],
             params,
             session,
@@ -264,7 +269,10 @@ impl Server {
     fn drop_client(&mut self, i: usize, why: DropReason, notify: bool) {
         let s = &mut self.slots[i];
         s.alive = false;
-        s.fate = Some(ClientFate::Dropped { round: self.round, why });
+        s.fate = Some(ClientFate::Dropped {
+            round: self.round,
+            why,
+        });
         s.outgoing = Vec::new();
         if notify {
             self.send(
@@ -284,14 +292,27 @@ impl Server {
 
     /// Processes one message from the authenticated participant `from` at time `now`. An error
     /// means the message was refused; the session itself carries on.
-    pub fn handle_message(&mut self, from: ParticipantId, bytes: &[u8], now: u64) -> Result<(), Rejected> {
+    pub fn handle_message(
+        &mut self,
+        from: ParticipantId,
+        bytes: &[u8],
+        now: u64,
+    ) -> Result<(), Rejected> {
         let round = self.round;
-        let reject = move |reason| Rejected { from, round, reason };
+        let reject = move |reason| Rejected {
+            from,
+            round,
+            reason,
+        };
         if self.result.is_some() {
             return Err(reject(RejectReason::SessionOver));
         }
-        let i = self.params.index_of(from).ok_or(reject(RejectReason::UnknownSender))?;
-        let (session, msg) = ClientMessage::decode(bytes, &self.limits).map_err(|e| reject(RejectReason::Decode(e)))?;
+        let i = self
+            .params
+            .index_of(from)
+            .ok_or(reject(RejectReason::UnknownSender))?;
+        let (session, msg) = ClientMessage::decode(bytes, &self.limits)
+            .map_err(|e| reject(RejectReason::Decode(e)))?;
         if session != self.session {
             return Err(reject(RejectReason::WrongSession));
         }
@@ -306,7 +327,9 @@ impl Server {
             _ => types::UNMASK_SHARES,
         };
         if msg.type_code() != expected_type {
-            return Err(reject(RejectReason::WrongRound { got: msg.type_code() }));
+            return Err(reject(RejectReason::WrongRound {
+                got: msg.type_code(),
+            }));
         }
         let slot = &self.slots[i];
         if slot.completed == Some(self.round) {
@@ -355,9 +378,11 @@ impl Server {
         if m.c_pk == m.s_pk || probe.agree(&m.c_pk).is_err() || probe.agree(&m.s_pk).is_err() {
             return Err(RejectReason::BadPublicKey);
         }
-        let repeats = self.slots.iter().filter_map(|s| s.keys.as_ref()).any(|(c, s)| {
-            [c, s].iter().any(|k| **k == m.c_pk || **k == m.s_pk)
-        });
+        let repeats = self
+            .slots
+            .iter()
+            .filter_map(|s| s.keys.as_ref())
+            .any(|(c, s)| [c, s].iter().any(|k| **k == m.c_pk || **k == m.s_pk));
         if repeats {
             return Err(RejectReason::BadPublicKey);
         }
@@ -369,10 +394,16 @@ impl Server {
                 .and_then(|b| VerifyingKey::from_bytes(b).ok())
                 .ok_or(RejectReason::BadSignature)?;
             let sig = m.signature.as_ref().ok_or(RejectReason::BadSignature)?;
-            vk.verify(SigPurpose::AdvertiseKeys, &self.session, &key_payload(&m.c_pk, &m.s_pk), sig)
-                .map_err(|_| RejectReason::BadSignature)?;
+            vk.verify(
+                SigPurpose::AdvertiseKeys,
+                &self.session,
+                &key_payload(&m.c_pk, &m.s_pk),
+                sig,
+            )
+            .map_err(|_| RejectReason::BadSignature)?;
         }
         self.slots[i].keys = Some((m.c_pk, m.s_pk));
+        self.slots[i].key_signature = m.signature;
         Ok(())
     }
 
@@ -391,9 +422,11 @@ impl Server {
     }
 
     fn on_shares(&mut self, i: usize, m: ShareKeys) -> Result<(), RejectReason> {
+        // Exactly the neighbours listed in the key directory this client received (U1).
         let expected: Vec<ParticipantId> = self
-            .live_neighbours(i, Round::AdvertiseKeys)
-            .into_iter()
+            .topo
+            .neighbours(i)
+            .filter(|&j| self.u1[j])
             .map(|j| self.params.participants[j])
             .collect();
         let got: Vec<ParticipantId> = m.ciphertexts.iter().map(|(to, _)| *to).collect();
@@ -420,8 +453,13 @@ impl Server {
             .and_then(|b| VerifyingKey::from_bytes(b).ok())
             .ok_or(RejectReason::BadSignature)?;
         let u3: Vec<ParticipantId> = self.u3_ids();
-        vk.verify(SigPurpose::ConsistencyCheck, &self.session, &encode_survivors(&u3), &m.signature)
-            .map_err(|_| RejectReason::BadSignature)?;
+        vk.verify(
+            SigPurpose::ConsistencyCheck,
+            &self.session,
+            &encode_survivors(&u3),
+            &m.signature,
+        )
+        .map_err(|_| RejectReason::BadSignature)?;
         self.slots[i].signature = Some(m.signature);
         Ok(())
     }
@@ -433,11 +471,16 @@ impl Server {
             .live_or_dropped_u2_neighbours(i)
             .into_iter()
             .map(|j| {
-                let kind = if self.u3[j] { ShareKind::SelfMask } else { ShareKind::MaskKey };
+                let kind = if self.u3[j] {
+                    ShareKind::SelfMask
+                } else {
+                    ShareKind::MaskKey
+                };
                 (self.params.participants[j], kind)
             })
             .collect();
-        let got: Vec<(ParticipantId, ShareKind)> = m.shares.iter().map(|s| (s.owner, s.kind)).collect();
+        let got: Vec<(ParticipantId, ShareKind)> =
+            m.shares.iter().map(|s| (s.owner, s.kind)).collect();
         if got != expected {
             return Err(RejectReason::BadShares);
         }
@@ -450,7 +493,9 @@ impl Server {
             parsed.push((s.owner, s.kind, share));
         }
         for (owner, kind, share) in parsed {
-            let Some(o) = self.params.index_of(owner) else { continue };
+            let Some(o) = self.params.index_of(owner) else {
+                continue;
+            };
             if let Some(&k) = self.needed_index.get(&(o, kind)) {
                 self.needed[k].shares.push(share);
             }
@@ -458,17 +503,10 @@ impl Server {
         Ok(())
     }
 
-    /// Neighbours of `i` that were in U2 (whether or not they are still alive).
+    /// Neighbours of `i` that were in U2 (whether or not they are still alive): exactly the
+    /// clients whose shares `i` holds, if `i` is in U2 itself.
     fn live_or_dropped_u2_neighbours(&self, i: usize) -> Vec<usize> {
-        self.topo
-            .neighbours(i)
-            .filter(|&j| self.reached(j, Round::ShareKeys))
-            .collect()
-    }
-
-    /// Whether `j` completed `round` (alive or not since): membership of the set closed then.
-    fn reached(&self, j: usize, round: Round) -> bool {
-        self.slots[j].completed.is_some_and(|c| c >= round)
+        self.topo.neighbours(i).filter(|&j| self.u2[j]).collect()
     }
 
     fn u3_ids(&self) -> Vec<ParticipantId> {
@@ -491,7 +529,13 @@ impl Server {
         let code = reason.code();
         for i in 0..self.slots.len() {
             if self.slots[i].alive && self.slots[i].completed.is_some() {
-                self.send(i, ServerMessage::Finished(Finished { outcome: Outcome::Aborted, code }));
+                self.send(
+                    i,
+                    ServerMessage::Finished(Finished {
+                        outcome: Outcome::Aborted,
+                        code,
+                    }),
+                );
             }
             if self.slots[i].fate.is_none() {
                 self.slots[i].fate = Some(ClientFate::Excluded);
@@ -521,7 +565,9 @@ impl Server {
     }
 
     fn members(&self, round: Round) -> Vec<usize> {
-        (0..self.slots.len()).filter(|&i| self.in_set(i, round)).collect()
+        (0..self.slots.len())
+            .filter(|&i| self.in_set(i, round))
+            .collect()
     }
 
     fn check_size(&mut self, have: usize) -> bool {
@@ -544,6 +590,9 @@ impl Server {
                 self.prune(Round::AdvertiseKeys);
                 let u1 = self.members(Round::AdvertiseKeys);
                 self.sizes.sets.push(("U1", u1.len()));
+                for &i in &u1 {
+                    self.u1[i] = true;
+                }
                 if !self.check_size(u1.len()) {
                     return;
                 }
@@ -559,7 +608,7 @@ impl Server {
                                 id: self.params.participants[j],
                                 c_pk,
                                 s_pk,
-                                signature: None,
+                                signature: self.slots[j].key_signature,
                             })
                         })
                         .collect();
@@ -571,6 +620,9 @@ impl Server {
                 self.prune(Round::ShareKeys);
                 let u2 = self.members(Round::ShareKeys);
                 self.sizes.sets.push(("U2", u2.len()));
+                for &i in &u2 {
+                    self.u2[i] = true;
+                }
                 if !self.check_size(u2.len()) {
                     return;
                 }
@@ -656,15 +708,17 @@ impl Server {
     fn plan_reconstruction(&mut self) -> bool {
         for owner in 0..self.slots.len() {
             if self.u3[owner] {
-                self.needed_index.insert((owner, ShareKind::SelfMask), self.needed.len());
+                self.needed_index
+                    .insert((owner, ShareKind::SelfMask), self.needed.len());
                 self.needed.push(Needed {
                     owner,
                     kind: ShareKind::SelfMask,
                     shares: Vec::new(),
                 });
-            } else if self.reached(owner, Round::ShareKeys) && self.topo.neighbours(owner).any(|j| self.u3[j]) {
+            } else if self.u2[owner] && self.topo.neighbours(owner).any(|j| self.u3[j]) {
                 // Dropped after sharing: its pairwise masks are in its neighbours' inputs.
-                self.needed_index.insert((owner, ShareKind::MaskKey), self.needed.len());
+                self.needed_index
+                    .insert((owner, ShareKind::MaskKey), self.needed.len());
                 self.needed.push(Needed {
                     owner,
                     kind: ShareKind::MaskKey,
@@ -687,7 +741,11 @@ impl Server {
                 .count();
             if have < t {
                 let client = self.params.participants[owner];
-                self.abort(AbortReason::NeighbourhoodTooSmall { client, have, need: t });
+                self.abort(AbortReason::NeighbourhoodTooSmall {
+                    client,
+                    have,
+                    need: t,
+                });
                 return false;
             }
         }
@@ -723,7 +781,11 @@ impl Server {
 
     /// Rebuilds one secret from its shares, trying other subsets if the first is inconsistent
     /// (detected for mask keys by the public-key check).
-    fn rebuild(&self, k: usize, cache: &mut HashMap<Vec<ParticipantId>, Reconstructor>) -> Option<[u8; 32]> {
+    fn rebuild(
+        &self,
+        k: usize,
+        cache: &mut HashMap<Vec<ParticipantId>, Reconstructor>,
+    ) -> Option<[u8; 32]> {
         let t = self.params.threshold as usize;
         let n = &self.needed[k];
         let mut shares: Vec<&Share> = n.shares.iter().collect();
@@ -751,7 +813,9 @@ impl Server {
                     cache.entry(xs).or_insert(r)
                 }
             };
-            let Ok(secret) = r.reconstruct(&subset) else { continue };
+            let Ok(secret) = r.reconstruct(&subset) else {
+                continue;
+            };
             match n.kind {
                 ShareKind::SelfMask => {
                     let b = SelfMaskSecret::from_bytes(*secret);
@@ -762,7 +826,10 @@ impl Server {
                 }
                 ShareKind::MaskKey => {
                     let key = KexSecretKey::from_bytes(*secret);
-                    if self.slots[n.owner].keys.is_some_and(|(_, s_pk)| key.matches(&s_pk)) {
+                    if self.slots[n.owner]
+                        .keys
+                        .is_some_and(|(_, s_pk)| key.matches(&s_pk))
+                    {
                         return Some(*secret);
                     }
                 }
@@ -775,10 +842,13 @@ impl Server {
         if self.result.is_some() {
             return;
         }
-        let u5 = (0..self.slots.len()).filter(|&i| self.in_set(i, Round::Unmasking)).count();
+        let u5 = (0..self.slots.len())
+            .filter(|&i| self.in_set(i, Round::Unmasking))
+            .count();
         self.sizes.sets.push(("U5", u5));
         let mut cache = HashMap::new();
-        let mut acc = core::mem::replace(&mut self.accumulator, RingVec::zeros(self.params.bits, 0));
+        let mut acc =
+            core::mem::replace(&mut self.accumulator, RingVec::zeros(self.params.bits, 0));
         for k in 0..self.needed.len() {
             let owner = self.needed[k].owner;
             let owner_id = self.params.participants[owner];
@@ -794,9 +864,15 @@ impl Server {
                 }
                 ShareKind::MaskKey => {
                     let key = KexSecretKey::from_bytes(secret);
-                    let peers: Vec<usize> = self.topo.neighbours(owner).filter(|&v| self.u3[v]).collect();
+                    let peers: Vec<usize> = self
+                        .topo
+                        .neighbours(owner)
+                        .filter(|&v| self.u3[v])
+                        .collect();
                     for v in peers {
-                        let Some((_, s_pk)) = self.slots[v].keys else { continue };
+                        let Some((_, s_pk)) = self.slots[v].keys else {
+                            continue;
+                        };
                         let Ok(shared) = key.agree(&s_pk) else {
                             self.abort(AbortReason::ReconstructionFailed(owner_id));
                             return;
@@ -828,9 +904,17 @@ impl Server {
             Vec::new()
         };
         for i in 0..self.slots.len() {
-            let fate = if self.u3[i] { ClientFate::Included } else { ClientFate::Excluded };
+            let fate = if self.u3[i] {
+                ClientFate::Included
+            } else {
+                ClientFate::Excluded
+            };
             if self.slots[i].alive && self.slots[i].completed.is_some() {
-                let outcome = if self.u3[i] { Outcome::Included } else { Outcome::Excluded };
+                let outcome = if self.u3[i] {
+                    Outcome::Included
+                } else {
+                    Outcome::Excluded
+                };
                 self.send(i, ServerMessage::Finished(Finished { outcome, code: 0 }));
             }
             if matches!(self.slots[i].fate, None | Some(ClientFate::Active(_))) || self.u3[i] {

@@ -74,6 +74,8 @@ pub struct SimReport {
     pub clients: Vec<ClientStatus>,
     /// Client aborts that occurred.
     pub client_aborts: Vec<ClientAbort>,
+    /// Every share each client revealed (owner, kind).
+    pub revealed: Vec<Vec<(ParticipantId, super::messages::ShareKind)>>,
     /// Messages the server refused.
     pub rejected: Vec<Rejected>,
     /// Bytes and counts per message type code.
@@ -158,25 +160,32 @@ pub fn run(config: &SimConfig) -> Result<SimReport, SimError> {
     let mut aborts = Vec::new();
     let mut clients = Vec::with_capacity(n);
     let mut rngs = Vec::with_capacity(n);
-    let mut gone = vec![false; n];
+    let mut gone = Vec::with_capacity(n);
     let mut to_server: Vec<(usize, Vec<u8>)> = Vec::new();
 
     let vanishes_at = |i: usize, round: Round| config.vanish[i].is_some_and(|v| v.round() == round);
-    for i in 0..n {
-        let id = params.participants[i];
+    for (i, &id) in params.participants.iter().enumerate() {
         let mut rng = ChaCha20Rng::seed_from_u64(config.seed ^ ((i as u64 + 1) << 20));
         let identity = active.then(|| SigningKey::from_seed(&config.identity_seeds[i]));
         let t0 = Instant::now();
-        let (client, msg) = Client::new(params.clone(), id, identity, &config.inputs[i], config.weights[i], &mut rng)?;
+        let (client, msg) = Client::new(
+            params.clone(),
+            id,
+            identity,
+            &config.inputs[i],
+            config.weights[i],
+            &mut rng,
+        )?;
         *client_time.entry(types::ADVERTISE_KEYS).or_default() += t0.elapsed();
         clients.push(client);
         rngs.push(rng);
         if vanishes_at(i, Round::AdvertiseKeys) {
-            gone[i] = true;
+            gone.push(true);
             if matches!(config.vanish[i], Some(Vanish::Disconnect(_))) {
                 server.client_gone(id, now);
             }
         } else {
+            gone.push(false);
             to_server.push((i, msg));
         }
     }
@@ -196,7 +205,9 @@ pub fn run(config: &SimConfig) -> Result<SimReport, SimError> {
         let mut delivered = false;
         while let Some((to, bytes)) = server.poll_transmit() {
             record(&mut traffic, &bytes);
-            let Some(i) = params.index_of(to) else { continue };
+            let Some(i) = params.index_of(to) else {
+                continue;
+            };
             if gone[i] {
                 continue;
             }
@@ -245,6 +256,7 @@ pub fn run(config: &SimConfig) -> Result<SimReport, SimError> {
     Ok(SimReport {
         result,
         clients: clients.iter().map(Client::status).collect(),
+        revealed: clients.iter().map(|c| c.revealed().to_vec()).collect(),
         client_aborts: aborts,
         rejected,
         traffic,

@@ -10,7 +10,9 @@ use secagg::protocol::sim::{self, SimConfig, SimReport, Vanish};
 use secagg::ring::Bits;
 
 pub fn ids(n: usize) -> Vec<ParticipantId> {
-    (1..=n as u16).map(|i| ParticipantId::new(i * 3).unwrap()).collect()
+    (1..=n as u16)
+        .map(|i| ParticipantId::new(i * 3).unwrap())
+        .collect()
 }
 
 pub fn identity_seed(i: usize) -> [u8; 32] {
@@ -22,7 +24,11 @@ pub fn identity_seed(i: usize) -> [u8; 32] {
 pub fn params(n: usize, t: u16, graph: Graph, active: bool, len: u32) -> SessionParams {
     let identity_keys = if active {
         (0..n)
-            .map(|i| SigningKey::from_seed(&identity_seed(i)).verifying_key().to_bytes())
+            .map(|i| {
+                SigningKey::from_seed(&identity_seed(i))
+                    .verifying_key()
+                    .to_bytes()
+            })
             .collect()
     } else {
         Vec::new()
@@ -30,7 +36,11 @@ pub fn params(n: usize, t: u16, graph: Graph, active: bool, len: u32) -> Session
     SessionParams {
         nonce: [7; 32],
         participants: ids(n),
-        threat_model: if active { ThreatModel::Active } else { ThreatModel::SemiHonest },
+        threat_model: if active {
+            ThreatModel::Active
+        } else {
+            ThreatModel::SemiHonest
+        },
         identity_keys,
         graph,
         threshold: t,
@@ -77,7 +87,10 @@ pub fn expect_sum(cfg: &SimConfig, expected_included: &[ParticipantId]) -> SimRe
     let report = sim::run(cfg).expect("valid configuration");
     let out = match &report.result {
         Ok(o) => o,
-        Err(e) => panic!("expected a result, got {e}; client aborts: {:?}", report.client_aborts),
+        Err(e) => panic!(
+            "expected a result, got {e}; client aborts: {:?}",
+            report.client_aborts
+        ),
     };
     assert_eq!(out.included, expected_included, "included set");
     let want = sim::expected_sum(cfg, expected_included);
