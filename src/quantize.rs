@@ -11,26 +11,27 @@
 //!
 //! A sum of `m` quantized vectors dequantizes as `sum * delta - m * c`, and differs from the sum of
 //! the clipped, weighted inputs by strictly less than `m * delta` per coordinate (plus float
-//! rounding). `u` is `(next_u64 >> 11) * 2^-53`.
+//! rounding). `u` is `(next_u64 >> 11) * 2^-53`. Limits: `2^-1022 <= c <= 2^1000`, `2 <= Q <= 2^32`.
 //!
 //! Invariant: a [`Quantizer`] only exists for configurations where the sum of `max_clients`
 //! vectors cannot wrap the ring: `max_clients * (Q - 1) < 2^bits`.
 
 use crate::ring::{Bits, RingVec};
 
-/// The largest number of levels: integers up to 2^52 are exact in `f64` arithmetic with room for
-/// the rounding step.
-pub const MAX_LEVELS: u64 = 1 << 52;
+/// The largest number of levels. The scaled value `s` is computed in binary64; keeping
+/// `Q <= 2^32` leaves 20 bits below the integer part, so the rounding is unbiased up to about
+/// 2^-20 of a step (at 2^52 levels the fraction would be lost entirely).
+pub const MAX_LEVELS: u64 = 1 << 32;
 
 /// Errors of quantization.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum QuantizeError {
-    /// The clip bound is not a positive finite number.
-    #[error("clip bound {0} must be positive and finite")]
+    /// The clip bound is not a positive finite number whose step and scale are finite.
+    #[error("clip bound {0} must be a normal positive number below 2^1000")]
     InvalidClip(f64),
     /// `Q` is below 2 or above [`MAX_LEVELS`].
-    #[error("{0} quantization levels is outside 2..=2^52")]
+    #[error("{0} quantization levels is outside 2..=2^32")]
     InvalidLevels(u64),
     /// `max_clients` is zero.
     #[error("the number of clients must be at least 1")]
@@ -120,7 +121,8 @@ impl Quantizer {
         bits: Bits,
         max_clients: u64,
     ) -> Result<Self, QuantizeError> {
-        if !(clip.is_finite() && clip > 0.0) {
+        // Normal and bounded, so 2c, the step and its inverse are all finite and nonzero.
+        if !(clip >= f64::MIN_POSITIVE && clip <= 2f64.powi(1000)) {
             return Err(QuantizeError::InvalidClip(clip));
         }
         let needed = needed_bits(max_clients, levels)?;
@@ -310,6 +312,9 @@ mod tests {
     fn rejects_bad_configuration_and_input() {
         assert!(Quantizer::new(f64::NAN, 10, Bits::B32, 1).is_err());
         assert!(Quantizer::new(0.0, 10, Bits::B32, 1).is_err());
+        assert!(Quantizer::new(1e308, 10, Bits::B32, 1).is_err());
+        assert!(Quantizer::new(5e-324, 10, Bits::B32, 1).is_err());
+        assert!(Quantizer::new(1.0, (1 << 32) + 1, Bits::new(64).unwrap(), 1).is_err());
         assert!(Quantizer::new(1.0, 1, Bits::B32, 1).is_err());
         assert!(Quantizer::new(1.0, 10, Bits::B32, 0).is_err());
     }

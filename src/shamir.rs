@@ -308,15 +308,29 @@ impl Reconstructor {
     }
 }
 
-/// Reconstructs a secret from any `threshold` or more shares (uses the first `threshold`).
+/// Reconstructs a secret from any `threshold` or more shares. The first `threshold` determine
+/// the secret; every further share is checked against it (the secret rebuilt with that share in
+/// place of the last of the first `threshold` must agree), so a share that was altered is
+/// reported as [`ShamirError::Inconsistent`] instead of silently shifting the result.
 pub fn reconstruct(
     shares: &[Share],
     threshold: usize,
 ) -> Result<Zeroizing<[u8; SECRET_LEN]>, ShamirError> {
     let xs: Vec<ParticipantId> = shares.iter().map(|s| s.x).collect();
     let r = Reconstructor::new(&xs, threshold)?;
-    let refs: Vec<&Share> = shares.iter().collect();
-    r.reconstruct(&refs)
+    let mut refs: Vec<&Share> = shares.iter().collect();
+    let secret = r.reconstruct(&refs)?;
+    for extra in threshold..shares.len() {
+        refs.swap(threshold - 1, extra);
+        let xs: Vec<ParticipantId> = refs[..threshold].iter().map(|s| s.x).collect();
+        let again = Reconstructor::new(&xs, threshold)?.reconstruct(&refs[..threshold]);
+        refs.swap(threshold - 1, extra);
+        match again {
+            Ok(s) if bool::from(s.ct_eq(&*secret)) => {}
+            _ => return Err(ShamirError::Inconsistent),
+        }
+    }
+    Ok(secret)
 }
 
 #[cfg(test)]
@@ -385,6 +399,24 @@ mod tests {
         let mut nc = *b;
         nc[18] = 0xff;
         assert_eq!(Share::from_bytes(&nc), Err(ShamirError::MalformedShare));
+    }
+
+    #[test]
+    fn an_altered_share_is_detected_when_extra_shares_exist() {
+        let holders = ids([2, 5, 9, 12]);
+        let mut shares = split(&[42; 32], 3, &holders, &mut CountingRng(9)).unwrap();
+        assert_eq!(*reconstruct(&shares, 3).unwrap(), [42; 32]);
+        // Shift holder 2's first element: alone (exactly t shares) it goes unnoticed...
+        shares[0].y[0] = shares[0].y[0] + FieldElement::ONE;
+        assert_ne!(
+            reconstruct(&shares[..3], 3).ok().map(|s| *s),
+            Some([42; 32])
+        );
+        // ...but the fourth share exposes it.
+        assert_eq!(
+            reconstruct(&shares, 3).unwrap_err(),
+            ShamirError::Inconsistent
+        );
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //!
 //! Expansion never allocates a mask vector: [`add_mask`] and [`sub_mask`] generate the keystream in
 //! small stack blocks and fold each block into the caller's vector. The 32-bit block counter
-//! bounds one mask to 256 GiB of keystream; longer requests are a typed error.
+//! bounds one mask to 2^32 - 1 blocks (256 GiB - 64 bytes) of keystream; longer requests are a
+//! typed error.
 
 use chacha20::cipher::{KeyIvInit, StreamCipher};
 use chacha20::ChaCha20;
@@ -77,8 +78,9 @@ pub enum PrgError {
     },
 }
 
-/// Largest keystream one seed may produce: 2^32 blocks of 64 bytes.
-const MAX_KEYSTREAM: u64 = 64 << 32;
+/// Largest keystream one seed may produce: the IETF ChaCha20 32-bit block counter yields
+/// 2^32 - 1 blocks of 64 bytes from counter 0 (the crate refuses the last counter value).
+const MAX_KEYSTREAM: u64 = 64 * ((1 << 32) - 1);
 
 /// Elements per keystream block: a multiple of 8 so every block boundary is byte-aligned
 /// (block bytes = 128 * bits, at most 8 KiB, a multiple of the 64-byte ChaCha block).

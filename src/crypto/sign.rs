@@ -108,6 +108,11 @@ pub struct VerifyingKey(ed25519_dalek::VerifyingKey);
 impl VerifyingKey {
     /// Decodes and validates a public key: it must be a canonical point of large order.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, SignError> {
+        // Reject y >= p = 2^255 - 19 (ignoring the sign bit): the decoder reduces such y
+        // silently, but they are not canonical and other implementations reject them.
+        if bytes[31] & 0x7f == 0x7f && bytes[1..31].iter().all(|&b| b == 0xff) && bytes[0] >= 0xed {
+            return Err(SignError::InvalidKey);
+        }
         let key =
             ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| SignError::InvalidKey)?;
         if key.is_weak() {
@@ -155,6 +160,22 @@ impl fmt::Debug for VerifyingKey {
 /// An Ed25519 signature (64 bytes: R || S).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Signature(pub [u8; SIGNATURE_LEN]);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_canonical_key_encoding_is_rejected() {
+        // y = p + 3 (encodes the same point as y = 3, which has large order).
+        let mut b = [0xffu8; 32];
+        b[0] = 0xf0;
+        b[31] = 0x7f;
+        assert_eq!(VerifyingKey::from_bytes(&b), Err(SignError::InvalidKey));
+        let k = SigningKey::from_seed(&[1; 32]).verifying_key();
+        assert!(VerifyingKey::from_bytes(&k.to_bytes()).is_ok());
+    }
+}
 
 impl fmt::Debug for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

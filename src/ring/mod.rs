@@ -174,19 +174,20 @@ pub struct RingVec {
     elems: Elems,
 }
 
+/// Prints only the shape: a vector may hold a client's unmasked input or a mask.
 impl fmt::Debug for RingVec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RingVec<{} bits>[", self.bits)?;
-        for (i, v) in self.iter().take(8).enumerate() {
-            if i > 0 {
-                write!(f, ", ")?;
-            }
-            write!(f, "{v}")?;
+        write!(f, "RingVec<{} bits>[{} elements]", self.bits, self.len())
+    }
+}
+
+/// Erases the elements: a vector may hold a client's unmasked input or a mask.
+impl Drop for RingVec {
+    fn drop(&mut self) {
+        match &mut self.elems {
+            Elems::Narrow(v) => zeroize::Zeroize::zeroize(v),
+            Elems::Wide(v) => zeroize::Zeroize::zeroize(v),
         }
-        if self.len() > 8 {
-            write!(f, ", .. ({} elements)", self.len())?;
-        }
-        write!(f, "]")
     }
 }
 
