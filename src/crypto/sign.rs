@@ -161,6 +161,12 @@ impl fmt::Debug for VerifyingKey {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Signature(pub [u8; SIGNATURE_LEN]);
 
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature({:02x?}..)", &self.0[..8])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,11 +180,5 @@ mod tests {
         assert_eq!(VerifyingKey::from_bytes(&b), Err(SignError::InvalidKey));
         let k = SigningKey::from_seed(&[1; 32]).verifying_key();
         assert!(VerifyingKey::from_bytes(&k.to_bytes()).is_ok());
-    }
-}
-
-impl fmt::Debug for Signature {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Signature({:02x?}..)", &self.0[..8])
     }
 }
