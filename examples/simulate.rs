@@ -90,7 +90,15 @@ fn default_graph(a: &Args) -> (Graph, u16) {
         });
         return (Graph::Complete, t);
     }
-    let chosen: Option<(u16, u16)> = None;
+    let chosen =
+        secagg::protocol::chooser::choose_graph_params(n as u64, a.dropout.max(0.01), 0.05)
+            .ok()
+            .map(|c| {
+                (
+                    c.degree.min(u16::MAX as u32) as u16,
+                    c.threshold.min(u16::MAX as u32) as u16,
+                )
+            });
     let k = a
         .degree
         .or(chosen.map(|c| c.0))
@@ -208,6 +216,8 @@ fn main() {
         vanish,
         identity_seeds: seeds,
         seed: a.seed,
+        client_tamper: None,
+        server_tamper: None,
     };
     let t0 = Instant::now();
     let report = match sim::run(&cfg) {

@@ -13,6 +13,7 @@
 //! [`client::Client`] and [`server::Server`] never touch sockets, clocks or global randomness:
 //! the caller passes bytes, a `CryptoRng`, and (server) the time. [`sim`] drives them in-process.
 
+pub mod chooser;
 pub mod client;
 pub mod codec;
 pub mod error;

@@ -356,10 +356,11 @@ impl Server {
                 s.completed = Some(self.round);
                 s.digest = Some(digest(bytes));
                 if self.round == Round::Unmasking && self.all_secrets_ready() {
-                    self.finalize();
-                } else {
-                    self.maybe_close(now);
+                    // Finish early once every secret can be rebuilt; if a bad share spoils a
+                    // rebuild, keep collecting until the round closes.
+                    self.finalize(false);
                 }
+                self.maybe_close(now);
                 Ok(())
             }
             Err(reason) => {
@@ -699,7 +700,7 @@ impl Server {
                 }
                 self.request_unmask(&u4, now);
             }
-            _ => self.finalize(),
+            _ => self.finalize(true),
         }
     }
 
@@ -838,32 +839,43 @@ impl Server {
         None
     }
 
-    fn finalize(&mut self) {
+    /// Rebuilds every needed secret and unmasks. With `last_chance` false (more answers may
+    /// still arrive) a secret that cannot be rebuilt yet is not an error: the server keeps
+    /// collecting. Nothing is changed unless every secret was rebuilt.
+    fn finalize(&mut self, last_chance: bool) {
         if self.result.is_some() {
             return;
+        }
+        let mut cache = HashMap::new();
+        let mut secrets = Vec::with_capacity(self.needed.len());
+        for k in 0..self.needed.len() {
+            match self.rebuild(k, &mut cache) {
+                Some(secret) => secrets.push(zeroize::Zeroizing::new(secret)),
+                None if last_chance => {
+                    let owner = self.params.participants[self.needed[k].owner];
+                    self.abort(AbortReason::ReconstructionFailed(owner));
+                    return;
+                }
+                None => return,
+            }
         }
         let u5 = (0..self.slots.len())
             .filter(|&i| self.in_set(i, Round::Unmasking))
             .count();
         self.sizes.sets.push(("U5", u5));
-        let mut cache = HashMap::new();
         let mut acc =
             core::mem::replace(&mut self.accumulator, RingVec::zeros(self.params.bits, 0));
-        for k in 0..self.needed.len() {
+        for (k, secret) in secrets.iter().enumerate() {
             let owner = self.needed[k].owner;
             let owner_id = self.params.participants[owner];
-            let Some(secret) = self.rebuild(k, &mut cache) else {
-                self.abort(AbortReason::ReconstructionFailed(owner_id));
-                return;
-            };
             match self.needed[k].kind {
                 ShareKind::SelfMask => {
-                    let b = SelfMaskSecret::from_bytes(secret);
+                    let b = SelfMaskSecret::from_bytes(**secret);
                     // Lengths always match: the accumulator was built for this session.
                     let _ = sub_mask(&b.mask_seed(&self.session, owner_id), &mut acc);
                 }
                 ShareKind::MaskKey => {
-                    let key = KexSecretKey::from_bytes(secret);
+                    let key = KexSecretKey::from_bytes(**secret);
                     let peers: Vec<usize> = self
                         .topo
                         .neighbours(owner)
@@ -873,9 +885,9 @@ impl Server {
                         let Some((_, s_pk)) = self.slots[v].keys else {
                             continue;
                         };
+                        // Keys were checked to be contributory when advertised.
                         let Ok(shared) = key.agree(&s_pk) else {
-                            self.abort(AbortReason::ReconstructionFailed(owner_id));
-                            return;
+                            continue;
                         };
                         let v_id = self.params.participants[v];
                         let seed = shared.pairwise_mask_seed(&self.session, owner_id, v_id);

@@ -39,8 +39,13 @@ impl Vanish {
     }
 }
 
+/// A man in the middle: given the client index and a message (client-to-server or
+/// server-to-client), returns the messages actually delivered in its place (none, one altered
+/// message, duplicates, ...). Used by the adversarial tests.
+pub type Tamper = Arc<dyn Fn(usize, Vec<u8>) -> Vec<Vec<u8>> + Send + Sync>;
+
 /// One simulated session.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SimConfig {
     /// Session parameters.
     pub params: Arc<SessionParams>,
@@ -54,6 +59,24 @@ pub struct SimConfig {
     pub identity_seeds: Vec<[u8; 32]>,
     /// Seed of every client's RNG.
     pub seed: u64,
+    /// Rewrites messages from clients before the server sees them.
+    pub client_tamper: Option<Tamper>,
+    /// Rewrites messages from the server before a client sees them.
+    pub server_tamper: Option<Tamper>,
+}
+
+impl core::fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("n", &self.params.n())
+            .field("vanish", &self.vanish)
+            .field("seed", &self.seed)
+            .field(
+                "tampered",
+                &(self.client_tamper.is_some() || self.server_tamper.is_some()),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 /// Traffic of one message type.
@@ -193,7 +216,14 @@ pub fn run(config: &SimConfig) -> Result<SimReport, SimError> {
     // Bounded: every iteration either delivers a message or advances time to a deadline, and
     // the server has at most five deadlines.
     for _ in 0..(64 * n + 64) {
-        for (i, msg) in to_server.drain(..) {
+        let batch: Vec<(usize, Vec<u8>)> = match &config.client_tamper {
+            Some(t) => to_server
+                .drain(..)
+                .flat_map(|(i, m)| t(i, m).into_iter().map(move |m| (i, m)))
+                .collect(),
+            None => std::mem::take(&mut to_server),
+        };
+        for (i, msg) in batch {
             record(&mut traffic, &msg);
             let code = msg.get(1).copied().unwrap_or(0);
             let t0 = Instant::now();
@@ -203,11 +233,18 @@ pub fn run(config: &SimConfig) -> Result<SimReport, SimError> {
             *server_time.entry(code).or_default() += t0.elapsed();
         }
         let mut delivered = false;
+        let mut outgoing = Vec::new();
         while let Some((to, bytes)) = server.poll_transmit() {
             record(&mut traffic, &bytes);
             let Some(i) = params.index_of(to) else {
                 continue;
             };
+            match &config.server_tamper {
+                Some(t) => outgoing.extend(t(i, bytes).into_iter().map(|b| (to, i, b))),
+                None => outgoing.push((to, i, bytes)),
+            }
+        }
+        for (to, i, bytes) in outgoing {
             if gone[i] {
                 continue;
             }

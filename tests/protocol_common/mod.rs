@@ -79,6 +79,8 @@ pub fn config(p: SessionParams, vanish: Vec<Option<Vanish>>, seed: u64) -> SimCo
         identity_seeds: (0..n).map(identity_seed).collect(),
         params: Arc::new(p),
         seed,
+        client_tamper: None,
+        server_tamper: None,
     }
 }
 

@@ -1,0 +1,507 @@
+//! Parameter chooser for SecAgg+ (Bell, Bonawitz, Gascón, Lepoint, Raykova,
+//! "Secure Single-Server Aggregation with (Poly)Logarithmic Overhead",
+//! CCS 2020, ePrint 2020/704), semi-honest setting.
+//!
+//! Given the number of clients `n`, the tolerated dropout fraction `delta`
+//! and the corrupted fraction `gamma`, [`choose_graph_params`] returns the
+//! degree `k` of the communication graph (number of neighbours, excluding
+//! the client itself) and the Shamir threshold `t` used inside every
+//! neighbourhood, for statistical security 2^-[`SECURITY_BITS`] and failure
+//! probability 2^-[`FAILURE_BITS`].
+//!
+//! # Model
+//!
+//! The communication graph is a *random Harary graph*: the `n` clients are
+//! placed on a ring in uniformly random order and every client is connected
+//! to the `k/2` nearest clients on each side (`k` even). The set of `A`
+//! corrupted clients and the set of `D` dropped clients are fixed before the
+//! permutation is drawn, so the neighbourhood of a client behaves like a
+//! uniform sample without replacement.
+//!
+//! With `A = floor((gamma + 1e-12) * n)`, `D = floor((delta + 1e-12) * n)`,
+//! `B = A + D` ("bad" clients) and `S = n - D` (surviving clients), a degree
+//! `k` is accepted with threshold `t` iff
+//!
+//! 1. **connectivity** (security): the union bound
+//!    `n (n-k-1)/2 * [B]_k / [n]_k < 2^-(SECURITY_BITS+1)` on the probability
+//!    that the honest surviving clients are disconnected holds, where
+//!    `[x]_k` is the falling factorial (disconnecting a Harary graph of degree
+//!    `k` needs two disjoint runs of `k/2` consecutive bad clients; there are
+//!    at most `n(n-k-1)/2` such pairs of runs and `[B]_k/[n]_k` is the
+//!    probability that `k` fixed positions are all bad). It holds trivially
+//!    when `k > B` or `k = n - 1`;
+//! 2. **privacy** (security): `t = max(2, t1)`, where `t1` is the smallest
+//!    integer with `Pr[X >= t1] < 2^-(SECURITY_BITS+1) / n`,
+//!    `X ~ Hypergeometric(population n, marked A, draws k)` (number of
+//!    corrupted neighbours; the `1/n` is a union bound over clients and the
+//!    `+1` splits the security budget between events 1 and 2);
+//! 3. **correctness**: `Pr[Y < t] < 2^-FAILURE_BITS / n` where
+//!    `Y ~ Hypergeometric(population n, marked S, draws k)` (number of
+//!    surviving neighbours).
+//!
+//! Degrees are tried in the order `k = 2, 4, 6, ...` while `k < n - 1`; the
+//! first accepted one is returned. If none is accepted, the complete graph
+//! `k = n - 1` is tried last with the same rules 2 and 3 (rule 1 holds
+//! trivially); in the complete graph those rules reduce to
+//! `t = max(2, A + 1)` and `t <= S - 1`. If that fails too, the parameters
+//! are infeasible.
+//!
+//! This reproduces the values published by Bell et al. for the semi-honest
+//! setting (5%/5%: n=100 -> 12/6, n=1000 -> 30/17, n=10^6 -> 38/22;
+//! 33%/33%: n=100 -> 68/34, n=1000 -> 286/150). See protocol-spec/secagg.md, "SecAgg+ parameters".
+//!
+//! All probabilities are handled as natural logarithms, built from sums of
+//! logarithms of ratios `<= 1` (no factorials of large numbers are formed),
+//! so `n` up to 10^7 and beyond is fast and accurate. The cost is
+//! `O(k_final^2)` floating point operations after an `O(k_final)` scan.
+
+use std::f64::consts::LN_2;
+
+/// Statistical security parameter sigma: security holds except with
+/// probability 2^-40.
+pub const SECURITY_BITS: u32 = 40;
+
+/// Correctness parameter eta: the protocol fails with probability < 2^-20.
+pub const FAILURE_BITS: u32 = 20;
+
+/// Tolerance added to the fractions before multiplying by `n` and flooring,
+/// so that e.g. `0.29 * 100 = 28.999999999999996` counts as 29 clients.
+pub const RATE_EPSILON: f64 = 1e-12;
+
+/// Errors returned by [`choose_graph_params`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChooserError {
+    /// Fewer than two clients.
+    #[error("the number of clients must be at least 2 (got {n})")]
+    TooFewClients {
+        /// The number of clients provided.
+        n: u64,
+    },
+    /// A fraction was NaN, negative, or not below 1.
+    #[error("the {name} fraction must be in [0, 1) (got {value})")]
+    InvalidFraction {
+        /// `"dropout"` or `"corrupt"`.
+        name: &'static str,
+        /// The value provided.
+        value: f64,
+    },
+    /// The corrupted plus dropped clients leave no honest surviving client.
+    #[error(
+        "{corrupt} corrupted plus {dropout} dropped clients leave no honest surviving client out of {n}"
+    )]
+    NoHonestSurvivor {
+        /// Number of clients.
+        n: u64,
+        /// Number of corrupted clients `floor(gamma * n)`.
+        corrupt: u64,
+        /// Number of dropped clients `floor(delta * n)`.
+        dropout: u64,
+    },
+    /// No degree (not even the complete graph) satisfies all conditions.
+    #[error(
+        "no graph degree and threshold satisfy the requirements for n = {n}, dropout = {dropout}, corrupt = {corrupt}"
+    )]
+    Infeasible {
+        /// Number of clients.
+        n: u64,
+        /// Dropout fraction provided.
+        dropout: f64,
+        /// Corrupt fraction provided.
+        corrupt: f64,
+    },
+}
+
+/// Communication-graph parameters for SecAgg+.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GraphParams {
+    /// Number of neighbours of each client, excluding itself.
+    /// Either even (random Harary graph) or `n - 1` (complete graph).
+    pub degree: u32,
+    /// Shamir threshold inside each neighbourhood (`2 <= threshold <= degree`).
+    pub threshold: u32,
+}
+
+/// Chooses the degree and Shamir threshold for `n` clients, a fraction
+/// `dropout` of which may drop out and a fraction `corrupt` of which may be
+/// corrupted (semi-honest adversary controlling the server), following the
+/// random-Harary-graph analysis described in the module documentation.
+///
+/// When no even degree below `n - 1` works, the complete graph
+/// (`degree = n - 1`) is returned if it satisfies the privacy and
+/// correctness rules (then `threshold = max(2, floor(corrupt * n) + 1)`).
+///
+/// # Errors
+/// * [`ChooserError::TooFewClients`] if `n < 2`;
+/// * [`ChooserError::InvalidFraction`] if a fraction is not in `[0, 1)`;
+/// * [`ChooserError::NoHonestSurvivor`] if `floor(corrupt*n) + floor(dropout*n) >= n`;
+/// * [`ChooserError::Infeasible`] if even the complete graph does not work
+///   (or the resulting degree would not fit in a `u32`).
+pub fn choose_graph_params(
+    n: u64,
+    dropout: f64,
+    corrupt: f64,
+) -> Result<GraphParams, ChooserError> {
+    if n < 2 {
+        return Err(ChooserError::TooFewClients { n });
+    }
+    for (name, value) in [("dropout", dropout), ("corrupt", corrupt)] {
+        if !(0.0..1.0).contains(&value) {
+            return Err(ChooserError::InvalidFraction { name, value });
+        }
+    }
+    let num_corrupt = count_of(corrupt, n);
+    let num_dropout = count_of(dropout, n);
+    if num_corrupt + num_dropout >= n {
+        return Err(ChooserError::NoHonestSurvivor {
+            n,
+            corrupt: num_corrupt,
+            dropout: num_dropout,
+        });
+    }
+    let infeasible = ChooserError::Infeasible {
+        n,
+        dropout,
+        corrupt,
+    };
+    let finder = Finder::new(n, num_corrupt, num_dropout);
+    let (degree, threshold) = finder.search().ok_or_else(|| infeasible.clone())?;
+    Ok(GraphParams {
+        degree: u32::try_from(degree).map_err(|_| infeasible.clone())?,
+        threshold: u32::try_from(threshold).map_err(|_| infeasible)?,
+    })
+}
+
+/// `floor((rate + RATE_EPSILON) * n)`, clamped to `n`.
+fn count_of(rate: f64, n: u64) -> u64 {
+    let c = ((rate + RATE_EPSILON) * n as f64).floor();
+    // `c` is finite and >= 0 here; the cast saturates anyway.
+    (c as u64).min(n)
+}
+
+struct Finder {
+    n: u64,
+    corrupt: u64,
+    bad: u64,
+    surviving: u64,
+    /// ln(2^-(sigma+1)): per-event security budget.
+    ln_sec_event: f64,
+    /// ln(2^-(sigma+1) / n): per-client privacy budget.
+    ln_sec_client: f64,
+    /// ln(2^-eta / n): per-client correctness budget.
+    ln_fail_client: f64,
+}
+
+impl Finder {
+    fn new(n: u64, corrupt: u64, dropout: u64) -> Self {
+        let ln_n = (n as f64).ln();
+        let ln_sec_event = -f64::from(SECURITY_BITS + 1) * LN_2;
+        Finder {
+            n,
+            corrupt,
+            bad: corrupt + dropout,
+            surviving: n - dropout,
+            ln_sec_event,
+            ln_sec_client: ln_sec_event - ln_n,
+            ln_fail_client: -f64::from(FAILURE_BITS) * LN_2 - ln_n,
+        }
+    }
+
+    /// Returns the first accepted `(k, t)` in the search order.
+    fn search(&self) -> Option<(u64, u64)> {
+        let n = self.n;
+        // Running value of ln([B]_k / [n]_k) = sum_{i<k} ln((B-i)/(n-i)),
+        // valid while k <= B (for k > B the probability is 0).
+        let mut ln_all_bad = 0.0_f64;
+        let mut k = 2_u64;
+        while k < n - 1 {
+            for i in (k - 2)..k {
+                if i < self.bad {
+                    ln_all_bad += ((self.bad - i) as f64 / (n - i) as f64).ln();
+                }
+            }
+            // The connectivity bound is non-increasing in k, so failing
+            // degrees are skipped cheaply before the O(k) threshold checks.
+            if self.connected_enough(k, ln_all_bad) {
+                if let Some(t) = self.threshold_for(k) {
+                    return Some((k, t));
+                }
+            }
+            k += 2;
+        }
+        // Complete graph: always connected.
+        self.threshold_for(n - 1).map(|t| (n - 1, t))
+    }
+
+    /// Rule 1 for a degree `k < n - 1`.
+    fn connected_enough(&self, k: u64, ln_all_bad: f64) -> bool {
+        if k > self.bad {
+            return true;
+        }
+        let n = self.n as f64;
+        let ln_pairs = n.ln() + ((self.n - k - 1) as f64).ln() - LN_2;
+        ln_pairs + ln_all_bad < self.ln_sec_event
+    }
+
+    /// Rules 2 and 3 for degree `k`: returns the threshold if accepted.
+    fn threshold_for(&self, k: u64) -> Option<u64> {
+        // Rule 2: smallest t1 with Pr[X >= t1] < budget, X ~ corrupt neighbours.
+        let x = Hypergeometric::new(self.n, self.corrupt, k);
+        let lpmf = x.log_pmf_all();
+        // Walk from the top of the support downwards accumulating the upper
+        // tail; the answer is one past the last support point whose tail
+        // reaches the budget.
+        let mut t1 = x.hi + 1;
+        let mut tail = f64::NEG_INFINITY;
+        for (idx, &lp) in lpmf.iter().enumerate().rev() {
+            tail = log_add_exp(tail, lp);
+            if tail >= self.ln_sec_client {
+                break;
+            }
+            t1 = x.lo + idx as u64;
+        }
+        let t = t1.max(2);
+        if t > k {
+            return None;
+        }
+        // Rule 3: Pr[Y < t] < budget, Y ~ surviving neighbours.
+        let y = Hypergeometric::new(self.n, self.surviving, k);
+        if t <= y.lo {
+            return Some(t);
+        }
+        let lpmf = y.log_pmf_all();
+        let upto = ((t - y.lo) as usize).min(lpmf.len());
+        let mut head = f64::NEG_INFINITY;
+        for &lp in &lpmf[..upto] {
+            head = log_add_exp(head, lp);
+        }
+        (head < self.ln_fail_client).then_some(t)
+    }
+}
+
+/// Hypergeometric distribution: `draws` items sampled without replacement
+/// from `population` items of which `marked` are marked; the variable is
+/// the number of marked items drawn. Support is `lo..=hi`.
+struct Hypergeometric {
+    population: u64,
+    marked: u64,
+    draws: u64,
+    lo: u64,
+    hi: u64,
+}
+
+impl Hypergeometric {
+    fn new(population: u64, marked: u64, draws: u64) -> Self {
+        debug_assert!(marked <= population && draws <= population);
+        let lo = (draws + marked).saturating_sub(population);
+        let hi = draws.min(marked);
+        Hypergeometric {
+            population,
+            marked,
+            draws,
+            lo,
+            hi,
+        }
+    }
+
+    /// Natural log of the pmf at every support point `lo..=hi`.
+    ///
+    /// pmf(x) = C(m, x) [K]_x [N-K]_{m-x} / [N]_m with m draws, K marked,
+    /// N population. The anchor at `lo` pairs every numerator factor with a
+    /// denominator factor so each logarithm is of a ratio in (0, 1]; the
+    /// other points follow from
+    /// pmf(x+1)/pmf(x) = (K-x)(m-x) / ((x+1)(N-K-m+x+1)), where
+    /// N-K-m+x+1 >= 1 on the support (evaluated as (N-K+x+1)-m in `u64`).
+    fn log_pmf_all(&self) -> Vec<f64> {
+        let (nn, kk, m, lo) = (self.population, self.marked, self.draws, self.lo);
+        let mut anchor = 0.0_f64;
+        // ln C(m, lo)
+        for i in 0..lo {
+            anchor += ((m - i) as f64 / (i + 1) as f64).ln();
+        }
+        // ln([K]_lo / [N]_lo)
+        for i in 0..lo {
+            anchor += ((kk - i) as f64 / (nn - i) as f64).ln();
+        }
+        // ln([N-K]_{m-lo} / [N-lo]_{m-lo})
+        for j in 0..(m - lo) {
+            anchor += ((nn - kk - j) as f64 / (nn - lo - j) as f64).ln();
+        }
+        let len = (self.hi - lo + 1) as usize;
+        let mut out = Vec::with_capacity(len);
+        let mut cur = anchor;
+        out.push(cur);
+        for x in lo..self.hi {
+            let ratio = ((kk - x) as f64 / (x + 1) as f64)
+                * ((m - x) as f64 / (nn - kk + x + 1 - m) as f64);
+            cur += ratio.ln();
+            out.push(cur);
+        }
+        out
+    }
+}
+
+/// ln(e^a + e^b), robust to infinities.
+fn log_add_exp(a: f64, b: f64) -> f64 {
+    let (hi, lo) = if a >= b { (a, b) } else { (b, a) };
+    if lo == f64::NEG_INFINITY {
+        return hi;
+    }
+    hi + (lo - hi).exp().ln_1p()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(n: u64, dropout: f64, corrupt: f64) -> (u32, u32) {
+        let p = choose_graph_params(n, dropout, corrupt).expect("feasible");
+        (p.degree, p.threshold)
+    }
+
+    #[test]
+    fn published_values_5_percent() {
+        assert_eq!(params(100, 0.05, 0.05), (12, 6));
+        assert_eq!(params(1_000, 0.05, 0.05), (30, 17));
+        assert_eq!(params(1_000_000, 0.05, 0.05), (38, 22));
+    }
+
+    #[test]
+    fn published_values_33_percent() {
+        assert_eq!(params(100, 0.33, 0.33), (68, 34));
+        assert_eq!(params(1_000, 0.33, 0.33), (286, 150));
+    }
+
+    #[test]
+    fn reference_table() {
+        // Table of SPEC.md; each entry cross-checked against an independent
+        // 60-digit mpmath implementation of the same rules.
+        let table: [(u64, f64, (u32, u32)); 17] = [
+            (100, 0.05, (12, 6)),
+            (1_000, 0.05, (30, 17)),
+            (10_000, 0.05, (34, 20)),
+            (100_000, 0.05, (36, 21)),
+            (1_000_000, 0.05, (38, 22)),
+            (10_000_000, 0.05, (42, 24)),
+            (100, 0.10, (22, 11)),
+            (1_000, 0.10, (48, 27)),
+            (10_000, 0.10, (54, 31)),
+            (100_000, 0.10, (58, 33)),
+            (1_000_000, 0.10, (64, 36)),
+            (10_000_000, 0.10, (68, 38)),
+            (100, 0.33, (68, 34)),
+            (1_000, 0.33, (286, 150)),
+            (10_000, 0.33, (422, 221)),
+            (100_000, 0.33, (480, 251)),
+            (1_000_000, 0.33, (518, 270)),
+        ];
+        for (n, rate, expected) in table {
+            assert_eq!(params(n, rate, rate), expected, "n={n} rate={rate}");
+        }
+    }
+
+    #[test]
+    fn invariants_over_grid() {
+        for &(dropout, corrupt) in &[
+            (0.05, 0.05),
+            (0.1, 0.1),
+            (0.2, 0.1),
+            (0.0, 0.3),
+            (0.33, 0.33),
+        ] {
+            let mut prev = 0;
+            for n in [
+                100_u64, 200, 500, 1_000, 2_000, 5_000, 10_000, 100_000, 1_000_000,
+            ] {
+                let p = choose_graph_params(n, dropout, corrupt).unwrap();
+                assert!(p.threshold >= 2, "{p:?}");
+                assert!(p.threshold <= p.degree, "{p:?}");
+                assert!(u64::from(p.degree) < n, "{p:?}");
+                assert!(
+                    p.degree.is_multiple_of(2) || u64::from(p.degree) == n - 1,
+                    "{p:?}"
+                );
+                assert!(p.degree >= prev, "degree not monotone in n at n={n}: {p:?}");
+                prev = p.degree;
+            }
+        }
+    }
+
+    #[test]
+    fn threshold_exceeds_expected_corrupt_and_below_expected_survivors() {
+        for n in [100_u64, 1_000, 100_000] {
+            let p = choose_graph_params(n, 0.1, 0.1).unwrap();
+            let k = f64::from(p.degree);
+            assert!(f64::from(p.threshold) > 0.1 * k);
+            assert!(f64::from(p.threshold) < 0.9 * k);
+        }
+    }
+
+    #[test]
+    fn no_adversary_no_dropout() {
+        // A = D = 0: the smallest degree is 2 with threshold 2.
+        assert_eq!(params(1_000, 0.0, 0.0), (2, 2));
+    }
+
+    #[test]
+    fn complete_graph_fallback() {
+        // 10 clients, 4 corrupt, 4 dropped (B = 8, S = 6): degree 2..=8 fail
+        // the connectivity bound (degree 8 gives 5 * 2/90 > 2^-41), the
+        // complete graph passes with t = A + 1 = 5 <= S - 1.
+        assert_eq!(params(10, 0.4, 0.4), (9, 5));
+        // 3 clients, nobody bad: Harary degree 2 is already complete.
+        assert_eq!(params(3, 0.0, 0.0), (2, 2));
+        // Degree 8 > B = 6 is trivially connected, so no fallback here.
+        assert_eq!(params(10, 0.3, 0.3), (8, 4));
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(
+            choose_graph_params(1, 0.1, 0.1),
+            Err(ChooserError::TooFewClients { n: 1 })
+        );
+        assert!(matches!(
+            choose_graph_params(100, 1.0, 0.1),
+            Err(ChooserError::InvalidFraction {
+                name: "dropout",
+                ..
+            })
+        ));
+        assert!(matches!(
+            choose_graph_params(100, 0.1, -0.1),
+            Err(ChooserError::InvalidFraction {
+                name: "corrupt",
+                ..
+            })
+        ));
+        assert!(matches!(
+            choose_graph_params(100, f64::NAN, 0.1),
+            Err(ChooserError::InvalidFraction { .. })
+        ));
+        assert!(matches!(
+            choose_graph_params(100, 0.5, 0.5),
+            Err(ChooserError::NoHonestSurvivor { .. })
+        ));
+        assert!(matches!(
+            choose_graph_params(2, 0.0, 0.0),
+            Err(ChooserError::Infeasible { .. })
+        ));
+        assert!(matches!(
+            // A = 4, D = 5: complete graph needs t = 5 <= S - 1 = 4.
+            choose_graph_params(10, 0.5, 0.4),
+            Err(ChooserError::Infeasible { .. })
+        ));
+    }
+
+    #[test]
+    fn large_n_is_fast() {
+        let start = std::time::Instant::now();
+        let p = choose_graph_params(10_000_000, 0.05, 0.05).unwrap();
+        assert!(p.threshold <= p.degree);
+        let q = choose_graph_params(10_000_000, 0.33, 0.33).unwrap();
+        assert!(q.threshold <= q.degree);
+        // Generous bound so that debug builds on a loaded machine pass.
+        assert!(start.elapsed().as_secs() < 10);
+    }
+}
