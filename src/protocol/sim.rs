@@ -245,7 +245,8 @@ pub fn run(config: &SimConfig) -> Result<SimReport, SimError> {
             }
         }
         for (to, i, bytes) in outgoing {
-            if gone[i] {
+            // A client that vanished or aborted takes no further part.
+            if gone[i] || matches!(clients[i].status(), ClientStatus::Aborted(_)) {
                 continue;
             }
             delivered = true;

@@ -103,3 +103,6 @@ pub fn expect_sum(cfg: &SimConfig, expected_included: &[ParticipantId]) -> SimRe
     assert_eq!(out.weight_sum, expected_included.len() as u64);
     report
 }
+
+/// The simulator configuration type, for helper signatures.
+pub type Cfg = SimConfig;
