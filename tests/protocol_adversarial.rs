@@ -21,10 +21,6 @@ fn base(active: bool) -> SessionParams {
     params(6, if active { 3 } else { 2 }, Graph::Complete, active, 4)
 }
 
-fn session_of(bytes: &[u8]) -> SessionId {
-    SessionId(bytes[2..34].try_into().unwrap())
-}
-
 /// Runs a session where every server message to the victim passes through `f`, which gets the
 /// decoded message and returns the messages to deliver instead.
 fn with_server_tamper(
