@@ -218,6 +218,7 @@ fn main() {
         seed: a.seed,
         client_tamper: None,
         server_tamper: None,
+        record: false,
     };
     let t0 = Instant::now();
     let report = match sim::run(&cfg) {

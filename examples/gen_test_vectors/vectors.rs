@@ -13,6 +13,8 @@ use secagg::crypto::prg::{expand, MaskSeed, SelfMaskSecret};
 use secagg::crypto::sign::{SigPurpose, SigningKey};
 use secagg::field::FieldElement;
 use secagg::ids::{ParticipantId, Round, SessionId};
+use secagg::protocol::params::{Graph, SessionParams, ThreatModel};
+use secagg::protocol::sim::{self, Event, SimConfig, Vanish};
 use secagg::quantize::{bits_for, Quantizer};
 use secagg::ring::{Bits, RingVec};
 use secagg::shamir;
@@ -409,9 +411,227 @@ fn signatures() -> (String, Value) {
     )
 }
 
+/// One transcript scenario: parameters, schedule, and the recorded events.
+pub struct Scenario {
+    /// File name suffix.
+    pub name: &'static str,
+    /// What it shows.
+    pub description: &'static str,
+    /// The simulation to run.
+    pub config: SimConfig,
+}
+
+fn scenario_params(n: u16, t: u16, graph: Graph, active: bool) -> SessionParams {
+    let identity_keys = if active {
+        (0..n)
+            .map(|i| {
+                SigningKey::from_seed(&bytes32(0x80 + i as u8))
+                    .verifying_key()
+                    .to_bytes()
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    SessionParams {
+        nonce: bytes32(0x99),
+        participants: (1..=n).map(|i| pid(10 * i)).collect(),
+        threat_model: if active {
+            ThreatModel::Active
+        } else {
+            ThreatModel::SemiHonest
+        },
+        identity_keys,
+        graph,
+        threshold: t,
+        vector_len: 3,
+        bits: Bits::new(24).expect("valid width"),
+        clip: 1.0,
+        levels: 1025,
+        max_weight: 4,
+        round_timeout_ms: [1000, 2000, 3000, 4000, 5000],
+    }
+}
+
+fn scenario(
+    name: &'static str,
+    description: &'static str,
+    p: SessionParams,
+    drops: &[(usize, Vanish)],
+) -> Scenario {
+    let n = p.n();
+    let mut vanish = vec![None; n];
+    for &(i, v) in drops {
+        vanish[i] = Some(v);
+    }
+    Scenario {
+        name,
+        description,
+        config: SimConfig {
+            inputs: (0..n)
+                .map(|i| {
+                    (0..3)
+                        .map(|j| ((i * 3 + j) % 9) as f64 / 8.0 - 0.5)
+                        .collect()
+                })
+                .collect(),
+            weights: (0..n).map(|i| 1 + (i % 4) as u32).collect(),
+            vanish,
+            identity_seeds: (0..n).map(|i| bytes32(0x80 + i as u8)).collect(),
+            params: std::sync::Arc::new(p),
+            seed: 0x7a5c,
+            client_tamper: None,
+            server_tamper: None,
+            record: true,
+        },
+    }
+}
+
+/// The transcript scenarios of `transcript_*.json`.
+pub fn scenarios() -> Vec<Scenario> {
+    use Round::*;
+    let semi = || scenario_params(5, 2, Graph::Complete, false);
+    vec![
+        scenario("no_dropout", "5 clients, complete graph, t = 2, nobody drops.", semi(), &[]),
+        scenario(
+            "drop_round0",
+            "Client 20 never sends its keys (silent until the round-0 deadline).",
+            semi(),
+            &[(1, Vanish::Silent(AdvertiseKeys))],
+        ),
+        scenario(
+            "drop_round1",
+            "Client 20 disconnects before sharing its keys.",
+            semi(),
+            &[(1, Vanish::Disconnect(ShareKeys))],
+        ),
+        scenario(
+            "drop_round2",
+            "Client 20 shares its keys, then never sends its masked input: its mask key is rebuilt and its pairwise masks removed.",
+            semi(),
+            &[(1, Vanish::Silent(MaskedInput))],
+        ),
+        scenario(
+            "drop_round4",
+            "Client 20 sends its masked input, then disconnects before unmasking: its input is included.",
+            semi(),
+            &[(1, Vanish::Disconnect(Unmasking))],
+        ),
+        scenario(
+            "exactly_t_survivors",
+            "Two of 5 clients drop after sharing (t = 2): exactly t + 1 = 3 survivors, each with exactly t surviving neighbours.",
+            semi(),
+            &[(1, Vanish::Silent(MaskedInput)), (3, Vanish::Disconnect(MaskedInput))],
+        ),
+        scenario(
+            "below_threshold",
+            "Three of 5 clients drop before their masked inputs: 2 survivors < t + 1, the session aborts and nothing is revealed.",
+            semi(),
+            &[
+                (1, Vanish::Silent(MaskedInput)),
+                (2, Vanish::Silent(MaskedInput)),
+                (3, Vanish::Disconnect(MaskedInput)),
+            ],
+        ),
+        scenario(
+            "active",
+            "Active model, 5 clients, t = 3: signed keys, the consistency round, one client drops before signing U3.",
+            scenario_params(5, 3, Graph::Complete, true),
+            &[(4, Vanish::Silent(ConsistencyCheck))],
+        ),
+        scenario(
+            "secaggplus_n20",
+            "SecAgg+: 20 clients on a Harary graph of degree 6, t = 3; one drops after sharing, one before unmasking.",
+            scenario_params(20, 3, Graph::Harary { degree: 6 }, false),
+            &[(5, Vanish::Silent(MaskedInput)), (11, Vanish::Disconnect(Unmasking))],
+        ),
+    ]
+}
+
+fn params_json(p: &SessionParams) -> Value {
+    json!({
+        "nonce": hx(&p.nonce),
+        "participants": p.participants.iter().map(|x| x.get()).collect::<Vec<_>>(),
+        "threat_model": if p.threat_model == ThreatModel::Active { "active" } else { "semi_honest" },
+        "identity_keys": p.identity_keys.iter().map(|k| hx(k)).collect::<Vec<_>>(),
+        "graph": match p.graph { Graph::Harary { .. } => "harary", _ => "complete" },
+        "degree": p.degree(),
+        "threshold": p.threshold,
+        "vector_len": p.vector_len,
+        "bits": p.bits.get(),
+        "clip": p.clip,
+        "levels": p.levels,
+        "max_weight": p.max_weight,
+        "round_timeout_ms": p.round_timeout_ms,
+        "encoded": hx(&p.encode()),
+        "session_id": hx(p.session_id().as_bytes()),
+    })
+}
+
+fn transcript(sc: &Scenario) -> (String, Value) {
+    let report = sim::run(&sc.config).expect("valid scenario");
+    let events: Vec<Value> = report
+        .transcript
+        .iter()
+        .map(|e| match e {
+            Event::ToServer { from, now, bytes } => json!({
+                "event": "to_server", "from": from.get(), "now": now,
+                "type": sim::type_name(bytes[1]), "hex": hx(bytes),
+            }),
+            Event::FromServer { to, bytes } => json!({
+                "event": "from_server", "to": to.get(),
+                "type": sim::type_name(bytes[1]), "hex": hx(bytes),
+            }),
+            Event::Gone { id, now } => json!({"event": "gone", "id": id.get(), "now": now}),
+            Event::Timeout { now } => json!({"event": "timeout", "now": now}),
+        })
+        .collect();
+    let result = match &report.result {
+        Ok(out) => json!({
+            "included": out.included.iter().map(|x| x.get()).collect::<Vec<_>>(),
+            "sum": elems(&out.sum, usize::MAX),
+            "weight_sum": out.weight_sum,
+            "dequantized_sum": out.dequantized_sum,
+            "weighted_mean": out.weighted_mean,
+        }),
+        Err(e) => {
+            json!({"abort_round": e.round.code(), "abort_code": e.reason.code(), "abort": e.to_string()})
+        }
+    };
+    let c = &sc.config;
+    let mut m = header(
+        &format!("transcript_{}", sc.name),
+        &format!(
+            "{} Events in the order the server saw them; every from_server message is a deterministic \
+             function of the events before it (spec: Server). Client randomness is this implementation's \
+             (ChaCha20Rng per client), so client messages are informative, server messages normative.",
+            sc.description
+        ),
+    );
+    m.insert("params".into(), params_json(&c.params));
+    m.insert("inputs".into(), json!(c.inputs));
+    m.insert("weights".into(), json!(c.weights));
+    m.insert(
+        "schedule".into(),
+        json!(c
+            .vanish
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.map(|v| json!({
+                "client": c.params.participants[i].get(),
+                "round": v.round().code(),
+                "how": match v { Vanish::Silent(_) => "silent", Vanish::Disconnect(_) => "disconnect" },
+            })))
+            .collect::<Vec<_>>()),
+    );
+    m.insert("events".into(), Value::Array(events));
+    m.insert("result".into(), result);
+    (format!("transcript_{}", sc.name), Value::Object(m))
+}
+
 /// Every vector file as (name, JSON value).
 pub fn all() -> Vec<(String, Value)> {
-    vec![
+    let mut v = vec![
         kdf(),
         prg_mask(),
         aead(),
@@ -419,7 +639,9 @@ pub fn all() -> Vec<(String, Value)> {
         quantization(),
         packing(),
         signatures(),
-    ]
+    ];
+    v.extend(scenarios().iter().map(transcript));
+    v
 }
 
 /// The exact bytes written for one file.

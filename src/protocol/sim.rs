@@ -63,6 +63,41 @@ pub struct SimConfig {
     pub client_tamper: Option<Tamper>,
     /// Rewrites messages from the server before a client sees them.
     pub server_tamper: Option<Tamper>,
+    /// Record every event the server sees and every message it sends (for transcripts).
+    pub record: bool,
+}
+
+/// One entry of a recorded transcript, in the order the server experienced it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A client message delivered to the server at time `now`.
+    ToServer {
+        /// Sender.
+        from: ParticipantId,
+        /// Time.
+        now: u64,
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
+    /// A message the server sent.
+    FromServer {
+        /// Recipient.
+        to: ParticipantId,
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
+    /// The driver told the server a connection closed.
+    Gone {
+        /// The client.
+        id: ParticipantId,
+        /// Time.
+        now: u64,
+    },
+    /// The driver advanced the server's clock to a deadline.
+    Timeout {
+        /// Time.
+        now: u64,
+    },
 }
 
 impl core::fmt::Debug for SimConfig {
@@ -109,6 +144,8 @@ pub struct SimReport {
     pub server_time: BTreeMap<u8, Duration>,
     /// Survivor-set sizes.
     pub sets: Vec<(&'static str, usize)>,
+    /// The recorded events, if [`SimConfig::record`] was set.
+    pub transcript: Vec<Event>,
 }
 
 /// Errors setting up a simulation.
@@ -185,6 +222,12 @@ pub fn run(config: &SimConfig) -> Result<SimReport, SimError> {
     let mut rngs = Vec::with_capacity(n);
     let mut gone = Vec::with_capacity(n);
     let mut to_server: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut transcript = Vec::new();
+    let mut log = |e: Event| {
+        if config.record {
+            transcript.push(e);
+        }
+    };
 
     let vanishes_at = |i: usize, round: Round| config.vanish[i].is_some_and(|v| v.round() == round);
     for (i, &id) in params.participants.iter().enumerate() {
@@ -205,6 +248,7 @@ pub fn run(config: &SimConfig) -> Result<SimReport, SimError> {
         if vanishes_at(i, Round::AdvertiseKeys) {
             gone.push(true);
             if matches!(config.vanish[i], Some(Vanish::Disconnect(_))) {
+                log(Event::Gone { id, now });
                 server.client_gone(id, now);
             }
         } else {
@@ -226,6 +270,11 @@ pub fn run(config: &SimConfig) -> Result<SimReport, SimError> {
         for (i, msg) in batch {
             record(&mut traffic, &msg);
             let code = msg.get(1).copied().unwrap_or(0);
+            log(Event::ToServer {
+                from: params.participants[i],
+                now,
+                bytes: msg.clone(),
+            });
             let t0 = Instant::now();
             if let Err(e) = server.handle_message(params.participants[i], &msg, now) {
                 rejected.push(e);
@@ -236,6 +285,10 @@ pub fn run(config: &SimConfig) -> Result<SimReport, SimError> {
         let mut outgoing = Vec::new();
         while let Some((to, bytes)) = server.poll_transmit() {
             record(&mut traffic, &bytes);
+            log(Event::FromServer {
+                to,
+                bytes: bytes.clone(),
+            });
             let Some(i) = params.index_of(to) else {
                 continue;
             };
@@ -261,6 +314,7 @@ pub fn run(config: &SimConfig) -> Result<SimReport, SimError> {
                     if vanishes_at(i, round) {
                         gone[i] = true;
                         if matches!(config.vanish[i], Some(Vanish::Disconnect(_))) {
+                            log(Event::Gone { id: to, now });
                             server.client_gone(to, now);
                         }
                     } else {
@@ -280,6 +334,7 @@ pub fn run(config: &SimConfig) -> Result<SimReport, SimError> {
                     now = now.max(deadline);
                     let t0 = Instant::now();
                     let round = server.round();
+                    log(Event::Timeout { now });
                     server.handle_timeout(now);
                     *server_time.entry(0x80 | round.code()).or_default() += t0.elapsed();
                 }
@@ -301,6 +356,7 @@ pub fn run(config: &SimConfig) -> Result<SimReport, SimError> {
         client_time,
         server_time,
         sets: server.set_sizes().sets.clone(),
+        transcript,
     })
 }
 

@@ -81,6 +81,7 @@ pub fn config(p: SessionParams, vanish: Vec<Option<Vanish>>, seed: u64) -> SimCo
         seed,
         client_tamper: None,
         server_tamper: None,
+        record: false,
     }
 }
 
