@@ -79,7 +79,7 @@ fn rsfd(c: &mut Criterion) {
             b.iter(|| {
                 let mut counts = p.new_counts();
                 p.accumulate_columns(&mut counts, &batch).unwrap();
-                black_box(p.estimate(&counts))
+                black_box(p.estimate(&counts).unwrap())
             })
         });
         g.bench_function("client per-report", |b| {
@@ -90,7 +90,7 @@ fn rsfd(c: &mut Criterion) {
             b.iter(|| {
                 let mut counts = p.new_counts();
                 p.accumulate_batch(&mut counts, &reports).unwrap();
-                black_box(p.estimate(&counts))
+                black_box(p.estimate(&counts).unwrap())
             })
         });
         g.finish();

@@ -141,7 +141,7 @@ fn run_multi<P: MultidimProtocol>(
     let mut counts = p.new_counts();
     p.accumulate_batch(&mut counts, &reports)
         .expect("valid reports");
-    let est = p.estimate(&counts);
+    let est = p.estimate(&counts).expect("counts of this protocol");
     let server = n as f64 / t1.elapsed().as_secs_f64();
     let mut row = finish(p, est, truth, n);
     row.client = client;
@@ -181,7 +181,7 @@ fn run_columns<P: Columnar>(p: &P, rows: &[u32], truth: &[Vec<f64>], rng: &mut C
     let t1 = Instant::now();
     let mut counts = p.new_counts();
     p.server(&mut counts, &batch);
-    let est = p.estimate(&counts);
+    let est = p.estimate(&counts).expect("counts of this protocol");
     let server = n as f64 / t1.elapsed().as_secs_f64();
     let mut row = finish(p, est, truth, n);
     row.client = client;

@@ -35,7 +35,7 @@ fn statistical<P: MultidimProtocol>(p: &P, n: usize, reps: usize, seed: u64) {
         for rep in &reports {
             p.accumulate(&mut c, rep).unwrap();
         }
-        stats.add(&p.estimate(&c).concat());
+        stats.add(&p.estimate(&c).unwrap().concat());
     }
     let var: Vec<f64> = freqs
         .iter()
@@ -680,4 +680,27 @@ fn column_batches_match_per_report_path() {
         grr.randomize_columns(&[0, 0, 9, 0], &mut rng(1)),
         Err(LdpError::ValueOutOfDomain { .. })
     ));
+}
+
+/// Counts or aggregators of another shape are refused with a typed error, never a panic or a
+/// silently wrong merge (found in review).
+#[test]
+fn mismatched_counts_and_merges_are_typed_errors() {
+    let smp = Smp::new(&[3, 4, 5], 1.0, BaseOracle::Grr).unwrap();
+    let report = smp.randomize(&[1, 2, 3], &mut rng(5)).unwrap();
+    let mut wrong = MultiCounts::new(&[3]);
+    assert!(smp.accumulate(&mut wrong, &report).is_err());
+    assert!(smp.estimate(&wrong).is_err());
+    let spl = Spl::new(&[3, 4], 1.0, BaseOracle::Oue).unwrap();
+    assert!(spl.estimate(&MultiCounts::new(&[10, 10])).is_err());
+    let rsfd = RsFd::new(&[3, 4], 1.0, RsFdVariant::Grr).unwrap();
+    assert!(rsfd.estimate(&MultiCounts::new(&[3])).is_err());
+    assert!(rsfd.estimate(&MultiCounts::new(&[3, 4])).is_ok());
+    let mut a = MultiCounts::new(&[3, 4]);
+    assert!(a.merge(&MultiCounts::new(&[4, 3])).is_err());
+    assert!(a.merge(&MultiCounts::new(&[3, 4])).is_ok());
+    let mut g4 = Grr::new(4, 1.0).unwrap().aggregator();
+    let g8 = Grr::new(8, 3.0).unwrap().aggregator();
+    assert!(g4.merge(&g8).is_err());
+    assert_eq!(g4.n(), 0);
 }

@@ -37,14 +37,35 @@ impl MultiCounts {
         }
     }
 
-    /// Support counts of attribute `i`.
+    /// Support counts of attribute `i` (empty past the last attribute).
     pub fn counts(&self, i: usize) -> &[u64] {
-        &self.counts[i]
+        self.counts.get(i).map_or(&[], Vec::as_slice)
     }
 
-    /// Number of reports about attribute `i`.
+    /// Number of reports about attribute `i` (0 past the last attribute).
     pub fn reports_about(&self, i: usize) -> u64 {
-        self.reports[i]
+        self.reports.get(i).copied().unwrap_or(0)
+    }
+
+    /// Whether these counts were made for attributes with exactly these domain sizes.
+    pub fn has_shape(&self, domains: &[u32]) -> bool {
+        self.counts.len() == domains.len()
+            && self
+                .counts
+                .iter()
+                .zip(domains)
+                .all(|(c, &k)| c.len() == k as usize)
+    }
+
+    /// Fails unless these counts were made for exactly these domain sizes.
+    pub fn check_shape(&self, domains: &[u32]) -> Result<(), LdpError> {
+        if self.has_shape(domains) {
+            Ok(())
+        } else {
+            Err(LdpError::MalformedReport(
+                "counts do not match the protocol",
+            ))
+        }
     }
 
     /// Total number of reports.
@@ -62,8 +83,11 @@ impl MultiCounts {
         self.n += 1;
     }
 
-    /// Adds another set of counts of the same protocol.
-    pub fn merge(&mut self, other: &MultiCounts) {
+    /// Adds another set of counts of the same shape; counts of another shape are refused and
+    /// nothing changes.
+    pub fn merge(&mut self, other: &MultiCounts) -> Result<(), LdpError> {
+        let shape: Vec<u32> = other.counts.iter().map(|c| c.len() as u32).collect();
+        self.check_shape(&shape)?;
         for (a, b) in self.counts.iter_mut().zip(&other.counts) {
             for (x, y) in a.iter_mut().zip(b) {
                 *x += y;
@@ -73,6 +97,7 @@ impl MultiCounts {
             *a += b;
         }
         self.n += other.n;
+        Ok(())
     }
 }
 
@@ -135,7 +160,7 @@ pub trait MultidimProtocol: Clone {
     }
 
     /// Raw unbiased estimates, one vector per attribute.
-    fn estimate(&self, counts: &MultiCounts) -> Vec<Vec<f64>>;
+    fn estimate(&self, counts: &MultiCounts) -> Result<Vec<Vec<f64>>, LdpError>;
 
     /// Variance of the estimate of a value of true frequency `f` in attribute `attr`, `n` users.
     fn variance(&self, attr: usize, f: f64, n: f64) -> f64;

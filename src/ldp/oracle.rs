@@ -11,7 +11,7 @@ use rand_core::CryptoRng;
 use super::{LdpError, PureParams};
 
 /// A single-attribute frequency oracle over the domain `[0, k)`.
-pub trait FrequencyOracle: Clone {
+pub trait FrequencyOracle: Clone + PartialEq {
     /// What one client sends.
     type Report: Clone + core::fmt::Debug + PartialEq + Eq;
 
@@ -107,12 +107,19 @@ impl<O: FrequencyOracle> Aggregator<O> {
         self.add(&r)
     }
 
-    /// Merges another aggregator of the same oracle (e.g. from another thread).
-    pub fn merge(&mut self, other: &Aggregator<O>) {
+    /// Merges another aggregator of the same oracle (e.g. from another thread). An aggregator
+    /// of another oracle or configuration is refused and nothing changes.
+    pub fn merge(&mut self, other: &Aggregator<O>) -> Result<(), LdpError> {
+        if self.oracle != other.oracle || self.acc.len() != other.acc.len() {
+            return Err(LdpError::MalformedReport(
+                "cannot merge aggregators of different oracles",
+            ));
+        }
         for (a, b) in self.acc.iter_mut().zip(&other.acc) {
             *a += b;
         }
         self.n += other.n;
+        Ok(())
     }
 
     /// Number of reports added.
@@ -167,7 +174,7 @@ where
     });
     let mut total = oracle.aggregator();
     for p in parts {
-        total.merge(&p?);
+        total.merge(&p?)?;
     }
     Ok(total)
 }

@@ -61,9 +61,11 @@ fn project_simplex(v: &[f64]) -> Vec<f64> {
     let mut u = v.to_vec();
     u.sort_unstable_by(|a, b| b.total_cmp(a));
     // θ = (Σ_{i<=ρ} u_i − 1)/ρ for the largest ρ with u_ρ − θ_ρ > 0
-    let mut cum = 0.0;
-    let mut theta = 0.0;
-    for (j, &x) in u.iter().enumerate() {
+    // ρ = 1 always qualifies (u_1 − (u_1 − 1) = 1 > 0); start there rather than testing it in
+    // floating point, where huge u_1 would absorb the 1 and skip the projection.
+    let mut cum = u[0];
+    let mut theta = u[0] - 1.0;
+    for (j, &x) in u.iter().enumerate().skip(1) {
         cum += x;
         let t = (cum - 1.0) / (j + 1) as f64;
         if x - t > 0.0 {

@@ -108,26 +108,24 @@ impl MultidimProtocol for Smp {
     fn accumulate(&self, counts: &mut MultiCounts, r: &SmpReport) -> Result<(), LdpError> {
         let o = self.oracle_for(r)?;
         let j = r.attribute as usize;
-        if counts.counts(j).len() != self.domains[j] as usize {
-            return Err(LdpError::MalformedReport(
-                "counts do not match the protocol",
-            ));
-        }
+        counts.check_shape(&self.domains)?;
         // add_support validates the report before it changes any count
         o.add_support(counts.counts_mut(j), &r.report)?;
         counts.record_report(j);
         Ok(())
     }
 
-    fn estimate(&self, counts: &MultiCounts) -> Vec<Vec<f64>> {
-        self.attrs
+    fn estimate(&self, counts: &MultiCounts) -> Result<Vec<Vec<f64>>, LdpError> {
+        counts.check_shape(self.domains())?;
+        Ok(self
+            .attrs
             .iter()
             .enumerate()
             .map(|(i, a)| {
                 a.params()
                     .estimate(counts.counts(i), counts.reports_about(i))
             })
-            .collect()
+            .collect())
     }
 
     fn variance(&self, attr: usize, f: f64, n: f64) -> f64 {

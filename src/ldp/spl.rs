@@ -159,12 +159,14 @@ impl MultidimProtocol for Spl {
         multidim::accumulate_tuples(&self.attrs, counts, reports)
     }
 
-    fn estimate(&self, counts: &MultiCounts) -> Vec<Vec<f64>> {
-        self.attrs
+    fn estimate(&self, counts: &MultiCounts) -> Result<Vec<Vec<f64>>, LdpError> {
+        counts.check_shape(self.domains())?;
+        Ok(self
+            .attrs
             .iter()
             .enumerate()
             .map(|(i, a)| a.params().estimate(counts.counts(i), counts.n()))
-            .collect()
+            .collect())
     }
 
     fn variance(&self, attr: usize, f: f64, n: f64) -> f64 {

@@ -146,7 +146,7 @@ fn multi<P: MultidimProtocol, R: CryptoRng + ?Sized>(
         }
         reports.push(to_hex(&bytes));
     }
-    let estimates = p.estimate(&counts);
+    let estimates = p.estimate(&counts)?;
     if estimates.iter().flatten().any(|x| !x.is_finite()) {
         return Err(LdpError::InvalidParameter(
             "test vector has an attribute without reports",
