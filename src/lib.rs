@@ -39,3 +39,5 @@ pub mod protocol;
 pub mod quantize;
 pub mod ring;
 pub mod shamir;
+#[cfg(feature = "quic")]
+pub mod transport;

@@ -74,3 +74,20 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn params_encoding_roundtrips_and_rejects_garbage() {
+    for (g, active) in [(Graph::Complete, false), (Graph::Harary { degree: 4 }, true)] {
+        let p = params(9, 3, g, active, 7);
+        let e = p.encode();
+        let d = secagg::protocol::SessionParams::decode(&e).unwrap();
+        assert_eq!(d, p);
+        assert_eq!(d.session_id(), p.session_id());
+        for cut in [0, 1, 33, e.len() - 1] {
+            assert!(secagg::protocol::SessionParams::decode(&e[..cut]).is_err());
+        }
+        let mut longer = e.clone();
+        longer.push(0);
+        assert!(secagg::protocol::SessionParams::decode(&longer).is_err());
+    }
+}

@@ -25,5 +25,5 @@ pub mod sim;
 
 pub use client::{Client, ClientStatus};
 pub use error::{AbortReason, ClientAbort, ClientCheck, RejectReason, Rejected, SessionAbort};
-pub use params::{Graph, SessionParams, ThreatModel};
+pub use params::{Graph, ParamsError, SessionParams, ThreatModel};
 pub use server::{AggregateOutput, ClientFate, Server};

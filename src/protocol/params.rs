@@ -260,6 +260,68 @@ impl SessionParams {
         e
     }
 
+    /// Decodes [`Self::encode`]'s output (as the coordinator sends it to clients), rejecting
+    /// trailing bytes; the result still has to pass [`Self::validate`].
+    pub fn decode(bytes: &[u8]) -> Result<Self, super::codec::DecodeError> {
+        use super::codec::{DecodeError, Reader};
+        let mut r = Reader::new(bytes);
+        let nonce = r.array()?;
+        let n = r.count("participants", u16::MAX as usize, 2)?;
+        let mut participants = Vec::with_capacity(n);
+        for _ in 0..n {
+            participants.push(ParticipantId::new(r.u16()?).ok_or(DecodeError::Invalid("participant id 0"))?);
+        }
+        let (threat_model, identity_keys) = match r.u8()? {
+            0 => (ThreatModel::SemiHonest, Vec::new()),
+            1 => {
+                if r.remaining() < 32 * n {
+                    return Err(DecodeError::Truncated {
+                        offset: bytes.len() - r.remaining(),
+                        needed: 32 * n - r.remaining(),
+                    });
+                }
+                let mut keys = Vec::with_capacity(n);
+                for _ in 0..n {
+                    keys.push(r.array()?);
+                }
+                (ThreatModel::Active, keys)
+            }
+            _ => return Err(DecodeError::Invalid("threat model")),
+        };
+        let graph_kind = r.u8()?;
+        let degree = r.u16()?;
+        let graph = match graph_kind {
+            0 if degree as usize == n.saturating_sub(1) => Graph::Complete,
+            1 => Graph::Harary { degree },
+            _ => return Err(DecodeError::Invalid("graph")),
+        };
+        let threshold = r.u16()?;
+        let vector_len = r.u32()?;
+        let bits = Bits::new(r.u8()? as u32).map_err(|_| DecodeError::Invalid("bits"))?;
+        let clip = f64::from_bits(u64::from_be_bytes(r.array()?));
+        let levels = u64::from_be_bytes(r.array()?);
+        let max_weight = r.u32()?;
+        let mut round_timeout_ms = [0u32; 5];
+        for t in &mut round_timeout_ms {
+            *t = r.u32()?;
+        }
+        r.finish()?;
+        Ok(Self {
+            nonce,
+            participants,
+            threat_model,
+            identity_keys,
+            graph,
+            threshold,
+            vector_len,
+            bits,
+            clip,
+            levels,
+            max_weight,
+            round_timeout_ms,
+        })
+    }
+
     /// `SHA-256(u8(6) || "secagg" || u8(VERSION) || u8(7) || "session" || encode())`.
     pub fn session_id(&self) -> SessionId {
         let mut h = Sha256::new();

@@ -1,0 +1,363 @@
+//! The coordinator: accepts QUIC connections and drives one [`Server`] per session.
+//!
+//! Per session: an accept task hands each connection to its own task, which reads the Hello,
+//! checks the participant, sends the parameters, then forwards frames to the session driver and
+//! writes what the driver queues for it. The driver owns the sans-IO server: it feeds it frames,
+//! disconnections and deadlines, and routes its output. Nothing but the driver touches the
+//! protocol state.
+//!
+//! Invariants: a participant has at most one connection per session (a second one is closed
+//! with [`CloseCode::Duplicate`]); a client that closes its connection is reported to the server
+//! at once; a frame above the session's largest message closes the connection from its length
+//! prefix alone.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use super::frame::*;
+use super::tls::{server_config, TlsIdentity};
+use crate::ids::{ParticipantId, Round, SessionId};
+use crate::protocol::messages::Limits;
+use crate::protocol::server::{AggregateOutput, ClientFate};
+use crate::protocol::{Server, SessionAbort, SessionParams};
+
+/// Coordinator settings that are not session parameters.
+#[derive(Debug, Clone)]
+pub struct CoordinatorOptions {
+    /// How long a new connection has to complete the handshake and send its Hello.
+    pub hello_timeout: Duration,
+    /// QUIC idle timeout.
+    pub idle_timeout: Duration,
+    /// How long to keep connections open after the result so clients receive `Finished`.
+    pub linger: Duration,
+}
+
+impl Default for CoordinatorOptions {
+    fn default() -> Self {
+        Self {
+            hello_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            linger: Duration::from_secs(2),
+        }
+    }
+}
+
+/// One closed round, as logged.
+#[derive(Debug, Clone)]
+pub struct RoundLog {
+    /// The round.
+    pub round: Round,
+    /// Time from the session start to the round's close.
+    pub closed_at: Duration,
+    /// Survivor set recorded at the close, if any (name, size).
+    pub set: Option<(&'static str, usize)>,
+}
+
+/// What happened in one session.
+#[derive(Debug)]
+pub struct SessionReport {
+    /// The session id.
+    pub session_id: SessionId,
+    /// The result or the abort.
+    pub result: Result<AggregateOutput, SessionAbort>,
+    /// Each participant's fate.
+    pub fates: Vec<(ParticipantId, ClientFate)>,
+    /// Rounds as they closed.
+    pub rounds: Vec<RoundLog>,
+    /// Protocol bytes received (frames, without the length prefix).
+    pub bytes_in: u64,
+    /// Protocol bytes sent.
+    pub bytes_out: u64,
+    /// Connections accepted into the session.
+    pub connections: usize,
+    /// Connections refused (bad hello, unknown or duplicate participant, oversized frame).
+    pub refused: usize,
+    /// Messages the server refused.
+    pub rejected: usize,
+    /// Wall time of the session.
+    pub elapsed: Duration,
+}
+
+enum Event {
+    Frame { id: ParticipantId, bytes: Vec<u8> },
+    Gone { id: ParticipantId },
+}
+
+struct Peer {
+    tx: mpsc::UnboundedSender<Vec<u8>>,
+    conn: quinn::Connection,
+}
+
+#[derive(Default)]
+struct Shared {
+    peers: Mutex<HashMap<ParticipantId, Peer>>,
+    bytes_in: AtomicU64,
+    connections: AtomicUsize,
+    refused: AtomicUsize,
+}
+
+/// A QUIC endpoint serving sessions one after another.
+pub struct Coordinator {
+    endpoint: quinn::Endpoint,
+    opts: CoordinatorOptions,
+}
+
+impl Coordinator {
+    /// Binds the endpoint. Must be called within a tokio runtime.
+    pub fn bind(addr: SocketAddr, identity: &TlsIdentity, opts: CoordinatorOptions) -> Result<Self, TransportError> {
+        let cfg = server_config(identity, opts.idle_timeout)?;
+        let endpoint = quinn::Endpoint::new(
+            quinn::EndpointConfig::default(),
+            Some(cfg),
+            super::tls::udp_socket(addr)?,
+            Arc::new(quinn::TokioRuntime),
+        )
+        .map_err(|e| TransportError::Config(e.to_string()))?;
+        Ok(Self { endpoint, opts })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> Result<SocketAddr, TransportError> {
+        self.endpoint
+            .local_addr()
+            .map_err(|e| TransportError::Config(e.to_string()))
+    }
+
+    /// Stops accepting and closes every connection.
+    pub fn close(&self) {
+        self.endpoint.close(CloseCode::Shutdown.varint(), b"shutdown");
+    }
+
+    /// Runs one session to its end: accepts the participants' connections, drives the
+    /// protocol, and returns the report. Connections for other sessions wait in the endpoint's
+    /// queue until the next call.
+    pub async fn run_session(&self, params: SessionParams) -> Result<SessionReport, TransportError> {
+        params.validate()?;
+        let params = Arc::new(params);
+        let session_id = params.session_id();
+        let start = Instant::now();
+        let now_ms = move || start.elapsed().as_millis() as u64;
+        let mut server = Server::new(params.clone(), now_ms())?;
+        let limits = Limits::new(&params);
+        let max_frame = limits.max_client_message();
+        let shared = Arc::new(Shared::default());
+        let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
+        let params_frame = Arc::new(encode_params(&params));
+        info!(session = ?session_id, n = params.n(), t = params.threshold, degree = params.degree(), L = params.vector_len, "session open");
+
+        let acceptor = {
+            let endpoint = self.endpoint.clone();
+            let (shared, params, params_frame, ev_tx, opts) =
+                (shared.clone(), params.clone(), params_frame.clone(), ev_tx.clone(), self.opts.clone());
+            tokio::spawn(async move {
+                while let Some(incoming) = endpoint.accept().await {
+                    tokio::spawn(serve_connection(
+                        incoming,
+                        params.clone(),
+                        params_frame.clone(),
+                        max_frame,
+                        ev_tx.clone(),
+                        shared.clone(),
+                        opts.clone(),
+                    ));
+                }
+            })
+        };
+
+        let mut bytes_out = 0u64;
+        let mut rejected = 0usize;
+        let mut rounds = Vec::new();
+        let mut round = server.round();
+        let mut sets_seen = 0usize;
+        while server.result().is_none() {
+            let deadline = server
+                .poll_timeout()
+                .map(|ms| tokio::time::Instant::from_std(start + Duration::from_millis(ms)));
+            tokio::select! {
+                ev = ev_rx.recv() => match ev {
+                    Some(Event::Frame { id, bytes }) => {
+                        if let Err(e) = server.handle_message(id, &bytes, now_ms()) {
+                            rejected += 1;
+                            debug!(%e, "message refused");
+                        }
+                    }
+                    Some(Event::Gone { id }) => {
+                        debug!(participant = %id, "connection closed");
+                        server.client_gone(id, now_ms());
+                    }
+                    None => break,
+                },
+                _ = async {
+                    match deadline {
+                        Some(d) => tokio::time::sleep_until(d).await,
+                        None => std::future::pending::<()>().await,
+                    }
+                } => server.handle_timeout(now_ms()),
+            }
+            bytes_out += flush(&mut server, &shared);
+            if server.round() != round || server.result().is_some() {
+                let sets = &server.set_sizes().sets;
+                let set = sets.get(sets_seen).copied();
+                sets_seen = sets.len();
+                info!(round = ?round, ms = start.elapsed().as_millis() as u64, set = ?set, "round closed");
+                rounds.push(RoundLog {
+                    round,
+                    closed_at: start.elapsed(),
+                    set,
+                });
+                round = server.round();
+            }
+        }
+        bytes_out += flush(&mut server, &shared);
+        acceptor.abort();
+        // Let the writers deliver `Finished`, then close every connection.
+        let peers: Vec<Peer> = shared.peers.lock().map(|mut p| p.drain().map(|(_, v)| v).collect()).unwrap_or_default();
+        let conns: Vec<quinn::Connection> = peers.iter().map(|p| p.conn.clone()).collect();
+        drop(peers);
+        let linger = tokio::time::sleep(self.opts.linger);
+        tokio::pin!(linger);
+        for c in &conns {
+            tokio::select! {
+                _ = c.closed() => {}
+                _ = &mut linger => break,
+            }
+        }
+        for c in conns {
+            c.close(CloseCode::Done.varint(), b"session over");
+        }
+        let result = server.result().cloned().unwrap_or(Err(SessionAbort {
+            round: server.round(),
+            reason: crate::protocol::AbortReason::TooFewClients { have: 0, need: 1 },
+        }));
+        match &result {
+            Ok(out) => info!(
+                session = ?session_id,
+                included = out.included.len(),
+                ms = start.elapsed().as_millis() as u64,
+                "session complete: sum of {} inputs",
+                out.included.len()
+            ),
+            Err(e) => warn!(session = ?session_id, %e, "session aborted"),
+        }
+        Ok(SessionReport {
+            session_id,
+            fates: params
+                .participants
+                .iter()
+                .filter_map(|&id| Some((id, server.fate(id)?)))
+                .collect(),
+            result,
+            rounds,
+            bytes_in: shared.bytes_in.load(Ordering::Relaxed),
+            bytes_out,
+            connections: shared.connections.load(Ordering::Relaxed),
+            refused: shared.refused.load(Ordering::Relaxed),
+            rejected,
+            elapsed: start.elapsed(),
+        })
+    }
+}
+
+/// Routes the server's queued messages to the connections' writers. Returns the bytes queued.
+fn flush(server: &mut Server, shared: &Shared) -> u64 {
+    let mut n = 0;
+    let Ok(peers) = shared.peers.lock() else { return 0 };
+    while let Some((to, bytes)) = server.poll_transmit() {
+        if let Some(p) = peers.get(&to) {
+            n += bytes.len() as u64;
+            let _ = p.tx.send(bytes);
+        }
+    }
+    n
+}
+
+fn refuse(shared: &Shared, conn: &quinn::Connection, code: CloseCode, why: &str) {
+    shared.refused.fetch_add(1, Ordering::Relaxed);
+    debug!(remote = %conn.remote_address(), ?code, why, "connection refused");
+    conn.close(code.varint(), why.as_bytes());
+}
+
+async fn serve_connection(
+    incoming: quinn::Incoming,
+    params: Arc<SessionParams>,
+    params_frame: Arc<Vec<u8>>,
+    max_frame: usize,
+    events: mpsc::UnboundedSender<Event>,
+    shared: Arc<Shared>,
+    opts: CoordinatorOptions,
+) {
+    let wait = opts.hello_timeout;
+    let Ok(Ok(conn)) = tokio::time::timeout(wait, incoming).await else { return };
+    let (mut send, mut recv) = match tokio::time::timeout(wait, conn.accept_bi()).await {
+        Ok(Ok(s)) => s,
+        _ => return refuse(&shared, &conn, CloseCode::Timeout, "no stream"),
+    };
+    let id = match tokio::time::timeout(wait, read_frame(&mut recv, HELLO_LEN)).await {
+        Ok(Ok(Some(h))) => match decode_hello(&h) {
+            Ok(id) => id,
+            Err(_) => return refuse(&shared, &conn, CloseCode::Malformed, "bad hello"),
+        },
+        Ok(Err(TransportError::FrameTooLarge { .. })) => {
+            return refuse(&shared, &conn, CloseCode::FrameTooLarge, "hello too large")
+        }
+        Ok(_) => return refuse(&shared, &conn, CloseCode::Malformed, "bad hello"),
+        Err(_) => return refuse(&shared, &conn, CloseCode::Timeout, "no hello"),
+    };
+    if params.index_of(id).is_none() {
+        return refuse(&shared, &conn, CloseCode::UnknownParticipant, "not a participant");
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    {
+        let Ok(mut peers) = shared.peers.lock() else { return };
+        if peers.contains_key(&id) {
+            drop(peers);
+            return refuse(&shared, &conn, CloseCode::Duplicate, "participant already connected");
+        }
+        peers.insert(id, Peer { tx, conn: conn.clone() });
+    }
+    shared.connections.fetch_add(1, Ordering::Relaxed);
+    if write_frame(&mut send, &params_frame).await.is_err() {
+        let _ = events.send(Event::Gone { id });
+        return;
+    }
+    // Writer: everything the driver queues for this participant, in order.
+    let writer = tokio::spawn(async move {
+        while let Some(bytes) = rx.recv().await {
+            if write_frame(&mut send, &bytes).await.is_err() {
+                break;
+            }
+        }
+        let _ = send.finish();
+        let _ = send.stopped().await;
+    });
+    // Reader: frames to the driver until the stream or connection ends.
+    loop {
+        match read_frame(&mut recv, max_frame).await {
+            Ok(Some(bytes)) => {
+                shared.bytes_in.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                if events.send(Event::Frame { id, bytes }).is_err() {
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(TransportError::FrameTooLarge { len, max }) => {
+                debug!(participant = %id, len, max, "oversized frame");
+                conn.close(CloseCode::FrameTooLarge.varint(), b"frame too large");
+                break;
+            }
+            Err(TransportError::Malformed(why)) => {
+                conn.close(CloseCode::Malformed.varint(), why.as_bytes());
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    let _ = events.send(Event::Gone { id });
+    let _ = writer.await;
+}
