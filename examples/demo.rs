@@ -23,7 +23,9 @@ use secagg::protocol::params::{Graph, SessionParams, ThreatModel};
 use secagg::protocol::sim::Vanish;
 use secagg::ring::Bits;
 use secagg::transport::tls::{client_config, TlsIdentity};
-use secagg::transport::{participate, ClientOptions, ClientOutcome, Coordinator, CoordinatorOptions, ParamsPolicy};
+use secagg::transport::{
+    participate, ClientOptions, ClientOutcome, Coordinator, CoordinatorOptions, ParamsPolicy,
+};
 
 struct Args {
     clients: usize,
@@ -111,13 +113,24 @@ fn main() {
 async fn run(a: Args) -> bool {
     let n = a.clients;
     let (graph, threshold) = graph_and_threshold(&a);
-    let seeds: Vec<[u8; 32]> = (0..n).map(|i| core::array::from_fn(|b| (i * 131 + b * 7) as u8)).collect();
+    let seeds: Vec<[u8; 32]> = (0..n)
+        .map(|i| core::array::from_fn(|b| (i * 131 + b * 7) as u8))
+        .collect();
     let params = SessionParams {
         nonce: [a.seed as u8; 32],
-        participants: (1..=n as u16).map(|i| ParticipantId::new(i).expect("nonzero")).collect(),
-        threat_model: if a.active { ThreatModel::Active } else { ThreatModel::SemiHonest },
+        participants: (1..=n as u16)
+            .map(|i| ParticipantId::new(i).expect("nonzero"))
+            .collect(),
+        threat_model: if a.active {
+            ThreatModel::Active
+        } else {
+            ThreatModel::SemiHonest
+        },
         identity_keys: if a.active {
-            seeds.iter().map(|s| SigningKey::from_seed(s).verifying_key().to_bytes()).collect()
+            seeds
+                .iter()
+                .map(|s| SigningKey::from_seed(s).verifying_key().to_bytes())
+                .collect()
         } else {
             Vec::new()
         },
@@ -141,7 +154,11 @@ async fn run(a: Args) -> bool {
             return false;
         }
     };
-    let coordinator = match Coordinator::bind("127.0.0.1:0".parse().expect("address"), &identity, CoordinatorOptions::default()) {
+    let coordinator = match Coordinator::bind(
+        "127.0.0.1:0".parse().expect("address"),
+        &identity,
+        CoordinatorOptions::default(),
+    ) {
         Ok(c) => Arc::new(c),
         Err(e) => {
             eprintln!("bind: {e}");
@@ -163,12 +180,27 @@ async fn run(a: Args) -> bool {
     // Inputs and the dropout schedule (spread over the rounds, half silent, half disconnecting).
     let mut rng = ChaCha20Rng::seed_from_u64(a.seed);
     let inputs: Vec<Vec<f64>> = (0..n)
-        .map(|_| (0..a.dim).map(|_| (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5).collect())
+        .map(|_| {
+            (0..a.dim)
+                .map(|_| (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5)
+                .collect()
+        })
         .collect();
     let rounds: Vec<Round> = if a.active {
-        vec![Round::AdvertiseKeys, Round::ShareKeys, Round::MaskedInput, Round::ConsistencyCheck, Round::Unmasking]
+        vec![
+            Round::AdvertiseKeys,
+            Round::ShareKeys,
+            Round::MaskedInput,
+            Round::ConsistencyCheck,
+            Round::Unmasking,
+        ]
     } else {
-        vec![Round::AdvertiseKeys, Round::ShareKeys, Round::MaskedInput, Round::Unmasking]
+        vec![
+            Round::AdvertiseKeys,
+            Round::ShareKeys,
+            Round::MaskedInput,
+            Round::Unmasking,
+        ]
     };
     let drops = (a.dropout * n as f64).round() as usize;
     let mut vanish: Vec<Option<Vanish>> = vec![None; n];
@@ -178,7 +210,11 @@ async fn run(a: Args) -> bool {
     }
     for (k, &i) in order.iter().take(drops).enumerate() {
         let r = rounds[k % rounds.len()];
-        vanish[i] = Some(if (k / rounds.len()) % 2 == 0 { Vanish::Disconnect(r) } else { Vanish::Silent(r) });
+        vanish[i] = Some(if (k / rounds.len()).is_multiple_of(2) {
+            Vanish::Disconnect(r)
+        } else {
+            Vanish::Silent(r)
+        });
     }
 
     let started = Instant::now();
@@ -187,8 +223,10 @@ async fn run(a: Args) -> bool {
         let p = params.clone();
         tokio::spawn(async move { c.run_session(p).await })
     };
-    let client_cfg = client_config(&identity.cert_chain, Duration::from_secs(60)).expect("client config");
-    let endpoint = secagg::transport::tls::client_endpoint("127.0.0.1:0".parse().expect("address")).expect("client endpoint");
+    let client_cfg =
+        client_config(&identity.cert_chain, Duration::from_secs(60)).expect("client config");
+    let endpoint = secagg::transport::tls::client_endpoint("127.0.0.1:0".parse().expect("address"))
+        .expect("client endpoint");
     let inputs = Arc::new(inputs);
     let mut tasks = Vec::with_capacity(n);
     for i in 0..n {
@@ -225,9 +263,19 @@ async fn run(a: Args) -> bool {
     println!("\nround-by-round (coordinator):");
     for r in &report.rounds {
         let set = r.set.map(|(s, k)| format!("{s} = {k}")).unwrap_or_default();
-        println!("  {:<17} closed at {:>7.0} ms  {}", format!("{:?}", r.round), r.closed_at.as_secs_f64() * 1e3, set);
+        println!(
+            "  {:<17} closed at {:>7.0} ms  {}",
+            format!("{:?}", r.round),
+            r.closed_at.as_secs_f64() * 1e3,
+            set
+        );
     }
-    let count = |f: &dyn Fn(&ClientOutcome) -> bool| outcomes.iter().filter(|o| matches!(o, Ok(Ok(x)) if f(x))).count();
+    let count = |f: &dyn Fn(&ClientOutcome) -> bool| {
+        outcomes
+            .iter()
+            .filter(|o| matches!(o, Ok(Ok(x)) if f(x)))
+            .count()
+    };
     println!(
         "\nclients: {} included, {} excluded, {} vanished on purpose, {} aborted, {} transport errors",
         count(&|o| *o == ClientOutcome::Included),
@@ -244,6 +292,19 @@ async fn run(a: Args) -> bool {
         report.bytes_out as f64 / 1e6,
         report.rejected
     );
+    if let Some(kb) = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.to_string())
+        })
+    {
+        println!(
+            "peak resident memory of this process (coordinator and all clients): {}",
+            kb.trim_start_matches("VmHWM:").trim()
+        );
+    }
     match &report.result {
         Ok(out) => {
             let mut want = vec![0f64; a.dim as usize];
@@ -255,7 +316,12 @@ async fn run(a: Args) -> bool {
             }
             let step = 2.0 / ((1u64 << 16) - 1) as f64;
             let bound = out.included.len() as f64 * step;
-            let max_err = out.dequantized_sum.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0, f64::max);
+            let max_err = out
+                .dequantized_sum
+                .iter()
+                .zip(&want)
+                .map(|(g, w)| (g - w).abs())
+                .fold(0.0, f64::max);
             let ok = max_err < bound;
             println!(
                 "result: sum of {} inputs in {:.2} s; max |error| vs plaintext sum {max_err:.3e} (bound {bound:.3e}): {}",

@@ -77,7 +77,10 @@ proptest! {
 
 #[test]
 fn params_encoding_roundtrips_and_rejects_garbage() {
-    for (g, active) in [(Graph::Complete, false), (Graph::Harary { degree: 4 }, true)] {
+    for (g, active) in [
+        (Graph::Complete, false),
+        (Graph::Harary { degree: 4 }, true),
+    ] {
         let p = params(9, 3, g, active, 7);
         let e = p.encode();
         let d = secagg::protocol::SessionParams::decode(&e).unwrap();

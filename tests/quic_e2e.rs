@@ -15,11 +15,13 @@ use secagg::ids::{ParticipantId, Round};
 use secagg::protocol::params::{Graph, SessionParams};
 use secagg::protocol::sim::Vanish;
 use secagg::protocol::ClientCheck;
-use secagg::transport::frame::{encode_hello, read_frame, write_frame, CloseCode, MAX_PARAMS_FRAME};
+use secagg::transport::frame::{
+    encode_hello, read_frame, write_frame, CloseCode, MAX_PARAMS_FRAME,
+};
 use secagg::transport::tls::{client_config, TlsIdentity};
 use secagg::transport::{
-    participate, ClientOptions, ClientOutcome, Coordinator, CoordinatorOptions, ParamsPolicy, SessionReport,
-    TransportError,
+    participate, ClientOptions, ClientOutcome, Coordinator, CoordinatorOptions, ParamsPolicy,
+    SessionReport, TransportError,
 };
 
 struct Net {
@@ -40,7 +42,8 @@ fn net_with(hello_timeout: Duration) -> Net {
         idle_timeout: Duration::from_secs(20),
         linger: Duration::from_millis(500),
     };
-    let coordinator = Arc::new(Coordinator::bind("127.0.0.1:0".parse().unwrap(), &identity, opts).unwrap());
+    let coordinator =
+        Arc::new(Coordinator::bind("127.0.0.1:0".parse().unwrap(), &identity, opts).unwrap());
     let addr = coordinator.local_addr().unwrap();
     Net {
         coordinator,
@@ -93,7 +96,8 @@ async fn session_staggered(
             vanish: vanish[i],
         };
         let key = (!p.identity_keys.is_empty()).then(|| SigningKey::from_seed(&identity_seed(i)));
-        let (endpoint, cfg, inputs) = (net.endpoint.clone(), net.client_cfg.clone(), inputs.clone());
+        let (endpoint, cfg, inputs) =
+            (net.endpoint.clone(), net.client_cfg.clone(), inputs.clone());
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep(stagger * i as u32).await;
             let mut rng = ChaCha20Rng::seed_from_u64(i as u64 + 77);
@@ -115,13 +119,20 @@ fn check_exact(report: &SessionReport, p: &SessionParams, expected: &[Participan
         )
     });
     if out.included != expected {
-        let fates: Vec<_> = report.fates.iter().filter(|(id, _)| !out.included.contains(id)).collect();
+        let fates: Vec<_> = report
+            .fates
+            .iter()
+            .filter(|(id, _)| !out.included.contains(id))
+            .collect();
         panic!("included differs; fates of the excluded: {fates:?}");
     }
     assert_eq!(out.included, expected);
     let inputs = unique_inputs(p.n(), p.vector_len as usize);
     for (j, got) in out.dequantized_sum.iter().enumerate() {
-        let want: f64 = expected.iter().map(|id| inputs[p.index_of(*id).unwrap()][j]).sum();
+        let want: f64 = expected
+            .iter()
+            .map(|id| inputs[p.index_of(*id).unwrap()][j])
+            .sum();
         assert!((got - want).abs() < 1e-9, "coordinate {j}: {got} vs {want}");
     }
 }
@@ -196,12 +207,17 @@ async fn below_threshold_aborts_cleanly_and_the_next_session_runs() {
     let net = net();
     // t = 3 in a complete graph of 5 needs 4 survivors; two leave before their masked input.
     let p = with_deadlines(params(5, 3, Graph::Complete, false, 3), 500);
-    let drops = vec![(1, Vanish::Disconnect(Round::MaskedInput)), (2, Vanish::Silent(Round::MaskedInput))];
+    let drops = vec![
+        (1, Vanish::Disconnect(Round::MaskedInput)),
+        (2, Vanish::Silent(Round::MaskedInput)),
+    ];
     let (report, outcomes) = session(&net, p.clone(), schedule(5, &drops)).await;
     assert!(report.result.is_err(), "expected an abort");
     for i in [0, 3, 4] {
         match outcomes[i].as_ref().unwrap() {
-            ClientOutcome::Aborted(a) => assert!(matches!(a.check, ClientCheck::ServerAborted(_)), "{a}"),
+            ClientOutcome::Aborted(a) => {
+                assert!(matches!(a.check, ClientCheck::ServerAborted(_)), "{a}")
+            }
             o => panic!("client {i}: {o:?}"),
         }
     }
@@ -213,11 +229,14 @@ async fn below_threshold_aborts_cleanly_and_the_next_session_runs() {
 }
 
 async fn raw_connection(net: &Net) -> quinn::Connection {
-    net.endpoint
+    let c = net
+        .endpoint
         .connect_with(net.client_cfg.clone(), net.addr, "localhost")
-        .unwrap()
-        .await
-        .unwrap()
+        .unwrap();
+    match tokio::time::timeout(Duration::from_secs(8), c).await {
+        Ok(Ok(c)) => c,
+        other => panic!("raw connection: {other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -230,37 +249,62 @@ async fn hostile_peers_are_dropped_and_others_unaffected() {
         tokio::spawn(async move { c.run_session(p).await })
     };
     // 1. Garbage of the right length instead of a Hello.
+    eprintln!("connecting c1");
     let c1 = raw_connection(&net).await;
     let (mut s1, _r1) = c1.open_bi().await.unwrap();
     write_frame(&mut s1, b"NOTHELLO").await.unwrap();
     // 2. An oversized frame: only its length prefix is read.
+    eprintln!("connecting c2");
     let c2 = raw_connection(&net).await;
     let (mut s2, _r2) = c2.open_bi().await.unwrap();
     s2.write_all(&(u32::MAX).to_be_bytes()).await.unwrap();
     // 3. A connection that never sends anything.
+    eprintln!("connecting c3");
     let c3 = raw_connection(&net).await;
     // 4. A participant who is not in the session.
+    eprintln!("connecting c4");
     let c4 = raw_connection(&net).await;
     let (mut s4, _r4) = c4.open_bi().await.unwrap();
-    write_frame(&mut s4, &encode_hello(ParticipantId::new(999).unwrap())).await.unwrap();
-    for (c, want) in [(&c1, CloseCode::Malformed), (&c2, CloseCode::FrameTooLarge), (&c4, CloseCode::UnknownParticipant)] {
-        match tokio::time::timeout(Duration::from_secs(5), c.closed()).await.unwrap() {
+    write_frame(&mut s4, &encode_hello(ParticipantId::new(999).unwrap()))
+        .await
+        .unwrap();
+    for (c, want) in [
+        (&c1, CloseCode::Malformed),
+        (&c2, CloseCode::FrameTooLarge),
+        (&c4, CloseCode::UnknownParticipant),
+    ] {
+        match tokio::time::timeout(Duration::from_secs(5), c.closed())
+            .await
+            .unwrap()
+        {
             quinn::ConnectionError::ApplicationClosed(a) => assert_eq!(a.error_code, want.varint()),
             e => panic!("unexpected close {e}"),
         }
     }
     // 5. A client sends a frame larger than any message of the session after its Hello.
+    eprintln!("connecting c5");
     let c5 = raw_connection(&net).await;
     let (mut s5, mut r5) = c5.open_bi().await.unwrap();
-    write_frame(&mut s5, &encode_hello(p.participants[5])).await.unwrap();
-    let params_frame = read_frame(&mut r5, MAX_PARAMS_FRAME).await.unwrap().unwrap();
+    write_frame(&mut s5, &encode_hello(p.participants[5]))
+        .await
+        .unwrap();
+    let params_frame = read_frame(&mut r5, MAX_PARAMS_FRAME)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!params_frame.is_empty());
     s5.write_all(&(50_000_000u32).to_be_bytes()).await.unwrap();
-    match tokio::time::timeout(Duration::from_secs(5), c5.closed()).await.unwrap() {
-        quinn::ConnectionError::ApplicationClosed(a) => assert_eq!(a.error_code, CloseCode::FrameTooLarge.varint()),
+    match tokio::time::timeout(Duration::from_secs(5), c5.closed())
+        .await
+        .unwrap()
+    {
+        quinn::ConnectionError::ApplicationClosed(a) => {
+            assert_eq!(a.error_code, CloseCode::FrameTooLarge.varint())
+        }
         e => panic!("unexpected close {e}"),
     }
-    // The honest participants 0..5 (participant 5 already used its one connection).
+    // The honest participants 0..5 (participant 5 already used its one connection). Participant
+    // 4 goes silent before its masked input, which keeps the session open until the deadline.
     let inputs = Arc::new(unique_inputs(6, 4));
     let mut tasks = Vec::new();
     for i in 0..6 {
@@ -271,9 +315,10 @@ async fn hostile_peers_are_dropped_and_others_unaffected() {
             connect_timeout: Duration::from_secs(10),
             message_timeout: Duration::from_secs(30),
             policy: ParamsPolicy::for_len(4),
-            vanish: None,
+            vanish: (i == 4).then_some(Vanish::Silent(Round::MaskedInput)),
         };
-        let (endpoint, cfg, inputs) = (net.endpoint.clone(), net.client_cfg.clone(), inputs.clone());
+        let (endpoint, cfg, inputs) =
+            (net.endpoint.clone(), net.client_cfg.clone(), inputs.clone());
         tasks.push(tokio::spawn(async move {
             let mut rng = ChaCha20Rng::seed_from_u64(i as u64);
             participate(&endpoint, cfg, &opts, None, &inputs[i], 1, &mut rng).await
@@ -281,43 +326,83 @@ async fn hostile_peers_are_dropped_and_others_unaffected() {
     }
     // 6. A reconnect for participant 0 while its first connection is in the session.
     tokio::time::sleep(Duration::from_millis(100)).await;
+    eprintln!("connecting c6");
     let c6 = raw_connection(&net).await;
     let (mut s6, _r6) = c6.open_bi().await.unwrap();
-    write_frame(&mut s6, &encode_hello(p.participants[0])).await.unwrap();
-    match tokio::time::timeout(Duration::from_secs(5), c6.closed()).await.unwrap() {
-        quinn::ConnectionError::ApplicationClosed(a) => assert_eq!(a.error_code, CloseCode::Duplicate.varint()),
+    write_frame(&mut s6, &encode_hello(p.participants[0]))
+        .await
+        .unwrap();
+    match tokio::time::timeout(Duration::from_secs(5), c6.closed())
+        .await
+        .unwrap()
+    {
+        quinn::ConnectionError::ApplicationClosed(a) => {
+            assert_eq!(a.error_code, CloseCode::Duplicate.varint())
+        }
         e => panic!("unexpected close {e}"),
     }
     let mut outcomes = Vec::new();
     for t in tasks {
         outcomes.push(t.await.unwrap());
     }
-    // Participant 5's second connection is refused as a duplicate; the five others complete.
-    assert!(matches!(outcomes[5], Err(TransportError::ClosedByPeer { code: Some(CloseCode::Duplicate), .. })), "{:?}", outcomes[5]);
-    for o in &outcomes[..5] {
+    // Participant 5's second connection is refused as a duplicate; the others complete.
+    assert!(
+        matches!(
+            outcomes[5],
+            Err(TransportError::ClosedByPeer {
+                code: Some(CloseCode::Duplicate),
+                ..
+            })
+        ),
+        "{:?}",
+        outcomes[5]
+    );
+    for o in &outcomes[..4] {
         assert_eq!(*o.as_ref().unwrap(), ClientOutcome::Included);
     }
+    assert_eq!(*outcomes[4].as_ref().unwrap(), ClientOutcome::Vanished);
     drop(c3);
     let report = run.await.unwrap().unwrap();
-    check_exact(&report, &p, &p.participants[..5]);
+    check_exact(&report, &p, &p.participants[..4]);
     assert!(report.refused >= 4, "refused {}", report.refused);
 }
 
+/// Many concurrent clients on one coordinator (debug build; the 1000-client run is the demo
+/// example in release, which `.ci/run` executes).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn load_1000_clients() {
+async fn load_300_concurrent_clients() {
     let net = net_with(Duration::from_secs(25));
-    let n = 1000;
+    let n = 300;
     let c = secagg::protocol::chooser::choose_graph_params(n as u64, 0.05, 0.05).unwrap();
     let p = with_deadlines(
-        params(n, c.threshold as u16, Graph::Harary { degree: c.degree as u16 }, false, 1000),
+        params(
+            n,
+            c.threshold as u16,
+            Graph::Harary {
+                degree: c.degree as u16,
+            },
+            false,
+            1000,
+        ),
         30_000,
     );
     let started = std::time::Instant::now();
-    let (report, outcomes) = session_staggered(&net, p.clone(), vec![None; n], Duration::from_millis(3)).await;
-    let failed: Vec<String> = outcomes.iter().filter_map(|o| o.as_ref().err().map(|e| e.to_string())).take(5).collect();
-    eprintln!("first client errors: {failed:?} after {:.1} s; rounds {:?}", started.elapsed().as_secs_f64(), report.rounds);
+    let (report, outcomes) =
+        session_staggered(&net, p.clone(), vec![None; n], Duration::from_millis(3)).await;
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().err().map(|e| e.to_string()))
+        .take(5)
+        .collect();
+    eprintln!(
+        "first client errors: {failed:?} after {:.1} s; rounds {:?}",
+        started.elapsed().as_secs_f64(),
+        report.rounds
+    );
     check_exact(&report, &p, &p.participants);
-    assert!(outcomes.iter().all(|o| matches!(o, Ok(ClientOutcome::Included))));
+    assert!(outcomes
+        .iter()
+        .all(|o| matches!(o, Ok(ClientOutcome::Included))));
     eprintln!(
         "load: {n} clients, L=1000, k={} t={}: {:.2} s, {} connections, {:.1} MB in",
         c.degree,

@@ -269,7 +269,9 @@ impl SessionParams {
         let n = r.count("participants", u16::MAX as usize, 2)?;
         let mut participants = Vec::with_capacity(n);
         for _ in 0..n {
-            participants.push(ParticipantId::new(r.u16()?).ok_or(DecodeError::Invalid("participant id 0"))?);
+            participants.push(
+                ParticipantId::new(r.u16()?).ok_or(DecodeError::Invalid("participant id 0"))?,
+            );
         }
         let (threat_model, identity_keys) = match r.u8()? {
             0 => (ThreatModel::SemiHonest, Vec::new()),

@@ -44,13 +44,23 @@ impl ParamsPolicy {
     fn check(&self, p: &SessionParams, me: ParticipantId) -> Result<(), TransportError> {
         let refuse = |s: String| Err(TransportError::Policy(s));
         if p.vector_len != self.vector_len {
-            return refuse(format!("vector length {} instead of {}", p.vector_len, self.vector_len));
+            return refuse(format!(
+                "vector length {} instead of {}",
+                p.vector_len, self.vector_len
+            ));
         }
         if p.threshold < self.min_threshold {
-            return refuse(format!("threshold {} below {}", p.threshold, self.min_threshold));
+            return refuse(format!(
+                "threshold {} below {}",
+                p.threshold, self.min_threshold
+            ));
         }
         if p.n() < self.min_participants {
-            return refuse(format!("{} participants, at least {} required", p.n(), self.min_participants));
+            return refuse(format!(
+                "{} participants, at least {} required",
+                p.n(),
+                self.min_participants
+            ));
         }
         if self.require_active && p.threat_model != ThreatModel::Active {
             return refuse("semi-honest session refused".into());
@@ -182,7 +192,8 @@ where
                 _ => write_frame(&mut send, &bytes).await?,
             }
         }
-        let next = tokio::time::timeout(wait, read_frame(&mut recv, limits.max_server_message())).await;
+        let next =
+            tokio::time::timeout(wait, read_frame(&mut recv, limits.max_server_message())).await;
         let frame = match next {
             Err(_) if silent => return Ok(ClientOutcome::Vanished),
             Err(_) => return Err(TransportError::Timeout("server message")),
@@ -194,7 +205,9 @@ where
         if silent {
             // Still listening (to learn the outcome) but never answering.
             match client.handle(&frame, rng) {
-                Ok(_) if matches!(client.status(), ClientStatus::Finished(_)) => return Ok(ClientOutcome::Vanished),
+                Ok(_) if matches!(client.status(), ClientStatus::Finished(_)) => {
+                    return Ok(ClientOutcome::Vanished)
+                }
                 _ => continue,
             }
         }

@@ -110,7 +110,11 @@ pub struct Coordinator {
 
 impl Coordinator {
     /// Binds the endpoint. Must be called within a tokio runtime.
-    pub fn bind(addr: SocketAddr, identity: &TlsIdentity, opts: CoordinatorOptions) -> Result<Self, TransportError> {
+    pub fn bind(
+        addr: SocketAddr,
+        identity: &TlsIdentity,
+        opts: CoordinatorOptions,
+    ) -> Result<Self, TransportError> {
         let cfg = server_config(identity, opts.idle_timeout)?;
         let endpoint = quinn::Endpoint::new(
             quinn::EndpointConfig::default(),
@@ -131,13 +135,17 @@ impl Coordinator {
 
     /// Stops accepting and closes every connection.
     pub fn close(&self) {
-        self.endpoint.close(CloseCode::Shutdown.varint(), b"shutdown");
+        self.endpoint
+            .close(CloseCode::Shutdown.varint(), b"shutdown");
     }
 
     /// Runs one session to its end: accepts the participants' connections, drives the
     /// protocol, and returns the report. Connections for other sessions wait in the endpoint's
     /// queue until the next call.
-    pub async fn run_session(&self, params: SessionParams) -> Result<SessionReport, TransportError> {
+    pub async fn run_session(
+        &self,
+        params: SessionParams,
+    ) -> Result<SessionReport, TransportError> {
         params.validate()?;
         let params = Arc::new(params);
         let session_id = params.session_id();
@@ -153,8 +161,13 @@ impl Coordinator {
 
         let acceptor = {
             let endpoint = self.endpoint.clone();
-            let (shared, params, params_frame, ev_tx, opts) =
-                (shared.clone(), params.clone(), params_frame.clone(), ev_tx.clone(), self.opts.clone());
+            let (shared, params, params_frame, ev_tx, opts) = (
+                shared.clone(),
+                params.clone(),
+                params_frame.clone(),
+                ev_tx.clone(),
+                self.opts.clone(),
+            );
             tokio::spawn(async move {
                 while let Some(incoming) = endpoint.accept().await {
                     tokio::spawn(serve_connection(
@@ -217,7 +230,11 @@ impl Coordinator {
         bytes_out += flush(&mut server, &shared);
         acceptor.abort();
         // Let the writers deliver `Finished`, then close every connection.
-        let peers: Vec<Peer> = shared.peers.lock().map(|mut p| p.drain().map(|(_, v)| v).collect()).unwrap_or_default();
+        let peers: Vec<Peer> = shared
+            .peers
+            .lock()
+            .map(|mut p| p.drain().map(|(_, v)| v).collect())
+            .unwrap_or_default();
         let conns: Vec<quinn::Connection> = peers.iter().map(|p| p.conn.clone()).collect();
         drop(peers);
         let linger = tokio::time::sleep(self.opts.linger);
@@ -267,7 +284,9 @@ impl Coordinator {
 /// Routes the server's queued messages to the connections' writers. Returns the bytes queued.
 fn flush(server: &mut Server, shared: &Shared) -> u64 {
     let mut n = 0;
-    let Ok(peers) = shared.peers.lock() else { return 0 };
+    let Ok(peers) = shared.peers.lock() else {
+        return 0;
+    };
     while let Some((to, bytes)) = server.poll_transmit() {
         if let Some(p) = peers.get(&to) {
             n += bytes.len() as u64;
@@ -293,7 +312,9 @@ async fn serve_connection(
     opts: CoordinatorOptions,
 ) {
     let wait = opts.hello_timeout;
-    let Ok(Ok(conn)) = tokio::time::timeout(wait, incoming).await else { return };
+    let Ok(Ok(conn)) = tokio::time::timeout(wait, incoming).await else {
+        return;
+    };
     let (mut send, mut recv) = match tokio::time::timeout(wait, conn.accept_bi()).await {
         Ok(Ok(s)) => s,
         _ => return refuse(&shared, &conn, CloseCode::Timeout, "no stream"),
@@ -310,16 +331,34 @@ async fn serve_connection(
         Err(_) => return refuse(&shared, &conn, CloseCode::Timeout, "no hello"),
     };
     if params.index_of(id).is_none() {
-        return refuse(&shared, &conn, CloseCode::UnknownParticipant, "not a participant");
+        return refuse(
+            &shared,
+            &conn,
+            CloseCode::UnknownParticipant,
+            "not a participant",
+        );
     }
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
     {
-        let Ok(mut peers) = shared.peers.lock() else { return };
+        let Ok(mut peers) = shared.peers.lock() else {
+            return;
+        };
         if peers.contains_key(&id) {
             drop(peers);
-            return refuse(&shared, &conn, CloseCode::Duplicate, "participant already connected");
+            return refuse(
+                &shared,
+                &conn,
+                CloseCode::Duplicate,
+                "participant already connected",
+            );
         }
-        peers.insert(id, Peer { tx, conn: conn.clone() });
+        peers.insert(
+            id,
+            Peer {
+                tx,
+                conn: conn.clone(),
+            },
+        );
     }
     shared.connections.fetch_add(1, Ordering::Relaxed);
     if write_frame(&mut send, &params_frame).await.is_err() {
@@ -340,7 +379,9 @@ async fn serve_connection(
     loop {
         match read_frame(&mut recv, max_frame).await {
             Ok(Some(bytes)) => {
-                shared.bytes_in.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                shared
+                    .bytes_in
+                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
                 if events.send(Event::Frame { id, bytes }).is_err() {
                     break;
                 }

@@ -135,7 +135,8 @@ impl From<quinn::ConnectionError> for TransportError {
 
 /// Writes one frame.
 pub async fn write_frame(send: &mut SendStream, bytes: &[u8]) -> Result<(), TransportError> {
-    let len = u32::try_from(bytes.len()).map_err(|_| TransportError::Malformed("frame over 4 GiB"))?;
+    let len =
+        u32::try_from(bytes.len()).map_err(|_| TransportError::Malformed("frame over 4 GiB"))?;
     send.write_all(&len.to_be_bytes())
         .await
         .map_err(|e| TransportError::Connection(e.to_string()))?;
@@ -145,13 +146,20 @@ pub async fn write_frame(send: &mut SendStream, bytes: &[u8]) -> Result<(), Tran
 }
 
 /// Reads one frame of at most `max` bytes. `Ok(None)` at a clean end of stream.
-pub async fn read_frame(recv: &mut RecvStream, max: usize) -> Result<Option<Vec<u8>>, TransportError> {
+pub async fn read_frame(
+    recv: &mut RecvStream,
+    max: usize,
+) -> Result<Option<Vec<u8>>, TransportError> {
     let mut len = [0u8; 4];
     match recv.read_exact(&mut len).await {
         Ok(()) => {}
         Err(quinn::ReadExactError::FinishedEarly(0)) => return Ok(None),
-        Err(quinn::ReadExactError::FinishedEarly(_)) => return Err(TransportError::Malformed("stream ended inside a frame")),
-        Err(quinn::ReadExactError::ReadError(quinn::ReadError::ConnectionLost(e))) => return Err(e.into()),
+        Err(quinn::ReadExactError::FinishedEarly(_)) => {
+            return Err(TransportError::Malformed("stream ended inside a frame"))
+        }
+        Err(quinn::ReadExactError::ReadError(quinn::ReadError::ConnectionLost(e))) => {
+            return Err(e.into())
+        }
         Err(e) => return Err(TransportError::Connection(e.to_string())),
     }
     let len = u32::from_be_bytes(len) as usize;
@@ -161,7 +169,9 @@ pub async fn read_frame(recv: &mut RecvStream, max: usize) -> Result<Option<Vec<
     let mut buf = vec![0u8; len];
     match recv.read_exact(&mut buf).await {
         Ok(()) => Ok(Some(buf)),
-        Err(quinn::ReadExactError::FinishedEarly(_)) => Err(TransportError::Malformed("stream ended inside a frame")),
+        Err(quinn::ReadExactError::FinishedEarly(_)) => {
+            Err(TransportError::Malformed("stream ended inside a frame"))
+        }
         Err(quinn::ReadExactError::ReadError(quinn::ReadError::ConnectionLost(e))) => Err(e.into()),
         Err(e) => Err(TransportError::Connection(e.to_string())),
     }
@@ -179,7 +189,8 @@ pub fn decode_hello(b: &[u8]) -> Result<ParticipantId, TransportError> {
     if b.len() != HELLO_LEN || &b[..6] != HELLO_MAGIC {
         return Err(TransportError::Malformed("hello"));
     }
-    ParticipantId::new(u16::from_be_bytes([b[6], b[7]])).ok_or(TransportError::Malformed("hello: participant 0"))
+    ParticipantId::new(u16::from_be_bytes([b[6], b[7]]))
+        .ok_or(TransportError::Malformed("hello: participant 0"))
 }
 
 /// The Params frame: `"SAGG" 0x01 'P' || SessionParams::encode()`.

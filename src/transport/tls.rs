@@ -38,8 +38,10 @@ impl core::fmt::Debug for TlsIdentity {
 impl TlsIdentity {
     /// A fresh self-signed certificate for `names` (development mode).
     pub fn self_signed(names: &[&str]) -> Result<Self, TransportError> {
-        let ck = rcgen::generate_simple_self_signed(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-            .map_err(cfg_err)?;
+        let ck = rcgen::generate_simple_self_signed(
+            names.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        )
+        .map_err(cfg_err)?;
         Ok(Self {
             cert_pem: ck.cert.pem(),
             cert_chain: vec![ck.cert.der().clone()],
@@ -48,13 +50,19 @@ impl TlsIdentity {
     }
 
     /// Loads a PEM certificate chain and a PEM private key.
-    pub fn from_pem_files(cert: &std::path::Path, key: &std::path::Path) -> Result<Self, TransportError> {
+    pub fn from_pem_files(
+        cert: &std::path::Path,
+        key: &std::path::Path,
+    ) -> Result<Self, TransportError> {
         let pem = std::fs::read(cert).map_err(cfg_err)?;
         let cert_chain = CertificateDer::pem_slice_iter(&pem)
             .collect::<Result<Vec<_>, _>>()
             .map_err(cfg_err)?;
         if cert_chain.is_empty() {
-            return Err(TransportError::Config(format!("no certificate in {}", cert.display())));
+            return Err(TransportError::Config(format!(
+                "no certificate in {}",
+                cert.display()
+            )));
         }
         let key = PrivateKeyDer::from_pem_file(key).map_err(cfg_err)?;
         Ok(Self {
@@ -66,7 +74,9 @@ impl TlsIdentity {
 }
 
 /// Reads trusted certificates (PEM) for a client.
-pub fn read_certs_pem(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, TransportError> {
+pub fn read_certs_pem(
+    path: &std::path::Path,
+) -> Result<Vec<CertificateDer<'static>>, TransportError> {
     let pem = std::fs::read(path).map_err(cfg_err)?;
     CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
@@ -91,7 +101,8 @@ pub const SOCKET_BUFFER: usize = 4 << 20;
 /// A UDP socket bound to `addr` with [`SOCKET_BUFFER`]-sized buffers (best effort).
 pub fn udp_socket(addr: std::net::SocketAddr) -> Result<std::net::UdpSocket, TransportError> {
     use socket2::{Domain, Protocol, Socket, Type};
-    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP)).map_err(cfg_err)?;
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
+        .map_err(cfg_err)?;
     let _ = s.set_recv_buffer_size(SOCKET_BUFFER);
     let _ = s.set_send_buffer_size(SOCKET_BUFFER);
     s.bind(&addr.into()).map_err(cfg_err)?;
@@ -110,7 +121,10 @@ pub fn client_endpoint(bind: std::net::SocketAddr) -> Result<quinn::Endpoint, Tr
 }
 
 /// The coordinator's QUIC server configuration.
-pub fn server_config(id: &TlsIdentity, idle: Duration) -> Result<quinn::ServerConfig, TransportError> {
+pub fn server_config(
+    id: &TlsIdentity,
+    idle: Duration,
+) -> Result<quinn::ServerConfig, TransportError> {
     let mut tls = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(cfg_err)?
@@ -126,7 +140,10 @@ pub fn server_config(id: &TlsIdentity, idle: Duration) -> Result<quinn::ServerCo
 }
 
 /// A client configuration trusting `roots`.
-pub fn client_config(roots: &[CertificateDer<'static>], idle: Duration) -> Result<quinn::ClientConfig, TransportError> {
+pub fn client_config(
+    roots: &[CertificateDer<'static>],
+    idle: Duration,
+) -> Result<quinn::ClientConfig, TransportError> {
     let mut store = rustls::RootCertStore::empty();
     for c in roots {
         store.add(c.clone()).map_err(cfg_err)?;
