@@ -9,7 +9,7 @@
 //!
 //! Flags: `--clients N` (100), `--dim L` (100000), `--dropout D` (0.1), `--graph complete|harary`
 //! (harary, with the parameter chooser's k and t), `--active`, `--deadline-ms MS` (per round,
-//! 3000), `--seed S` (1). `RUST_LOG=secagg=debug` shows every connection and refusal.
+//! 3000 + 10 n; the masked-input round gets n * L / 5000 ms more), `--seed S` (1). `RUST_LOG=secagg=debug` shows every connection and refusal.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,7 +33,7 @@ struct Args {
     dropout: f64,
     harary: bool,
     active: bool,
-    deadline_ms: u32,
+    deadline_ms: Option<u32>,
     seed: u64,
 }
 
@@ -44,7 +44,7 @@ fn parse() -> Result<Args, String> {
         dropout: 0.1,
         harary: true,
         active: false,
-        deadline_ms: 3000,
+        deadline_ms: None,
         seed: 1,
     };
     let mut it = std::env::args().skip(1);
@@ -60,7 +60,7 @@ fn parse() -> Result<Args, String> {
             "--dim" => a.dim = v.parse().map_err(|x| e(&x))?,
             "--dropout" => a.dropout = v.parse().map_err(|x| e(&x))?,
             "--graph" => a.harary = v == "harary",
-            "--deadline-ms" => a.deadline_ms = v.parse().map_err(|x| e(&x))?,
+            "--deadline-ms" => a.deadline_ms = Some(v.parse().map_err(|x| e(&x))?),
             "--seed" => a.seed = v.parse().map_err(|x| e(&x))?,
             _ => return Err(format!("unknown flag {flag}")),
         }
@@ -112,6 +112,8 @@ fn main() {
 
 async fn run(a: Args) -> bool {
     let n = a.clients;
+    // All clients share this machine's cores, so the per-round work grows with n.
+    let deadline_ms = a.deadline_ms.unwrap_or(3000 + 10 * n as u32);
     let (graph, threshold) = graph_and_threshold(&a);
     let seeds: Vec<[u8; 32]> = (0..n)
         .map(|i| core::array::from_fn(|b| (i * 131 + b * 7) as u8))
@@ -141,7 +143,13 @@ async fn run(a: Args) -> bool {
         clip: 1.0,
         levels: 1 << 16,
         max_weight: 1,
-        round_timeout_ms: [a.deadline_ms; 5],
+        // The masked-input round moves n * L ring elements through one process: give it time in
+        // proportion (clients and coordinator share this machine's cores in the demo).
+        round_timeout_ms: {
+            let mut t = [deadline_ms; 5];
+            t[2] = deadline_ms.saturating_add((n as u64 * a.dim as u64 / 5000).min(u32::MAX as u64) as u32);
+            t
+        },
     };
     if let Err(e) = params.validate() {
         eprintln!("invalid parameters: {e}");
@@ -235,7 +243,7 @@ async fn run(a: Args) -> bool {
             server_name: "localhost".into(),
             id: params.participants[i],
             connect_timeout: Duration::from_secs(10),
-            message_timeout: Duration::from_millis(a.deadline_ms as u64 * 6 + 5000),
+            message_timeout: Duration::from_millis(deadline_ms as u64 * 6 + n as u64 * a.dim as u64 / 5000 + 5000),
             policy: ParamsPolicy::for_len(a.dim),
             vanish: vanish[i],
         };
