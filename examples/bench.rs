@@ -455,17 +455,14 @@ fn coordinator(shape: Shape) -> std::io::Result<()> {
             _ => return Err(std::io::Error::other("bad frame")),
         }
         rep.round_secs[round] += t0.elapsed().as_secs_f64();
-        // Answer: every queued message, then the status.
-        let mut out = Vec::new();
-        while let Some(m) = server.poll_transmit() {
-            out.push(m);
-        }
-        output.write_all(&(out.len() as u32).to_le_bytes())?;
-        for (to, bytes) in out {
+        // Answer: every queued message as it is polled (never all at once), then the status.
+        while let Some((to, bytes)) = server.poll_transmit() {
+            output.write_all(&[1])?;
             output.write_all(&to.get().to_le_bytes())?;
             output.write_all(&(bytes.len() as u32).to_le_bytes())?;
             output.write_all(&bytes)?;
         }
+        output.write_all(&[0])?;
         output.write_all(&[server.result().is_some() as u8])?;
         output.write_all(&server.poll_timeout().unwrap_or(u64::MAX).to_le_bytes())?;
         output.flush()?;
@@ -592,8 +589,7 @@ impl Coord {
             self.tx.write_all(part).expect("pipe");
         }
         self.tx.flush().expect("pipe");
-        let count = read_u32(&mut self.rx).expect("pipe");
-        for _ in 0..count {
+        while read_u8(&mut self.rx).expect("pipe") == 1 {
             let to = read_u16(&mut self.rx).expect("pipe");
             let len = read_u32(&mut self.rx).expect("pipe") as usize;
             let mut bytes = Vec::new();
@@ -929,7 +925,7 @@ fn print_tables(rows: &[Row]) {
 
     println!("\n== Server, per round (ms; wall time unless marked CPU)");
     println!(
-        "{}  {:>3} {:>7} {:>6} {:>7} {:>7} {:>7} {:>6} {:>8} {:>6} {:>8} {:>6} {:>5} {:>7} {:>6} {:>7} {:>7} {:>7}",
+        "{}  {:>3} {:>7} {:>6} {:>7} {:>7} {:>7} {:>6} {:>8} {:>6} {:>8} {:>6} {:>5} {:>7} {:>6} {:>8} {:>7} {:>7} {:>7}",
         size_header(),
         "thr",
         "keys+sh",
@@ -945,6 +941,7 @@ fn print_tables(rows: &[Row]) {
         "cores",
         "unmask",
         "ratio",
+        "CPUratio",
         "CPU s",
         "Flower",
         "speedup"
@@ -959,7 +956,7 @@ fn print_tables(rows: &[Row]) {
             None => ("-".into(), "-".into()),
         };
         println!(
-            "{}  {:>3} {:>7} {:>6} {:>7} {:>7} {:>7} {:>6} {:>9} {:>5.2}x {:>8} {:>5.2}x {:>5.2} {:>7} {:>5.2}x {:>7.3} {:>7} {:>7}",
+            "{}  {:>3} {:>7} {:>6} {:>7} {:>7} {:>7} {:>6} {:>9} {:>5.2}x {:>8} {:>5.2}x {:>5.2} {:>7} {:>5.2}x {:>7.2}x {:>7.3} {:>7} {:>7}",
             size_cols(r),
             c(&|c| c.threads as f64),
             ms(c(&|c| c.round_secs[0] + c.round_secs[1])),
@@ -975,6 +972,7 @@ fn print_tables(rows: &[Row]) {
             c(&|c| c.regen_cpu / c.regen_secs),
             ms(c(&|c| c.shamir_secs + c.seeds_secs + c.regen_secs)),
             c(&|c| (c.shamir_secs + c.seeds_secs + c.regen_secs) / ideal(c)),
+            c(&|c| (c.shamir_cpu + c.seeds_cpu + c.regen_cpu) / (masks(c) * c.raw_mask_cpu)),
             cpu,
             fl,
             sp
@@ -996,7 +994,8 @@ fn print_tables(rows: &[Row]) {
     );
     println!("  ratio against masks x raw CPU time; cores = regenCPU / regen, the parallelism");
     println!("  the machine actually gave (2.00 = both cores); unmask = shamir + seeds + regen, ratio against");
-    println!("  ideal/thr; CPU s = the coordinator's CPU for the whole round (Flower: CPU s).");
+    println!("  ideal/thr; CPUratio = their CPU time over masks x raw CPU time (no division:");
+    println!("  CPU time adds up over threads); CPU s = the coordinator's CPU for the whole round (Flower: CPU s).");
 
     println!("\n== Rebuilt secrets, raw keystream, correctness");
     println!(

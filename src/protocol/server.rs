@@ -15,7 +15,7 @@
 //!   aborts and nothing is revealed;
 //! * a reconstructed mask key is checked against the public key its owner advertised.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
@@ -144,6 +144,12 @@ struct Slot {
     signature: Option<Signature>,
 }
 
+/// A queued message: for one recipient, or the same bytes for several (copied when polled).
+enum Outgoing {
+    One(ParticipantId, Vec<u8>),
+    Same(VecDeque<ParticipantId>, Arc<Vec<u8>>),
+}
+
 /// Shares collected for one secret that must be rebuilt.
 struct Needed {
     owner: usize,
@@ -168,7 +174,9 @@ pub struct Server {
     accumulator: RingVec,
     needed: Vec<Needed>,
     needed_index: HashMap<(usize, ShareKind), usize>,
-    outbox: VecDeque<(ParticipantId, Vec<u8>)>,
+    outbox: VecDeque<Outgoing>,
+    /// Every public key accepted in round 0 (both keys of each client), for the repeat check.
+    seen_keys: HashSet<[u8; 32]>,
     result: Option<Result<AggregateOutput, SessionAbort>>,
     sizes: SetSizes,
     observer: Option<Mutex<UnmaskObserver>>,
@@ -219,6 +227,7 @@ impl Server {
             needed: Vec::new(),
             needed_index: HashMap::new(),
             outbox: VecDeque::new(),
+            seen_keys: HashSet::new(),
             result: None,
             sizes: SetSizes::default(),
             observer: None,
@@ -270,7 +279,20 @@ impl Server {
 
     /// The next message to send, as (recipient, bytes).
     pub fn poll_transmit(&mut self) -> Option<(ParticipantId, Vec<u8>)> {
-        self.outbox.pop_front()
+        match self.outbox.front_mut()? {
+            Outgoing::One(..) => match self.outbox.pop_front() {
+                Some(Outgoing::One(to, bytes)) => Some((to, bytes)),
+                _ => None,
+            },
+            Outgoing::Same(to, bytes) => {
+                let next = to.pop_front();
+                let out = next.map(|t| (t, bytes.as_ref().clone()));
+                if to.is_empty() {
+                    self.outbox.pop_front();
+                }
+                out
+            }
+        }
     }
 
     /// When [`Self::handle_timeout`] must next be called (None once finished).
@@ -343,9 +365,22 @@ impl Server {
         }
     }
 
+    /// Queues one message, encoded once, for every client in `to` (in that order): the copies are
+    /// made as they are polled, so a message carrying the survivor list (O(n) bytes) sent to n
+    /// clients costs O(n) memory, not O(n^2).
+    fn send_same(&mut self, to: &[usize], msg: ServerMessage) {
+        if to.is_empty() {
+            return;
+        }
+        let ids = to.iter().map(|&i| self.params.participants[i]).collect();
+        let bytes = Arc::new(msg.encode(&self.session));
+        self.outbox.push_back(Outgoing::Same(ids, bytes));
+    }
+
     fn send(&mut self, i: usize, msg: ServerMessage) {
         let to = self.params.participants[i];
-        self.outbox.push_back((to, msg.encode(&self.session)));
+        self.outbox
+            .push_back(Outgoing::One(to, msg.encode(&self.session)));
     }
 
     /// Processes one message from the authenticated participant `from` at time `now`. An error
@@ -437,11 +472,7 @@ impl Server {
         if m.c_pk == m.s_pk || probe.agree(&m.c_pk).is_err() || probe.agree(&m.s_pk).is_err() {
             return Err(RejectReason::BadPublicKey);
         }
-        let repeats = self
-            .slots
-            .iter()
-            .filter_map(|s| s.keys.as_ref())
-            .any(|(c, s)| [c, s].iter().any(|k| **k == m.c_pk || **k == m.s_pk));
+        let repeats = self.seen_keys.contains(&m.c_pk.0) || self.seen_keys.contains(&m.s_pk.0);
         if repeats {
             return Err(RejectReason::BadPublicKey);
         }
@@ -461,6 +492,8 @@ impl Server {
             )
             .map_err(|_| RejectReason::BadSignature)?;
         }
+        self.seen_keys.insert(m.c_pk.0);
+        self.seen_keys.insert(m.s_pk.0);
         self.slots[i].keys = Some((m.c_pk, m.s_pk));
         self.slots[i].key_signature = m.signature;
         Ok(())
@@ -722,14 +755,10 @@ impl Server {
                 }
                 if self.params.threat_model == ThreatModel::Active {
                     let survivors = self.u3_ids();
-                    for &i in &u3 {
-                        self.send(
-                            i,
-                            ServerMessage::ConsistencyRequest(ConsistencyRequest {
-                                survivors: survivors.clone(),
-                            }),
-                        );
-                    }
+                    self.send_same(
+                        &u3,
+                        ServerMessage::ConsistencyRequest(ConsistencyRequest { survivors }),
+                    );
                     self.start_round(Round::ConsistencyCheck, now);
                 } else {
                     self.request_unmask(&u3, now);
@@ -813,15 +842,24 @@ impl Server {
 
     fn request_unmask(&mut self, recipients: &[usize], now: u64) {
         let survivors = self.u3_ids();
+        if self.params.threat_model != ThreatModel::Active {
+            // No per-recipient signatures: every recipient gets the same bytes.
+            self.send_same(
+                recipients,
+                ServerMessage::UnmaskRequest(UnmaskRequest {
+                    survivors,
+                    signatures: Vec::new(),
+                }),
+            );
+            self.start_round(Round::Unmasking, now);
+            return;
+        }
         for &i in recipients {
-            let signatures = if self.params.threat_model == ThreatModel::Active {
-                self.live_neighbours(i, Round::ConsistencyCheck)
-                    .into_iter()
-                    .filter_map(|j| Some((self.params.participants[j], self.slots[j].signature?)))
-                    .collect()
-            } else {
-                Vec::new()
-            };
+            let signatures = self
+                .live_neighbours(i, Round::ConsistencyCheck)
+                .into_iter()
+                .filter_map(|j| Some((self.params.participants[j], self.slots[j].signature?)))
+                .collect();
             self.send(
                 i,
                 ServerMessage::UnmaskRequest(UnmaskRequest {
