@@ -1,5 +1,6 @@
-//! Primitive benchmarks: mask expansion against the raw ChaCha20 keystream, bit-packing, and
-//! Shamir split/reconstruct at the sizes the foundation issue asks for.
+//! Primitive benchmarks: mask expansion against the raw ChaCha20 keystream, bit-packing,
+//! Shamir split/reconstruct at the sizes the foundation issue asks for, and the server's
+//! unmasking path (many masks regenerated into one accumulator, sequential and on rayon).
 //!
 //! Run: `cargo bench --bench primitives`. Every benchmark id carries its sizes.
 
@@ -9,7 +10,7 @@ use chacha20::cipher::{KeyIvInit, StreamCipher};
 use chacha20::rand_core::SeedableRng;
 use chacha20::ChaCha20Rng;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use secagg::crypto::prg::{add_mask, MaskSeed};
+use secagg::crypto::prg::{add_mask, apply_masks, apply_masks_parallel, MaskSeed, MaskSign};
 use secagg::ids::ParticipantId;
 use secagg::ring::{Bits, RingVec};
 use secagg::shamir::{self, Reconstructor};
@@ -105,5 +106,66 @@ fn shamir_bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, mask_expansion, packing, shamir_bench);
+/// The server's mask regeneration (and the client's fused masking) against the raw keystream of
+/// the same masks: `m` masks of L + 1 = 100 001 elements at 32 bits.
+fn unmasking(c: &mut Criterion) {
+    let mut g = c.benchmark_group("unmasking");
+    g.sample_size(10);
+    let len = 100_001usize;
+    let threads = rayon::current_num_threads();
+    for m in [15usize, 100] {
+        let seeds: Vec<MaskSeed> = (0..m)
+            .map(|i| MaskSeed::from_bytes([i as u8; 32]))
+            .collect();
+        let masks: Vec<(&MaskSeed, MaskSign)> = seeds
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                (
+                    s,
+                    if i % 2 == 0 {
+                        MaskSign::Add
+                    } else {
+                        MaskSign::Sub
+                    },
+                )
+            })
+            .collect();
+        let bytes = 4 * len as u64 * m as u64;
+        g.throughput(Throughput::Bytes(bytes));
+        let id = format!("L{len}_bits32_masks{m}");
+        let mut buf = [0u8; 8192];
+        g.bench_function(BenchmarkId::new("raw_keystream_1thread", &id), |b| {
+            b.iter(|| {
+                for s in &seeds {
+                    let mut c = chacha20::ChaCha20::new(s.expose().into(), &[0u8; 12].into());
+                    let mut left = 4 * len;
+                    while left > 0 {
+                        let n = left.min(buf.len());
+                        c.write_keystream(black_box(&mut buf[..n]));
+                        left -= n;
+                    }
+                }
+            })
+        });
+        let mut v = RingVec::zeros(Bits::B32, len);
+        g.bench_function(BenchmarkId::new("apply_masks_1thread", &id), |b| {
+            b.iter(|| apply_masks(&masks, black_box(&mut v)).unwrap())
+        });
+        g.bench_function(
+            BenchmarkId::new(format!("apply_masks_parallel_{threads}threads"), &id),
+            |b| b.iter(|| apply_masks_parallel(&masks, black_box(&mut v)).unwrap()),
+        );
+        g.bench_function(BenchmarkId::new("add_mask_one_by_one", &id), |b| {
+            b.iter(|| {
+                for s in &seeds {
+                    add_mask(s, black_box(&mut v)).unwrap();
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, mask_expansion, packing, shamir_bench, unmasking);
 criterion_main!(benches);

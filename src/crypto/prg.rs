@@ -15,7 +15,7 @@
 //! bounds one mask to 2^32 - 1 blocks (256 GiB - 64 bytes) of keystream; longer requests are a
 //! typed error.
 
-use chacha20::cipher::{KeyIvInit, StreamCipher};
+use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 use chacha20::ChaCha20;
 
 use super::kdf::{derive32, Context, Label};
@@ -119,6 +119,100 @@ fn apply(seed: &MaskSeed, v: &mut RingVec, op: Combine) -> Result<(), PrgError> 
     Ok(())
 }
 
+/// Whether a mask is added to or subtracted from a vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaskSign {
+    /// `v += PRG(seed)`.
+    Add,
+    /// `v -= PRG(seed)`.
+    Sub,
+}
+
+impl MaskSign {
+    fn combine(self) -> Combine {
+        match self {
+            MaskSign::Add => Combine::Add,
+            MaskSign::Sub => Combine::Sub,
+        }
+    }
+}
+
+/// Elements per cache chunk of [`apply_masks`]: 8192 elements are 32 KiB of `u32` words, which stay
+/// in L1/L2 while every mask's keystream for them is folded in. A multiple of [`BLOCK_ELEMS`], so
+/// every chunk starts on a byte (indeed a 64-byte ChaCha block) boundary of every mask's keystream.
+pub const CHUNK_ELEMS: usize = 8 * BLOCK_ELEMS;
+
+/// Folds every mask's keystream for elements `start .. start + dst.len()` into `dst`.
+/// `start` must be a multiple of [`BLOCK_ELEMS`], so the keystream offset `start * bits / 8` is a
+/// whole number of 64-byte blocks and the result is bit-identical to expanding each mask from
+/// element 0 (the block layout of [`expand_into`] is reproduced exactly).
+fn masks_into<W: Word>(masks: &[(&MaskSeed, MaskSign)], bits: Bits, dst: &mut [W], start: usize) {
+    debug_assert_eq!(start % BLOCK_ELEMS, 0);
+    let offset = (start as u64) * bits.get() as u64 / 8;
+    let mut buf = [0u8; BLOCK_ELEMS * 8];
+    for (seed, sign) in masks {
+        let mut cipher = ChaCha20::new(seed.expose().into(), &[0u8; 12].into());
+        cipher.seek(offset);
+        let op = sign.combine();
+        for chunk in dst.chunks_mut(BLOCK_ELEMS) {
+            let n = (chunk.len() * bits.get() as usize).div_ceil(8);
+            let ks = &mut buf[..n];
+            cipher.write_keystream(ks);
+            crate::ring::combine_keystream(bits, ks, chunk, op);
+        }
+    }
+    zeroize::Zeroize::zeroize(&mut buf);
+}
+
+/// `v += sum_i sign_i * PRG(seed_i)` in place: the same result as calling [`add_mask`] /
+/// [`sub_mask`] once per mask, but in one pass over `v`, chunk by chunk (each chunk of `v` stays
+/// in cache while all masks' keystreams for it are generated).
+pub fn apply_masks(masks: &[(&MaskSeed, MaskSign)], v: &mut RingVec) -> Result<(), PrgError> {
+    let bits = v.bits();
+    check(bits, v.len())?;
+    match v.elems_mut() {
+        Elems::Narrow(d) => d
+            .chunks_mut(CHUNK_ELEMS)
+            .enumerate()
+            .for_each(|(i, c)| masks_into(masks, bits, c, i * CHUNK_ELEMS)),
+        Elems::Wide(d) => d
+            .chunks_mut(CHUNK_ELEMS)
+            .enumerate()
+            .for_each(|(i, c)| masks_into(masks, bits, c, i * CHUNK_ELEMS)),
+    }
+    Ok(())
+}
+
+/// [`apply_masks`] on all rayon worker threads: `v` is cut into byte-aligned coordinate chunks and
+/// each thread regenerates every mask's keystream for the chunks it takes (ChaCha20 seeks to the
+/// chunk's first block). No memory beyond one 8 KiB keystream buffer per thread; the result is
+/// bit-identical to the sequential version. Chunks are small enough (at most [`CHUNK_ELEMS`], and
+/// about eight per thread for short vectors) for work stealing to balance the threads.
+#[cfg(feature = "server")]
+pub fn apply_masks_parallel(
+    masks: &[(&MaskSeed, MaskSign)],
+    v: &mut RingVec,
+) -> Result<(), PrgError> {
+    use rayon::prelude::*;
+    let bits = v.bits();
+    check(bits, v.len())?;
+    let per_thread = v.len().div_ceil(8 * rayon::current_num_threads().max(1));
+    let chunk = per_thread
+        .next_multiple_of(BLOCK_ELEMS)
+        .clamp(BLOCK_ELEMS, CHUNK_ELEMS);
+    match v.elems_mut() {
+        Elems::Narrow(d) => d
+            .par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(i, c)| masks_into(masks, bits, c, i * chunk)),
+        Elems::Wide(d) => d
+            .par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(i, c)| masks_into(masks, bits, c, i * chunk)),
+    }
+    Ok(())
+}
+
 /// `v += PRG(seed)` in place.
 pub fn add_mask(seed: &MaskSeed, v: &mut RingVec) -> Result<(), PrgError> {
     apply(seed, v, Combine::Add)
@@ -175,6 +269,50 @@ mod tests {
             }
             let want = RingVec::unpack(b, len, &ks).unwrap();
             assert_eq!(expand(&seed, b, len).unwrap(), want, "bits {bits}");
+        }
+    }
+
+    #[test]
+    fn fused_masks_equal_one_by_one() {
+        let seeds: Vec<MaskSeed> = (0..5u8).map(|i| MaskSeed::from_bytes([i; 32])).collect();
+        let signs = [
+            MaskSign::Add,
+            MaskSign::Sub,
+            MaskSign::Sub,
+            MaskSign::Add,
+            MaskSign::Add,
+        ];
+        let masks: Vec<(&MaskSeed, MaskSign)> = seeds.iter().zip(signs).collect();
+        for bits in [1, 5, 7, 8, 16, 31, 32, 33, 63, 64] {
+            let b = Bits::new(bits).unwrap();
+            // Lengths around the chunk and block sizes, and one spanning several chunks.
+            for len in [
+                0,
+                1,
+                1023,
+                1024,
+                1025,
+                CHUNK_ELEMS + 7,
+                3 * CHUNK_ELEMS + 1001,
+            ] {
+                let x = RingVec::from_u64s_reduced(b, (0..len as u64).map(|i| i * 0x9e37_79b9));
+                let mut want = x.clone();
+                for (seed, sign) in &masks {
+                    match sign {
+                        MaskSign::Add => add_mask(seed, &mut want).unwrap(),
+                        MaskSign::Sub => sub_mask(seed, &mut want).unwrap(),
+                    }
+                }
+                let mut got = x.clone();
+                apply_masks(&masks, &mut got).unwrap();
+                assert_eq!(got, want, "bits {bits} len {len}");
+                #[cfg(feature = "server")]
+                {
+                    let mut par = x.clone();
+                    apply_masks_parallel(&masks, &mut par).unwrap();
+                    assert_eq!(par, want, "parallel, bits {bits} len {len}");
+                }
+            }
         }
     }
 

@@ -15,8 +15,8 @@
 //!   aborts and nothing is revealed;
 //! * a reconstructed mask key is checked against the public key its owner advertised.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
@@ -25,7 +25,11 @@ use super::graph::Topology;
 use super::messages::*;
 use super::params::{SessionParams, ThreatModel};
 use crate::crypto::kex::{KexPublicKey, KexSecretKey};
-use crate::crypto::prg::{add_mask, sub_mask, SelfMaskSecret};
+#[cfg(not(feature = "server"))]
+use crate::crypto::prg::apply_masks;
+#[cfg(feature = "server")]
+use crate::crypto::prg::apply_masks_parallel;
+use crate::crypto::prg::{MaskSeed, MaskSign, SelfMaskSecret};
 use crate::crypto::sign::{SigPurpose, Signature, VerifyingKey};
 use crate::ids::{ParticipantId, Round, SessionId};
 use crate::quantize::Quantizer;
@@ -87,6 +91,46 @@ pub struct SetSizes {
     pub sets: Vec<(&'static str, usize)>,
 }
 
+/// A point in the unmasking step, reported to the observer installed with
+/// [`Server::observe_unmasking`] (a driver that wants a timing breakdown reads its own clock there;
+/// the server never does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnmaskPhase {
+    /// Unmasking starts (it may start again if a reconstruction fails before the deadline).
+    Start,
+    /// Every needed secret was rebuilt from its Shamir shares.
+    SecretsRebuilt,
+    /// The seed of every mask to remove was derived (X25519 agreements for dropped clients).
+    SeedsDerived,
+    /// Every mask was regenerated and removed from the accumulator.
+    MasksRemoved,
+}
+
+/// The size of the unmasking work, once a session has completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UnmaskStats {
+    /// Secrets rebuilt from Shamir shares (self-mask seeds plus dropped clients' mask keys).
+    pub secrets: usize,
+    /// Self masks regenerated (one per included client).
+    pub self_masks: usize,
+    /// Pairwise masks regenerated (dropped clients with their surviving neighbours).
+    pub pairwise_masks: usize,
+    /// Threads the parallel phases ran on.
+    pub threads: usize,
+}
+
+/// An observer of the unmasking phases.
+pub type UnmaskObserver = Box<dyn FnMut(UnmaskPhase) + Send>;
+
+fn worker_threads() -> usize {
+    #[cfg(feature = "server")]
+    return rayon::current_num_threads();
+    #[cfg(not(feature = "server"))]
+    1
+}
+
 #[derive(Default)]
 struct Slot {
     alive: bool,
@@ -98,6 +142,12 @@ struct Slot {
     outgoing: Vec<(ParticipantId, [u8; SHARE_CIPHERTEXT_LEN])>,
     digest: Option<[u8; 32]>,
     signature: Option<Signature>,
+}
+
+/// A queued message: for one recipient, or the same bytes for several (copied when polled).
+enum Outgoing {
+    One(ParticipantId, Vec<u8>),
+    Same(VecDeque<ParticipantId>, Arc<Vec<u8>>),
 }
 
 /// Shares collected for one secret that must be rebuilt.
@@ -124,9 +174,13 @@ pub struct Server {
     accumulator: RingVec,
     needed: Vec<Needed>,
     needed_index: HashMap<(usize, ShareKind), usize>,
-    outbox: VecDeque<(ParticipantId, Vec<u8>)>,
+    outbox: VecDeque<Outgoing>,
+    /// Every public key accepted in round 0 (both keys of each client), for the repeat check.
+    seen_keys: HashSet<[u8; 32]>,
     result: Option<Result<AggregateOutput, SessionAbort>>,
     sizes: SetSizes,
+    observer: Option<Mutex<UnmaskObserver>>,
+    stats: Option<UnmaskStats>,
 }
 
 impl core::fmt::Debug for Server {
@@ -173,8 +227,11 @@ impl Server {
             needed: Vec::new(),
             needed_index: HashMap::new(),
             outbox: VecDeque::new(),
+            seen_keys: HashSet::new(),
             result: None,
             sizes: SetSizes::default(),
+            observer: None,
+            stats: None,
         })
     }
 
@@ -200,6 +257,16 @@ impl Server {
         Some(s.fate.unwrap_or(ClientFate::Active(s.completed)))
     }
 
+    /// Calls `f` at each phase of unmasking (for drivers that report a timing breakdown).
+    pub fn observe_unmasking(&mut self, f: UnmaskObserver) {
+        self.observer = Some(Mutex::new(f));
+    }
+
+    /// The size of the unmasking work, once the session has completed.
+    pub fn unmask_stats(&self) -> Option<UnmaskStats> {
+        self.stats
+    }
+
     /// Survivor-set sizes recorded so far.
     pub fn set_sizes(&self) -> &SetSizes {
         &self.sizes
@@ -212,7 +279,20 @@ impl Server {
 
     /// The next message to send, as (recipient, bytes).
     pub fn poll_transmit(&mut self) -> Option<(ParticipantId, Vec<u8>)> {
-        self.outbox.pop_front()
+        match self.outbox.front_mut()? {
+            Outgoing::One(..) => match self.outbox.pop_front() {
+                Some(Outgoing::One(to, bytes)) => Some((to, bytes)),
+                _ => None,
+            },
+            Outgoing::Same(to, bytes) => {
+                let next = to.pop_front();
+                let out = next.map(|t| (t, bytes.as_ref().clone()));
+                if to.is_empty() {
+                    self.outbox.pop_front();
+                }
+                out
+            }
+        }
     }
 
     /// When [`Self::handle_timeout`] must next be called (None once finished).
@@ -285,9 +365,22 @@ impl Server {
         }
     }
 
+    /// Queues one message, encoded once, for every client in `to` (in that order): the copies are
+    /// made as they are polled, so a message carrying the survivor list (O(n) bytes) sent to n
+    /// clients costs O(n) memory, not O(n^2).
+    fn send_same(&mut self, to: &[usize], msg: ServerMessage) {
+        if to.is_empty() {
+            return;
+        }
+        let ids = to.iter().map(|&i| self.params.participants[i]).collect();
+        let bytes = Arc::new(msg.encode(&self.session));
+        self.outbox.push_back(Outgoing::Same(ids, bytes));
+    }
+
     fn send(&mut self, i: usize, msg: ServerMessage) {
         let to = self.params.participants[i];
-        self.outbox.push_back((to, msg.encode(&self.session)));
+        self.outbox
+            .push_back(Outgoing::One(to, msg.encode(&self.session)));
     }
 
     /// Processes one message from the authenticated participant `from` at time `now`. An error
@@ -379,11 +472,7 @@ impl Server {
         if m.c_pk == m.s_pk || probe.agree(&m.c_pk).is_err() || probe.agree(&m.s_pk).is_err() {
             return Err(RejectReason::BadPublicKey);
         }
-        let repeats = self
-            .slots
-            .iter()
-            .filter_map(|s| s.keys.as_ref())
-            .any(|(c, s)| [c, s].iter().any(|k| **k == m.c_pk || **k == m.s_pk));
+        let repeats = self.seen_keys.contains(&m.c_pk.0) || self.seen_keys.contains(&m.s_pk.0);
         if repeats {
             return Err(RejectReason::BadPublicKey);
         }
@@ -403,6 +492,8 @@ impl Server {
             )
             .map_err(|_| RejectReason::BadSignature)?;
         }
+        self.seen_keys.insert(m.c_pk.0);
+        self.seen_keys.insert(m.s_pk.0);
         self.slots[i].keys = Some((m.c_pk, m.s_pk));
         self.slots[i].key_signature = m.signature;
         Ok(())
@@ -664,14 +755,10 @@ impl Server {
                 }
                 if self.params.threat_model == ThreatModel::Active {
                     let survivors = self.u3_ids();
-                    for &i in &u3 {
-                        self.send(
-                            i,
-                            ServerMessage::ConsistencyRequest(ConsistencyRequest {
-                                survivors: survivors.clone(),
-                            }),
-                        );
-                    }
+                    self.send_same(
+                        &u3,
+                        ServerMessage::ConsistencyRequest(ConsistencyRequest { survivors }),
+                    );
                     self.start_round(Round::ConsistencyCheck, now);
                 } else {
                     self.request_unmask(&u3, now);
@@ -755,15 +842,24 @@ impl Server {
 
     fn request_unmask(&mut self, recipients: &[usize], now: u64) {
         let survivors = self.u3_ids();
+        if self.params.threat_model != ThreatModel::Active {
+            // No per-recipient signatures: every recipient gets the same bytes.
+            self.send_same(
+                recipients,
+                ServerMessage::UnmaskRequest(UnmaskRequest {
+                    survivors,
+                    signatures: Vec::new(),
+                }),
+            );
+            self.start_round(Round::Unmasking, now);
+            return;
+        }
         for &i in recipients {
-            let signatures = if self.params.threat_model == ThreatModel::Active {
-                self.live_neighbours(i, Round::ConsistencyCheck)
-                    .into_iter()
-                    .filter_map(|j| Some((self.params.participants[j], self.slots[j].signature?)))
-                    .collect()
-            } else {
-                Vec::new()
-            };
+            let signatures = self
+                .live_neighbours(i, Round::ConsistencyCheck)
+                .into_iter()
+                .filter_map(|j| Some((self.params.participants[j], self.slots[j].signature?)))
+                .collect();
             self.send(
                 i,
                 ServerMessage::UnmaskRequest(UnmaskRequest {
@@ -839,17 +935,107 @@ impl Server {
         None
     }
 
+    /// Rebuilds every needed secret in parallel (one Lagrange cache per worker thread). `None`
+    /// for a secret that cannot be rebuilt from the shares held so far.
+    fn rebuild_all(&self) -> Vec<Option<[u8; 32]>> {
+        #[cfg(feature = "server")]
+        {
+            use rayon::prelude::*;
+            (0..self.needed.len())
+                .into_par_iter()
+                .map_init(HashMap::new, |cache, k| self.rebuild(k, cache))
+                .collect()
+        }
+        #[cfg(not(feature = "server"))]
+        {
+            let mut cache = HashMap::new();
+            (0..self.needed.len())
+                .map(|k| self.rebuild(k, &mut cache))
+                .collect()
+        }
+    }
+
+    /// The seed and sign of every mask to remove from the accumulator: the self mask of each
+    /// survivor, and for each dropped client the pairwise mask it shares with each surviving
+    /// neighbour (one X25519 agreement each, run in parallel).
+    fn mask_seeds(&self, secrets: &[zeroize::Zeroizing<[u8; 32]>]) -> Vec<(MaskSeed, MaskSign)> {
+        let mut out = Vec::new();
+        let mut pairs = Vec::new();
+        for (k, secret) in secrets.iter().enumerate() {
+            let owner = self.needed[k].owner;
+            let owner_id = self.params.participants[owner];
+            match self.needed[k].kind {
+                ShareKind::SelfMask => {
+                    let b = SelfMaskSecret::from_bytes(**secret);
+                    out.push((b.mask_seed(&self.session, owner_id), MaskSign::Sub));
+                }
+                ShareKind::MaskKey => pairs.extend(
+                    self.topo
+                        .neighbours(owner)
+                        .filter(|&v| self.u3[v])
+                        .map(|v| (k, v)),
+                ),
+            }
+        }
+        let keys: Vec<Option<KexSecretKey>> = secrets
+            .iter()
+            .enumerate()
+            .map(|(k, s)| {
+                (self.needed[k].kind == ShareKind::MaskKey).then(|| KexSecretKey::from_bytes(**s))
+            })
+            .collect();
+        let pairwise = |&(k, v): &(usize, usize)| -> Option<(MaskSeed, MaskSign)> {
+            let key = keys[k].as_ref()?;
+            let (_, s_pk) = self.slots[v].keys?;
+            // Keys were checked to be contributory when advertised.
+            let shared = key.agree(&s_pk).ok()?;
+            let owner_id = self.params.participants[self.needed[k].owner];
+            let v_id = self.params.participants[v];
+            let seed = shared.pairwise_mask_seed(&self.session, owner_id, v_id);
+            // v added the mask if v < owner and subtracted it otherwise: undo that.
+            Some((
+                seed,
+                if v_id < owner_id {
+                    MaskSign::Sub
+                } else {
+                    MaskSign::Add
+                },
+            ))
+        };
+        #[cfg(feature = "server")]
+        {
+            use rayon::prelude::*;
+            out.par_extend(pairs.par_iter().filter_map(pairwise));
+        }
+        #[cfg(not(feature = "server"))]
+        out.extend(pairs.iter().filter_map(pairwise));
+        out
+    }
+
+    fn observe(&self, phase: UnmaskPhase) {
+        if let Some(o) = &self.observer {
+            if let Ok(mut f) = o.lock() {
+                f(phase);
+            }
+        }
+    }
+
     /// Rebuilds every needed secret and unmasks. With `last_chance` false (more answers may
     /// still arrive) a secret that cannot be rebuilt yet is not an error: the server keeps
     /// collecting. Nothing is changed unless every secret was rebuilt.
+    ///
+    /// Three parallel phases: Shamir reconstruction (per secret), seed derivation (per mask),
+    /// and mask regeneration, which streams every mask's keystream into the accumulator chunk by
+    /// chunk ([`apply_masks_parallel`]) with no temporary vector per mask.
     fn finalize(&mut self, last_chance: bool) {
         if self.result.is_some() {
             return;
         }
-        let mut cache = HashMap::new();
+        self.observe(UnmaskPhase::Start);
+        let rebuilt = self.rebuild_all();
         let mut secrets = Vec::with_capacity(self.needed.len());
-        for k in 0..self.needed.len() {
-            match self.rebuild(k, &mut cache) {
+        for (k, r) in rebuilt.into_iter().enumerate() {
+            match r {
                 Some(secret) => secrets.push(zeroize::Zeroizing::new(secret)),
                 None if last_chance => {
                     let owner = self.params.participants[self.needed[k].owner];
@@ -859,48 +1045,36 @@ impl Server {
                 None => return,
             }
         }
+        self.observe(UnmaskPhase::SecretsRebuilt);
         let u5 = (0..self.slots.len())
             .filter(|&i| self.in_set(i, Round::Unmasking))
             .count();
         self.sizes.sets.push(("U5", u5));
+        let masks = self.mask_seeds(&secrets);
+        drop(secrets);
+        self.observe(UnmaskPhase::SeedsDerived);
         let mut acc =
             core::mem::replace(&mut self.accumulator, RingVec::zeros(self.params.bits, 0));
-        for (k, secret) in secrets.iter().enumerate() {
-            let owner = self.needed[k].owner;
-            let owner_id = self.params.participants[owner];
-            match self.needed[k].kind {
-                ShareKind::SelfMask => {
-                    let b = SelfMaskSecret::from_bytes(**secret);
-                    // Lengths always match: the accumulator was built for this session.
-                    let _ = sub_mask(&b.mask_seed(&self.session, owner_id), &mut acc);
-                }
-                ShareKind::MaskKey => {
-                    let key = KexSecretKey::from_bytes(**secret);
-                    let peers: Vec<usize> = self
-                        .topo
-                        .neighbours(owner)
-                        .filter(|&v| self.u3[v])
-                        .collect();
-                    for v in peers {
-                        let Some((_, s_pk)) = self.slots[v].keys else {
-                            continue;
-                        };
-                        // Keys were checked to be contributory when advertised.
-                        let Ok(shared) = key.agree(&s_pk) else {
-                            continue;
-                        };
-                        let v_id = self.params.participants[v];
-                        let seed = shared.pairwise_mask_seed(&self.session, owner_id, v_id);
-                        // v added the mask if v < owner and subtracted it otherwise: undo that.
-                        let _ = if v_id < owner_id {
-                            sub_mask(&seed, &mut acc)
-                        } else {
-                            add_mask(&seed, &mut acc)
-                        };
-                    }
-                }
-            }
-        }
+        let refs: Vec<(&MaskSeed, MaskSign)> = masks.iter().map(|(s, g)| (s, *g)).collect();
+        // Lengths always match: the accumulator was built for this session.
+        #[cfg(feature = "server")]
+        let _ = apply_masks_parallel(&refs, &mut acc);
+        #[cfg(not(feature = "server"))]
+        let _ = apply_masks(&refs, &mut acc);
+        self.observe(UnmaskPhase::MasksRemoved);
+        let self_masks = self
+            .needed
+            .iter()
+            .filter(|n| n.kind == ShareKind::SelfMask)
+            .count();
+        self.stats = Some(UnmaskStats {
+            secrets: self.needed.len(),
+            self_masks,
+            pairwise_masks: masks.len() - self_masks,
+            threads: worker_threads(),
+        });
+        drop(refs);
+        drop(masks);
         let included = self.u3_ids();
         let len = self.params.vector_len as usize;
         let weight_sum = acc.get(len).unwrap_or(0);
