@@ -147,7 +147,8 @@ async fn run(a: Args) -> bool {
         // proportion (clients and coordinator share this machine's cores in the demo).
         round_timeout_ms: {
             let mut t = [deadline_ms; 5];
-            t[2] = deadline_ms.saturating_add((n as u64 * a.dim as u64 / 5000).min(u32::MAX as u64) as u32);
+            t[2] = deadline_ms
+                .saturating_add((n as u64 * a.dim as u64 / 5000).min(u32::MAX as u64) as u32);
             t
         },
     };
@@ -243,7 +244,9 @@ async fn run(a: Args) -> bool {
             server_name: "localhost".into(),
             id: params.participants[i],
             connect_timeout: Duration::from_secs(10),
-            message_timeout: Duration::from_millis(deadline_ms as u64 * 6 + n as u64 * a.dim as u64 / 5000 + 5000),
+            message_timeout: Duration::from_millis(
+                deadline_ms as u64 * 6 + n as u64 * a.dim as u64 / 5000 + 5000,
+            ),
             policy: ParamsPolicy::for_len(a.dim),
             vanish: vanish[i],
         };
