@@ -2,13 +2,14 @@
 # Fuzz smoke step of CI: builds every cargo-fuzz target in fuzz/ (no sanitizer, so plain stable
 # works) and runs each for a fixed short time on the committed corpus and regression inputs.
 # A crash, a panic or an out-of-memory fails CI. About 8 x FUZZ_SECONDS of fuzzing plus the
-# build; the whole step stays well under 10 minutes on 2 cores.
+# build (about 3.5 minutes from scratch, plus 3 to install cargo-fuzz the first time); the whole
+# step stays under 10 minutes on 2 cores.
 #
-#   FUZZ_SECONDS=20 .ci/fuzz.sh        # defaults shown
+#   FUZZ_SECONDS=15 .ci/fuzz.sh        # default shown
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "== installing cargo-fuzz"
