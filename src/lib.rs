@@ -33,6 +33,9 @@
 
 pub mod crypto;
 pub mod field;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ids;
 pub mod ldp;
 pub mod protocol;

@@ -28,7 +28,7 @@ pub const MAX_LEVELS: u64 = 1 << 32;
 #[non_exhaustive]
 pub enum QuantizeError {
     /// The clip bound is not a positive finite number whose step and scale are finite.
-    #[error("clip bound {0} must be a normal positive number below 2^1000")]
+    #[error("clip bound {0} must be a normal positive number below 2^1000, with a normal step 2c / (Q - 1)")]
     InvalidClip(f64),
     /// `Q` is below 2 or above [`MAX_LEVELS`].
     #[error("{0} quantization levels is outside 2..=2^32")]
@@ -126,6 +126,13 @@ impl Quantizer {
             return Err(QuantizeError::InvalidClip(clip));
         }
         let needed = needed_bits(max_clients, levels)?;
+        // A tiny clip with many levels makes the step subnormal (imprecise) or its inverse
+        // infinite (every input would land on the top level).
+        let step = 2.0 * clip / (levels - 1) as f64;
+        let scale = (levels - 1) as f64 / (2.0 * clip);
+        if !(step >= f64::MIN_POSITIVE && scale.is_finite()) {
+            return Err(QuantizeError::InvalidClip(clip));
+        }
         if needed > bits.get() {
             return Err(QuantizeError::Overflow {
                 max_clients,

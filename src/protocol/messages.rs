@@ -84,23 +84,37 @@ impl Limits {
     }
 
     /// The largest client-to-server message of this session (the masked input, in practice).
+    /// Saturates instead of overflowing for limits no validated session has.
     pub fn max_client_message(&self) -> usize {
-        let share_keys = 2 + 32 + 2 + self.degree * (2 + SHARE_CIPHERTEXT_LEN);
-        let masked = 2 + self.packed_len;
-        let unmask = 2 + 2 + self.degree * (2 + 1 + SHARE_LEN);
-        HEADER_LEN
-            + share_keys
-                .max(masked)
-                .max(unmask)
-                .max(2 + 64 + SIGNATURE_LEN)
+        let list = |entry: usize| self.degree.saturating_mul(entry);
+        let share_keys = (2 + 32 + 2usize).saturating_add(list(2 + SHARE_CIPHERTEXT_LEN));
+        let masked = self.packed_len.saturating_add(2);
+        let unmask = (2usize + 2).saturating_add(list(2 + 1 + SHARE_LEN));
+        share_keys
+            .max(masked)
+            .max(unmask)
+            .max(2 + 64 + SIGNATURE_LEN)
+            .saturating_add(HEADER_LEN)
     }
 
-    /// The largest server-to-client message of this session.
+    /// The largest server-to-client message of this session (saturating, like
+    /// [`Self::max_client_message`]).
     pub fn max_server_message(&self) -> usize {
-        let directory = 2 + (self.degree + 1) * (2 + 64 + self.sig_len());
-        let bundle = 2 + self.degree * (2 + SHARE_CIPHERTEXT_LEN);
-        let unmask = 2 + 2 * self.n + 2 + self.degree * (2 + SIGNATURE_LEN);
-        HEADER_LEN + directory.max(bundle).max(unmask)
+        let directory = self
+            .degree
+            .saturating_add(1)
+            .saturating_mul(2 + 64 + self.sig_len())
+            .saturating_add(2);
+        let bundle = self
+            .degree
+            .saturating_mul(2 + SHARE_CIPHERTEXT_LEN)
+            .saturating_add(2);
+        let unmask = self
+            .n
+            .saturating_mul(2)
+            .saturating_add(self.degree.saturating_mul(2 + SIGNATURE_LEN))
+            .saturating_add(4);
+        directory.max(bundle).max(unmask).saturating_add(HEADER_LEN)
     }
 }
 
@@ -542,7 +556,7 @@ impl ServerMessage {
         let msg = match ty {
             types::KEY_DIRECTORY => {
                 let entry = 2 + 64 + limits.sig_len();
-                let n = r.count("key directory", limits.degree + 1, entry)?;
+                let n = r.count("key directory", limits.degree.saturating_add(1), entry)?;
                 let mut entries: Vec<KeyEntry> = Vec::with_capacity(n);
                 for _ in 0..n {
                     let id = read_id(&mut r)?;

@@ -9,6 +9,8 @@
 //! Invariants:
 //! * survivor sets shrink: U1 ⊇ U2 ⊇ U3 ⊇ U4 ⊇ U5; a client leaves for good when it misses a
 //!   deadline, its connection closes, or it sends an invalid message;
+//! * a client whose connection closes after its masked input was accepted stays in U3 (its input
+//!   is already in the accumulator) and leaves when the next round starts;
 //! * masked inputs are added into one accumulator as they arrive (O(L) memory), each at most once;
 //! * before any unmasking request is sent, every surviving input's self-mask seed and every
 //!   needed dropped client's key is held by at least t surviving neighbours; otherwise the session
@@ -134,6 +136,9 @@ fn worker_threads() -> usize {
 #[derive(Default)]
 struct Slot {
     alive: bool,
+    /// The connection closed after the client's masked input was accepted: it stays in U3 and
+    /// leaves when the next round starts.
+    gone: bool,
     completed: Option<Round>,
     fate: Option<ClientFate>,
     keys: Option<(KexPublicKey, KexPublicKey)>,
@@ -322,6 +327,14 @@ impl Server {
         }
         if let Some(i) = self.params.index_of(id) {
             if self.slots[i].alive {
+                if self.round == Round::MaskedInput
+                    && self.slots[i].completed == Some(Round::MaskedInput)
+                {
+                    // Its masked input is already in the accumulator, so it must be in U3
+                    // (dropping it now would leave its masks in the sum).
+                    self.slots[i].gone = true;
+                    return;
+                }
                 self.drop_client(i, DropReason::ConnectionLost, false);
                 self.maybe_close(now);
             }
@@ -674,6 +687,11 @@ impl Server {
     fn start_round(&mut self, round: Round, now: u64) {
         self.round = round;
         self.deadline = now.saturating_add(self.params.timeout_ms(round));
+        for i in 0..self.slots.len() {
+            if self.slots[i].gone && self.slots[i].alive {
+                self.drop_client(i, DropReason::ConnectionLost, false);
+            }
+        }
     }
 
     fn close_round(&mut self, now: u64) {
