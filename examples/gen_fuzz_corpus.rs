@@ -125,6 +125,17 @@ fn main() {
     }
     out.done();
 
+    // Session parameters as the coordinator sends them (the Params frame body).
+    let mut out = Out::new("decode_params");
+    for t in TRANSCRIPTS {
+        let v = vectors(&format!("{t}.json"));
+        out.put(
+            t.trim_start_matches("transcript_"),
+            &hex(&v["params"]["encoded"]),
+        );
+    }
+    out.done();
+
     // Client: replay every recorded run in order, plus foreign (transcript) messages, crafted
     // survivor sets and a header with an arbitrary body.
     let mut out = Out::new("client_state_machine");

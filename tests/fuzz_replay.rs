@@ -72,4 +72,5 @@ replay_tests!(
     unpack,
     quantize,
     ldp_decode,
+    decode_params,
 );

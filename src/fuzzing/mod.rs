@@ -9,6 +9,7 @@
 //!
 //! | target | what it checks |
 //! |---|---|
+//! | `decode_params` | session parameters from the network decode, re-encode identically, validate without panicking, and give a graph of the declared degree |
 //! | `decode_client_message`, `decode_server_message` | decoding under several [`Limits`](crate::protocol::messages::Limits) never panics; a decoded message re-encodes to the same bytes |
 //! | `client_state_machine` | a client fed valid (recorded), mutated and arbitrary server messages never panics, never replies after aborting or finishing, replies are well-formed, and never reveals both kinds of share of a peer |
 //! | `server_state_machine` | a server facing live honest clients, injected and tampered messages, timeouts and disconnects never panics, always terminates, and any result over untampered clients is their exact sum |
@@ -27,7 +28,7 @@ mod server;
 mod setup;
 
 pub use client::{client_runs, client_scenarios, client_state_machine, step as client_step};
-pub use codec::{decode_client_message, decode_server_message, fuzz_limits};
+pub use codec::{decode_client_message, decode_params, decode_server_message, fuzz_limits};
 pub use input::{Script, Src};
 pub use ldp::{ldp_decode, ldp_kind};
 pub use math::{quantize, shamir_reconstruct, unpack};
@@ -47,6 +48,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("unpack", unpack),
     ("quantize", quantize),
     ("ldp_decode", ldp_decode),
+    ("decode_params", decode_params),
 ];
 
 /// The harness function of `name`.
