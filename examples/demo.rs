@@ -15,12 +15,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chacha20::rand_core::{Rng, SeedableRng};
+use chacha20::rand_core::SeedableRng;
 use chacha20::ChaCha20Rng;
 use secagg::crypto::sign::SigningKey;
-use secagg::ids::{ParticipantId, Round};
+use secagg::ids::ParticipantId;
 use secagg::protocol::params::{Graph, SessionParams, ThreatModel};
-use secagg::protocol::sim::Vanish;
+use secagg::protocol::sim;
 use secagg::ring::Bits;
 use secagg::transport::tls::{client_config, TlsIdentity};
 use secagg::transport::{
@@ -188,43 +188,8 @@ async fn run(a: Args) -> bool {
 
     // Inputs and the dropout schedule (spread over the rounds, half silent, half disconnecting).
     let mut rng = ChaCha20Rng::seed_from_u64(a.seed);
-    let inputs: Vec<Vec<f64>> = (0..n)
-        .map(|_| {
-            (0..a.dim)
-                .map(|_| (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5)
-                .collect()
-        })
-        .collect();
-    let rounds: Vec<Round> = if a.active {
-        vec![
-            Round::AdvertiseKeys,
-            Round::ShareKeys,
-            Round::MaskedInput,
-            Round::ConsistencyCheck,
-            Round::Unmasking,
-        ]
-    } else {
-        vec![
-            Round::AdvertiseKeys,
-            Round::ShareKeys,
-            Round::MaskedInput,
-            Round::Unmasking,
-        ]
-    };
-    let drops = (a.dropout * n as f64).round() as usize;
-    let mut vanish: Vec<Option<Vanish>> = vec![None; n];
-    let mut order: Vec<usize> = (0..n).collect();
-    for i in (1..n).rev() {
-        order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
-    }
-    for (k, &i) in order.iter().take(drops).enumerate() {
-        let r = rounds[k % rounds.len()];
-        vanish[i] = Some(if (k / rounds.len()).is_multiple_of(2) {
-            Vanish::Disconnect(r)
-        } else {
-            Vanish::Silent(r)
-        });
-    }
+    let inputs = sim::random_inputs(n, a.dim as usize, &mut rng);
+    let vanish = sim::spread_dropouts(n, a.dropout, a.active, &mut rng);
 
     let started = Instant::now();
     let session = {

@@ -14,12 +14,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use chacha20::rand_core::{Rng, SeedableRng};
+use chacha20::rand_core::SeedableRng;
 use chacha20::ChaCha20Rng;
 use secagg::crypto::sign::SigningKey;
-use secagg::ids::{ParticipantId, Round};
+use secagg::ids::ParticipantId;
 use secagg::protocol::params::{Graph, SessionParams, ThreatModel};
-use secagg::protocol::sim::{self, type_name, SimConfig, Vanish};
+use secagg::protocol::sim::{self, type_name, SimConfig};
 use secagg::ring::Bits;
 
 struct Args {
@@ -158,44 +158,10 @@ fn main() {
         std::process::exit(2);
     }
     let mut rng = ChaCha20Rng::seed_from_u64(a.seed);
-    let inputs: Vec<Vec<f64>> = (0..n)
-        .map(|_| {
-            (0..a.dim)
-                .map(|_| (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5)
-                .collect()
-        })
-        .collect();
-    // Dropouts: a `dropout` fraction of clients, spread round-robin over the rounds.
-    let rounds: Vec<Round> = if a.active {
-        vec![
-            Round::AdvertiseKeys,
-            Round::ShareKeys,
-            Round::MaskedInput,
-            Round::ConsistencyCheck,
-            Round::Unmasking,
-        ]
-    } else {
-        vec![
-            Round::AdvertiseKeys,
-            Round::ShareKeys,
-            Round::MaskedInput,
-            Round::Unmasking,
-        ]
-    };
-    let drops = (a.dropout * n as f64).round() as usize;
-    let mut vanish = vec![None; n];
-    let mut order: Vec<usize> = (0..n).collect();
-    for i in (1..n).rev() {
-        order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
-    }
-    for (k, &i) in order.iter().take(drops).enumerate() {
-        let r = rounds[k % rounds.len()];
-        vanish[i] = Some(if k % 2 == 0 {
-            Vanish::Silent(r)
-        } else {
-            Vanish::Disconnect(r)
-        });
-    }
+    let inputs = sim::random_inputs(n, a.dim as usize, &mut rng);
+    let vanish = sim::spread_dropouts(n, a.dropout, a.active, &mut rng);
+    let rounds = sim::rounds(a.active);
+    let drops = vanish.iter().filter(|v| v.is_some()).count();
     let graph_desc = match graph {
         Graph::Complete => "complete".to_string(),
         Graph::Harary { degree } => format!("Harary k={degree}"),

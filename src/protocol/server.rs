@@ -784,20 +784,7 @@ impl Server {
             }
             Round::ConsistencyCheck => {
                 // Only clients that will see t valid neighbour signatures can answer.
-                let t = self.params.threshold as usize;
-                loop {
-                    let weak: Vec<usize> = self
-                        .members(Round::ConsistencyCheck)
-                        .into_iter()
-                        .filter(|&i| self.live_neighbours(i, Round::ConsistencyCheck).len() < t)
-                        .collect();
-                    if weak.is_empty() {
-                        break;
-                    }
-                    for i in weak {
-                        self.drop_client(i, DropReason::IsolatedNeighbourhood, true);
-                    }
-                }
+                self.prune(Round::ConsistencyCheck);
                 let u4 = self.members(Round::ConsistencyCheck);
                 self.sizes.sets.push(("U4", u4.len()));
                 if !self.check_size(u4.len()) || !self.enough_holders(Round::ConsistencyCheck) {

@@ -375,3 +375,55 @@ pub fn expected_sum(config: &SimConfig, included: &[ParticipantId]) -> Vec<f64> 
     }
     sum
 }
+
+/// The rounds a client can vanish before, in order (round 3 only in the active model).
+pub fn rounds(active: bool) -> Vec<Round> {
+    let mut r = vec![Round::AdvertiseKeys, Round::ShareKeys, Round::MaskedInput];
+    if active {
+        r.push(Round::ConsistencyCheck);
+    }
+    r.push(Round::Unmasking);
+    r
+}
+
+/// Random inputs in [-0.5, 0.5): `n` vectors of length `len` from `rng`.
+pub fn random_inputs<R: rand_core::Rng + ?Sized>(
+    n: usize,
+    len: usize,
+    rng: &mut R,
+) -> Vec<Vec<f64>> {
+    (0..n)
+        .map(|_| {
+            (0..len)
+                .map(|_| (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5)
+                .collect()
+        })
+        .collect()
+}
+
+/// A dropout schedule: `round(fraction * n)` clients chosen by a shuffle from `rng` vanish,
+/// spread round-robin over [`rounds`]`(active)`; successive passes over the rounds alternate
+/// between closing the connection and going silent until the deadline.
+pub fn spread_dropouts<R: rand_core::Rng + ?Sized>(
+    n: usize,
+    fraction: f64,
+    active: bool,
+    rng: &mut R,
+) -> Vec<Option<Vanish>> {
+    let rounds = rounds(active);
+    let drops = ((fraction * n as f64).round() as usize).min(n);
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+    }
+    let mut vanish = vec![None; n];
+    for (k, &i) in order.iter().take(drops).enumerate() {
+        let r = rounds[k % rounds.len()];
+        vanish[i] = Some(if (k / rounds.len()).is_multiple_of(2) {
+            Vanish::Disconnect(r)
+        } else {
+            Vanish::Silent(r)
+        });
+    }
+    vanish
+}
