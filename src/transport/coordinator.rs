@@ -252,6 +252,15 @@ impl Coordinator {
             round: server.round(),
             reason: crate::protocol::AbortReason::TooFewClients { have: 0, need: 1 },
         }));
+        // Dropouts by round and reason, in one line.
+        let mut dropped: std::collections::BTreeMap<String, usize> =
+            std::collections::BTreeMap::new();
+        for &id in &params.participants {
+            if let Some(ClientFate::Dropped { round, why }) = server.fate(id) {
+                *dropped.entry(format!("{round:?}/{why:?}")).or_default() += 1;
+            }
+        }
+        info!(session = ?session_id, dropouts = ?dropped, "dropouts by round and reason");
         match &result {
             Ok(out) => info!(
                 session = ?session_id,
