@@ -8,6 +8,10 @@
 //!
 //! Formats: `f32` is raw little-endian IEEE 754 single precision (4 bytes per coordinate);
 //! `csv` is numbers separated by commas, spaces or newlines.
+//!
+//! Active model: `--identity-seed HEX64` gives the client's Ed25519 identity;
+//! `--identity-seed HEX64 --print-identity` prints its public key (for the coordinator's
+//! `identity_keys_file`) and exits.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,6 +20,7 @@ use std::time::Duration;
 use chacha20::rand_core::SeedableRng;
 use chacha20::ChaCha20Rng;
 use getrandom::SysRng;
+use secagg::crypto::sign::SigningKey;
 use secagg::ids::ParticipantId;
 use secagg::transport::tls::{client_config, client_endpoint, read_certs_pem};
 use secagg::transport::{participate, ClientOptions, ParamsPolicy};
@@ -54,8 +59,13 @@ fn main() {
         1u32,
         "localhost".to_string(),
     );
+    let (mut seed, mut print_identity) = (None::<[u8; 32]>, false);
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--print-identity" {
+            print_identity = true;
+            continue;
+        }
         let v = it.next().unwrap_or_default();
         match flag.as_str() {
             "--server" => server = v.parse().expect("--server ADDR:PORT"),
@@ -65,8 +75,35 @@ fn main() {
             "--id" => id = v.parse::<u16>().ok().and_then(ParticipantId::new),
             "--format" => format = v,
             "--weight" => weight = v.parse().expect("--weight N"),
+            "--identity-seed" => {
+                let mut k = [0u8; 32];
+                if v.len() != 64 || !v.is_ascii() {
+                    eprintln!("--identity-seed needs 64 hex digits");
+                    std::process::exit(2);
+                }
+                for (i, b) in k.iter_mut().enumerate() {
+                    *b = u8::from_str_radix(&v[2 * i..2 * i + 2], 16).expect("hex digits");
+                }
+                seed = Some(k);
+            }
             _ => {
                 eprintln!("unknown flag {flag}");
+                std::process::exit(2);
+            }
+        }
+    }
+    if print_identity {
+        match seed {
+            Some(s) => {
+                let pk = SigningKey::from_seed(&s).verifying_key().to_bytes();
+                println!(
+                    "{}",
+                    pk.iter().map(|b| format!("{b:02x}")).collect::<String>()
+                );
+                return;
+            }
+            None => {
+                eprintln!("--print-identity needs --identity-seed");
                 std::process::exit(2);
             }
         }
@@ -100,7 +137,8 @@ fn main() {
         };
         let mut rng = ChaCha20Rng::try_from_rng(&mut SysRng)
             .map_err(|e| secagg::transport::TransportError::Config(e.to_string()))?;
-        participate(&endpoint, cfg, &opts, None, &values, weight, &mut rng).await
+        let identity = seed.map(|s| SigningKey::from_seed(&s));
+        participate(&endpoint, cfg, &opts, identity, &values, weight, &mut rng).await
     });
     match outcome {
         Ok(o) => println!("{id}: {o:?}"),

@@ -17,7 +17,12 @@
 //! dropout = 0.1
 //! corrupt = 0.05
 //! round_timeout_ms = [30000, 30000, 60000, 30000, 30000]
+//! threat_model = "semi-honest"             # or "active", with identity_keys_file = "keys.txt"
+//!                                          # (one hex Ed25519 public key per participant)
 //! ```
+//!
+//! In the active model the threshold must exceed half the degree; give `threshold` explicitly
+//! if the chooser's (semi-honest) value is too small.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -105,6 +110,12 @@ struct SessionConfig {
     max_weight: u32,
     #[serde(default = "default_timeouts")]
     round_timeout_ms: [u32; 5],
+    /// "semi-honest" (default) or "active".
+    #[serde(default = "default_threat")]
+    threat_model: String,
+    /// Active model: a file with one hex Ed25519 public key per line, for participants
+    /// 1..=clients in order.
+    identity_keys_file: Option<PathBuf>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -137,6 +148,33 @@ fn default_levels() -> u64 {
 fn default_timeouts() -> [u32; 5] {
     [30_000; 5]
 }
+fn default_threat() -> String {
+    "semi-honest".into()
+}
+
+fn read_identity_keys(path: &std::path::Path, n: usize) -> Result<Vec<[u8; 32]>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let keys: Vec<[u8; 32]> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            if l.len() != 64 || !l.is_ascii() {
+                return Err(format!("identity key {l:?} is not 64 hex digits"));
+            }
+            let mut k = [0u8; 32];
+            for (i, b) in k.iter_mut().enumerate() {
+                *b = u8::from_str_radix(&l[2 * i..2 * i + 2], 16)
+                    .map_err(|e| format!("{l:?}: {e}"))?;
+            }
+            Ok(k)
+        })
+        .collect::<Result<_, _>>()?;
+    if keys.len() != n {
+        return Err(format!("{} identity keys for {n} clients", keys.len()));
+    }
+    Ok(keys)
+}
 
 fn params(c: &SessionConfig, session_index: u32) -> Result<SessionParams, String> {
     let n = c.clients as usize;
@@ -161,11 +199,26 @@ fn params(c: &SessionConfig, session_index: u32) -> Result<SessionParams, String
     let mut rand = [0u8; 28];
     getrandom::fill(&mut rand).map_err(|e| e.to_string())?;
     nonce[4..].copy_from_slice(&rand);
+    let (threat_model, identity_keys) = match c.threat_model.as_str() {
+        "semi-honest" => (ThreatModel::SemiHonest, Vec::new()),
+        "active" => {
+            let path = c
+                .identity_keys_file
+                .as_ref()
+                .ok_or("the active model needs identity_keys_file")?;
+            (ThreatModel::Active, read_identity_keys(path, n)?)
+        }
+        t => {
+            return Err(format!(
+                "unknown threat model {t:?} (semi-honest or active)"
+            ))
+        }
+    };
     let p = SessionParams {
         nonce,
         participants: (1..=c.clients).filter_map(ParticipantId::new).collect(),
-        threat_model: ThreatModel::SemiHonest,
-        identity_keys: Vec::new(),
+        threat_model,
+        identity_keys,
         graph,
         threshold,
         vector_len: c.vector_len,
