@@ -694,18 +694,28 @@ impl Server {
         }
     }
 
+    /// Closes the set of round 0 (U1) or 1 (U2): prunes isolated clients, records and fixes the
+    /// membership, and aborts (returning `None`) if fewer than t + 1 clients remain.
+    fn close_membership(&mut self, round: Round) -> Option<Vec<usize>> {
+        self.prune(round);
+        let members = self.members(round);
+        let (name, flags) = match round {
+            Round::AdvertiseKeys => ("U1", &mut self.u1),
+            _ => ("U2", &mut self.u2),
+        };
+        for &i in &members {
+            flags[i] = true;
+        }
+        self.sizes.sets.push((name, members.len()));
+        self.check_size(members.len()).then_some(members)
+    }
+
     fn close_round(&mut self, now: u64) {
         match self.round {
             Round::AdvertiseKeys => {
-                self.prune(Round::AdvertiseKeys);
-                let u1 = self.members(Round::AdvertiseKeys);
-                self.sizes.sets.push(("U1", u1.len()));
-                for &i in &u1 {
-                    self.u1[i] = true;
-                }
-                if !self.check_size(u1.len()) {
+                let Some(u1) = self.close_membership(Round::AdvertiseKeys) else {
                     return;
-                }
+                };
                 for &i in &u1 {
                     let mut ids = self.live_neighbours(i, Round::AdvertiseKeys);
                     ids.push(i);
@@ -727,15 +737,9 @@ impl Server {
                 self.start_round(Round::ShareKeys, now);
             }
             Round::ShareKeys => {
-                self.prune(Round::ShareKeys);
-                let u2 = self.members(Round::ShareKeys);
-                self.sizes.sets.push(("U2", u2.len()));
-                for &i in &u2 {
-                    self.u2[i] = true;
-                }
-                if !self.check_size(u2.len()) {
+                let Some(u2) = self.close_membership(Round::ShareKeys) else {
                     return;
-                }
+                };
                 let me = |i: usize| self.params.participants[i];
                 let mut bundles: Vec<(usize, ShareBundle)> = Vec::with_capacity(u2.len());
                 for &v in &u2 {
