@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod crypto;
+pub mod ddp;
 pub mod field;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

@@ -31,6 +31,9 @@ pub enum Label {
     ShareEncryption,
     /// Seed of the SecAgg+ graph permutation (public): ikm = session id, field `session_id`.
     GraphPermutation,
+    /// Seed of the distributed-DP random rotation's signs (public): ikm = session id, field
+    /// `session_id` (spec `ddp.md`, "Rotation").
+    DdpRotation,
 }
 
 impl Label {
@@ -41,6 +44,7 @@ impl Label {
             Label::SelfMask => b"self mask",
             Label::ShareEncryption => b"share encryption",
             Label::GraphPermutation => b"graph permutation",
+            Label::DdpRotation => b"ddp rotation",
         }
     }
 }
