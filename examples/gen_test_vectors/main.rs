@@ -7,6 +7,7 @@
 //! The files are never edited by hand; `tests/test_vectors.rs` fails if they differ from what
 //! this command produces.
 
+mod ddp_vectors;
 mod vectors;
 
 fn main() -> std::io::Result<()> {
@@ -15,6 +16,11 @@ fn main() -> std::io::Result<()> {
     for (name, value) in vectors::all() {
         let path = dir.join(format!("{name}.json"));
         std::fs::write(&path, vectors::render(&value))?;
+        println!("wrote {}", path.display());
+    }
+    for (name, value) in ddp_vectors::all() {
+        let path = dir.join(format!("{name}.json"));
+        std::fs::write(&path, ddp_vectors::render(&value))?;
         println!("wrote {}", path.display());
     }
     Ok(())
