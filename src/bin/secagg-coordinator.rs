@@ -176,29 +176,46 @@ fn read_identity_keys(path: &std::path::Path, n: usize) -> Result<Vec<[u8; 32]>,
     Ok(keys)
 }
 
+/// Graph, threshold t and corrupted-neighbour bound c: the chooser's for the configured dropout
+/// and corruption rates (active-model rules in the active model), with `degree` and `threshold`
+/// overrides; c always follows from the corruption rate and the degree actually used.
+fn graph_params(
+    c: &SessionConfig,
+    n: usize,
+    model: ThreatModel,
+) -> Result<(Graph, u16, u16), String> {
+    use secagg::protocol::chooser::{choose_session_graph, corrupt_neighbour_bound};
+    let chooser = |e: secagg::protocol::chooser::ChooserError| format!("parameter chooser: {e}");
+    let smallest_t = |k: usize, cc: usize| match model {
+        ThreatModel::Active => (k + cc) / 2 + 1,
+        _ => (n / 2).max(cc + 1),
+    };
+    let k = match (c.graph.as_str(), c.degree) {
+        ("harary", None) => {
+            let (g, t, cc) =
+                choose_session_graph(n as u64, c.dropout, c.corrupt, model).map_err(chooser)?;
+            return Ok((g, c.threshold.unwrap_or(t), cc));
+        }
+        ("harary", Some(k)) => (k as usize).min(n.saturating_sub(1)),
+        ("complete", _) => n.saturating_sub(1),
+        (g, _) => return Err(format!("unknown graph {g:?} (complete or harary)")),
+    };
+    let cc = corrupt_neighbour_bound(n as u64, k as u64, c.corrupt).map_err(chooser)? as usize;
+    let t = c.threshold.map_or(smallest_t(k, cc), |t| t as usize);
+    let graph = if k >= n.saturating_sub(1) {
+        Graph::Complete
+    } else {
+        Graph::Harary { degree: k as u16 }
+    };
+    Ok((
+        graph,
+        t.min(u16::MAX as usize) as u16,
+        cc.min(u16::MAX as usize) as u16,
+    ))
+}
+
 fn params(c: &SessionConfig, session_index: u32) -> Result<SessionParams, String> {
     let n = c.clients as usize;
-    let (graph, threshold) = match c.graph.as_str() {
-        "complete" => (Graph::Complete, c.threshold.unwrap_or((n / 2) as u16)),
-        "harary" => {
-            let chosen =
-                secagg::protocol::chooser::choose_graph_params(n as u64, c.dropout, c.corrupt)
-                    .map_err(|e| format!("parameter chooser: {e}"))?;
-            let k = c.degree.unwrap_or(chosen.degree as u16);
-            let t = c.threshold.unwrap_or(chosen.threshold as u16);
-            if k as usize >= n.saturating_sub(1) {
-                (Graph::Complete, t)
-            } else {
-                (Graph::Harary { degree: k }, t)
-            }
-        }
-        g => return Err(format!("unknown graph {g:?} (complete or harary)")),
-    };
-    let mut nonce = [0u8; 32];
-    nonce[..4].copy_from_slice(&session_index.to_be_bytes());
-    let mut rand = [0u8; 28];
-    getrandom::fill(&mut rand).map_err(|e| e.to_string())?;
-    nonce[4..].copy_from_slice(&rand);
     let (threat_model, identity_keys) = match c.threat_model.as_str() {
         "semi-honest" => (ThreatModel::SemiHonest, Vec::new()),
         "active" => {
@@ -214,6 +231,12 @@ fn params(c: &SessionConfig, session_index: u32) -> Result<SessionParams, String
             ))
         }
     };
+    let (graph, threshold, max_corrupt_neighbours) = graph_params(c, n, threat_model)?;
+    let mut nonce = [0u8; 32];
+    nonce[..4].copy_from_slice(&session_index.to_be_bytes());
+    let mut rand = [0u8; 28];
+    getrandom::fill(&mut rand).map_err(|e| e.to_string())?;
+    nonce[4..].copy_from_slice(&rand);
     let p = SessionParams {
         nonce,
         participants: (1..=c.clients).filter_map(ParticipantId::new).collect(),
@@ -221,6 +244,7 @@ fn params(c: &SessionConfig, session_index: u32) -> Result<SessionParams, String
         identity_keys,
         graph,
         threshold,
+        max_corrupt_neighbours,
         vector_len: c.vector_len,
         bits: Bits::new(c.bits).map_err(|e| e.to_string())?,
         clip: c.clip,
