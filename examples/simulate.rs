@@ -108,8 +108,17 @@ fn default_graph(a: &Args) -> (Graph, u16, u16) {
         (Some((g, t, c)), None) => (g, a.threshold.unwrap_or(t), c),
         (_, degree) => {
             let k = degree.unwrap_or(((n - 1) & !1) as u16);
-            let c = secagg::protocol::chooser::corrupt_neighbour_bound(n as u64, k as u64, 0.05)
-                .map_or(c, |c| c as u16);
+            let c = secagg::protocol::chooser::corrupt_neighbour_bound(
+                n as u64,
+                k as u64,
+                0.05,
+                if a.active {
+                    secagg::protocol::chooser::GRINDING_MARGIN_BITS
+                } else {
+                    0
+                },
+            )
+            .map_or(c, |c| c as u16);
             let t = a.threshold.unwrap_or(smallest_t(k, c));
             if k as usize >= n - 1 {
                 (Graph::Complete, t.min((n - 1) as u16), c)

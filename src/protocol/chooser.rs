@@ -61,6 +61,9 @@ use std::f64::consts::LN_2;
 /// probability 2^-40.
 pub const SECURITY_BITS: u32 = 40;
 
+/// Largest even degree the search tries below the complete graph (session degrees are `u16`).
+pub const MAX_SEARCH_DEGREE: u64 = u16::MAX as u64 - 1;
+
 /// Correctness parameter eta: the protocol fails with probability < 2^-20.
 pub const FAILURE_BITS: u32 = 20;
 
@@ -164,7 +167,7 @@ pub fn choose_graph_params(
         dropout,
         corrupt,
     };
-    let finder = Finder::new(n, num_corrupt, num_dropout);
+    let finder = Finder::new(n, num_corrupt, num_dropout, 0);
     let (degree, threshold) = finder.search().ok_or_else(|| infeasible.clone())?;
     Ok(GraphParams {
         degree: u32::try_from(degree).map_err(|_| infeasible.clone())?,
@@ -205,6 +208,29 @@ pub fn choose_active_graph_params(
     dropout: f64,
     corrupt: f64,
 ) -> Result<ActiveGraphParams, ChooserError> {
+    choose_active_graph_params_with_margin(n, dropout, corrupt, 0)
+}
+
+/// Default grinding margin in bits for active sessions built by this crate's coordinator and
+/// examples: the server chooses the session nonce, hence the graph, and may try many nonces
+/// offline; with this margin each graph is bad with probability below 2^-(41 + 64), so even
+/// 2^64 trials (about 4 million CPU-years at ~7 us per permutation for n = 1000) succeed with
+/// probability below 2^-41.
+pub const GRINDING_MARGIN_BITS: u32 = 64;
+
+/// [`choose_active_graph_params`] with both security events (connectivity and the corrupted-
+/// neighbour tail) tightened by `2^-margin_bits`, so that a server grinding up to
+/// `2^margin_bits` nonces for a bad graph still succeeds with probability below 2^-41 (union
+/// bound over its trials). `margin_bits = 0` is the published rule.
+///
+/// # Errors
+/// As [`choose_graph_params`].
+pub fn choose_active_graph_params_with_margin(
+    n: u64,
+    dropout: f64,
+    corrupt: f64,
+    margin_bits: u32,
+) -> Result<ActiveGraphParams, ChooserError> {
     if n < 2 {
         return Err(ChooserError::TooFewClients { n });
     }
@@ -227,7 +253,7 @@ pub fn choose_active_graph_params(
         dropout,
         corrupt,
     };
-    let finder = Finder::new(n, num_corrupt, num_dropout);
+    let finder = Finder::new(n, num_corrupt, num_dropout, margin_bits);
     let (degree, (threshold, c)) = finder.search_active().ok_or_else(infeasible)?;
     let fit = |v: u64| u32::try_from(v).map_err(|_| infeasible());
     Ok(ActiveGraphParams {
@@ -239,7 +265,8 @@ pub fn choose_active_graph_params(
 
 /// The graph, threshold `t` and corrupted-neighbour bound `c` of a session with `n` clients
 /// under `model`, from [`choose_graph_params`] (semi-honest, `c = t - 1`) or
-/// [`choose_active_graph_params`] (active). Values that do not fit the session parameters'
+/// [`choose_active_graph_params_with_margin`] with [`GRINDING_MARGIN_BITS`] (active). Values
+/// that do not fit the session parameters'
 /// `u16` fields are reported as infeasible.
 pub fn choose_session_graph(
     n: u64,
@@ -249,7 +276,8 @@ pub fn choose_session_graph(
 ) -> Result<(super::params::Graph, u16, u16), ChooserError> {
     let (k, t, c) = match model {
         super::params::ThreatModel::Active => {
-            let p = choose_active_graph_params(n, dropout, corrupt)?;
+            let p =
+                choose_active_graph_params_with_margin(n, dropout, corrupt, GRINDING_MARGIN_BITS)?;
             (p.degree, p.threshold, p.max_corrupt_neighbours)
         }
         _ => {
@@ -282,7 +310,14 @@ pub fn choose_session_graph(
 /// # Errors
 /// [`ChooserError::TooFewClients`], [`ChooserError::InvalidFraction`], or
 /// [`ChooserError::Infeasible`] if `degree` is 0 or not below `n`.
-pub fn corrupt_neighbour_bound(n: u64, degree: u64, corrupt: f64) -> Result<u64, ChooserError> {
+///
+/// `margin_bits` tightens the budget as in [`choose_active_graph_params_with_margin`].
+pub fn corrupt_neighbour_bound(
+    n: u64,
+    degree: u64,
+    corrupt: f64,
+    margin_bits: u32,
+) -> Result<u64, ChooserError> {
     if n < 2 {
         return Err(ChooserError::TooFewClients { n });
     }
@@ -299,7 +334,7 @@ pub fn corrupt_neighbour_bound(n: u64, degree: u64, corrupt: f64) -> Result<u64,
             corrupt,
         });
     }
-    let finder = Finder::new(n, count_of(corrupt, n), 0);
+    let finder = Finder::new(n, count_of(corrupt, n), 0, margin_bits);
     Ok(finder.corrupt_tail(degree).saturating_sub(1))
 }
 
@@ -324,9 +359,11 @@ struct Finder {
 }
 
 impl Finder {
-    fn new(n: u64, corrupt: u64, dropout: u64) -> Self {
+    /// `margin_bits` tightens both security events by 2^-margin (graph grinding, see
+    /// [`choose_active_graph_params_with_margin`]); 0 for the published rules.
+    fn new(n: u64, corrupt: u64, dropout: u64, margin_bits: u32) -> Self {
         let ln_n = (n as f64).ln();
-        let ln_sec_event = -f64::from(SECURITY_BITS + 1) * LN_2;
+        let ln_sec_event = -f64::from(SECURITY_BITS + 1 + margin_bits) * LN_2;
         Finder {
             n,
             corrupt,
@@ -355,7 +392,9 @@ impl Finder {
         // valid while k <= B (for k > B the probability is 0).
         let mut ln_all_bad = 0.0_f64;
         let mut k = 2_u64;
-        while k < n - 1 {
+        // Degrees above `MAX_SEARCH_DEGREE` never fit a session (`u16`) and would make an
+        // infeasible search O(n^2); the complete graph is still tried last.
+        while k < n - 1 && k <= MAX_SEARCH_DEGREE {
             for i in (k - 2)..k {
                 if i < self.bad {
                     ln_all_bad += ((self.bad - i) as f64 / (n - i) as f64).ln();
@@ -545,7 +584,10 @@ mod tests {
                 assert!(t <= k && t >= 2);
                 assert!(k as u64 == n - 1 || k % 2 == 0);
                 // c is exactly the bound a client recomputes from the same rate.
-                assert_eq!(corrupt_neighbour_bound(n, k as u64, c).unwrap(), cc as u64);
+                assert_eq!(
+                    corrupt_neighbour_bound(n, k as u64, c, 0).unwrap(),
+                    cc as u64
+                );
                 // Never weaker than the semi-honest threshold.
                 if let Ok(s) = choose_graph_params(n, d, c) {
                     assert!(k >= s.degree || k as u64 == n - 1);
@@ -555,12 +597,28 @@ mod tests {
     }
 
     #[test]
+    fn grinding_margin_tightens_the_corrupt_bound() {
+        for n in [100u64, 1000, 10_000] {
+            let plain = choose_active_graph_params(n, 0.05, 0.05).unwrap();
+            let hard = choose_active_graph_params_with_margin(n, 0.05, 0.05, 64).unwrap();
+            assert!(2 * hard.threshold > hard.degree + hard.max_corrupt_neighbours);
+            assert!(hard.degree >= plain.degree, "n={n}: {plain:?} vs {hard:?}");
+            // The hardened c is the 2^-(41+64)/n tail bound for that degree.
+            let c = corrupt_neighbour_bound(n, hard.degree as u64, 0.05, 64).unwrap();
+            assert_eq!(c, hard.max_corrupt_neighbours as u64);
+            // The same degree under the plain budget tolerates fewer corruptions.
+            let plain_c = corrupt_neighbour_bound(n, hard.degree as u64, 0.05, 0).unwrap();
+            assert!(plain_c <= c);
+        }
+    }
+
+    #[test]
     fn corrupt_bound_of_complete_graph_is_the_corrupt_count() {
         // With k = n - 1 every corrupted client is a neighbour of every honest one.
-        assert_eq!(corrupt_neighbour_bound(10, 9, 0.2).unwrap(), 2);
-        assert_eq!(corrupt_neighbour_bound(100, 99, 0.05).unwrap(), 5);
-        assert!(corrupt_neighbour_bound(10, 10, 0.2).is_err());
-        assert!(corrupt_neighbour_bound(10, 4, 1.5).is_err());
+        assert_eq!(corrupt_neighbour_bound(10, 9, 0.2, 0).unwrap(), 2);
+        assert_eq!(corrupt_neighbour_bound(100, 99, 0.05, 64).unwrap(), 5);
+        assert!(corrupt_neighbour_bound(10, 10, 0.2, 0).is_err());
+        assert!(corrupt_neighbour_bound(10, 4, 1.5, 0).is_err());
     }
 
     #[test]

@@ -16,7 +16,7 @@
 use crate::crypto::sign::{SigPurpose, Signature, SigningKey, VerifyingKey, SIGNATURE_LEN};
 use crate::ids::{ParticipantId, SessionId};
 
-use super::chooser::corrupt_neighbour_bound;
+use super::chooser::{corrupt_neighbour_bound, GRINDING_MARGIN_BITS};
 use super::codec::{DecodeError, Reader};
 use super::params::{SessionParams, ThreatModel};
 
@@ -317,6 +317,11 @@ pub struct ClientPolicy {
     /// must tolerate the corrupted-neighbour bound the chooser derives from it for the
     /// session's `n` and degree ([`corrupt_neighbour_bound`]). Default 0.05.
     pub assumed_corrupt_rate: f64,
+    /// Active model: the corrupted-neighbour bound is computed with this many extra bits of
+    /// security against a server that grinds session nonces for a bad graph (it chooses the
+    /// nonce). Default [`GRINDING_MARGIN_BITS`] (64); 0 accepts the published budget, which a
+    /// determined server can beat by grinding (spec section 20).
+    pub grinding_margin_bits: u32,
     /// The identity keys this client trusts (pinned, or taken from a verified
     /// [`SignedRoster`]). Required for active sessions: without it the keys come from the
     /// server, which could list keys it owns for everyone else.
@@ -336,6 +341,7 @@ impl ClientPolicy {
             require_active: false,
             min_corrupt_neighbours: 0,
             assumed_corrupt_rate: 0.05,
+            grinding_margin_bits: GRINDING_MARGIN_BITS,
             roster: None,
         }
     }
@@ -393,12 +399,20 @@ impl ClientPolicy {
         if self.require_active && params.threat_model != ThreatModel::Active {
             return Err(PolicyError::Downgrade);
         }
-        let from_rate = corrupt_neighbour_bound(params.n() as u64, k, self.assumed_corrupt_rate)
-            .map_err(|_| PolicyError::OutOfRange {
-                what: "degree",
-                got: k,
-                min: 1,
-                max: params.n().saturating_sub(1) as u64,
+        // A semi-honest server picks its nonce honestly; an active one may grind it.
+        let margin = match params.threat_model {
+            ThreatModel::Active => self.grinding_margin_bits,
+            _ => 0,
+        };
+        let n = params.n() as u64;
+        let from_rate =
+            corrupt_neighbour_bound(n, k, self.assumed_corrupt_rate, margin).map_err(|_| {
+                PolicyError::OutOfRange {
+                    what: "degree",
+                    got: k,
+                    min: 1,
+                    max: params.n().saturating_sub(1) as u64,
+                }
             })?;
         let required = from_rate.max(self.min_corrupt_neighbours as u64);
         if (params.max_corrupt_neighbours as u64) < required {
