@@ -221,6 +221,7 @@ fn params_of(s: &Shape) -> SessionParams {
             Graph::Harary { degree: s.degree }
         },
         threshold: s.threshold,
+        max_corrupt_neighbours: 0,
         vector_len: s.len,
         bits: Bits::new(s.bits).expect("valid width"),
         clip: 1.0,

@@ -21,10 +21,11 @@ use secagg::crypto::sign::SigningKey;
 use secagg::ids::ParticipantId;
 use secagg::protocol::params::{Graph, SessionParams, ThreatModel};
 use secagg::protocol::sim;
+use secagg::protocol::{ClientPolicy, Roster};
 use secagg::ring::Bits;
 use secagg::transport::tls::{client_config, TlsIdentity};
 use secagg::transport::{
-    participate, ClientOptions, ClientOutcome, Coordinator, CoordinatorOptions, ParamsPolicy,
+    participate, ClientOptions, ClientOutcome, Coordinator, CoordinatorOptions,
 };
 
 struct Args {
@@ -71,22 +72,31 @@ fn parse() -> Result<Args, String> {
     Ok(a)
 }
 
-fn graph_and_threshold(a: &Args) -> (Graph, u16) {
+/// Graph, threshold and corrupted-neighbour bound: the chooser's for 5% corrupted clients
+/// (active-model rules with `--active`), or the complete graph.
+fn graph_and_threshold(a: &Args) -> (Graph, u16, u16) {
     let n = a.clients;
-    let (k, t) = if a.harary {
-        match secagg::protocol::chooser::choose_graph_params(n as u64, a.dropout.max(0.01), 0.05) {
-            Ok(c) => (c.degree as usize, c.threshold as usize),
-            Err(_) => (n - 1, n / 2),
-        }
+    let model = if a.active {
+        ThreatModel::Active
     } else {
-        (n - 1, n / 2)
+        ThreatModel::SemiHonest
     };
-    let t = if a.active { t.max(k / 2 + 1) } else { t }.min(k);
-    if k >= n - 1 {
-        (Graph::Complete, t as u16)
+    let chosen = if a.harary {
+        secagg::protocol::chooser::choose_session_graph(n as u64, a.dropout.max(0.01), 0.05, model)
+            .ok()
     } else {
-        (Graph::Harary { degree: k as u16 }, t as u16)
-    }
+        None
+    };
+    chosen.unwrap_or_else(|| {
+        // Complete graph: c = 5% of the clients; active model: the smallest t with 2t > k + c.
+        let (k, c) = (n - 1, n / 20);
+        let t = if a.active {
+            (k + c) / 2 + 1
+        } else {
+            (n / 2).max(c + 1)
+        };
+        (Graph::Complete, t as u16, c as u16)
+    })
 }
 
 fn main() {
@@ -114,7 +124,7 @@ async fn run(a: Args) -> bool {
     let n = a.clients;
     // All clients share this machine's cores, so the per-round work grows with n.
     let deadline_ms = a.deadline_ms.unwrap_or(3000 + 10 * n as u32);
-    let (graph, threshold) = graph_and_threshold(&a);
+    let (graph, threshold, max_corrupt_neighbours) = graph_and_threshold(&a);
     let seeds: Vec<[u8; 32]> = (0..n)
         .map(|i| core::array::from_fn(|b| (i * 131 + b * 7) as u8))
         .collect();
@@ -138,6 +148,7 @@ async fn run(a: Args) -> bool {
         },
         graph,
         threshold,
+        max_corrupt_neighbours,
         vector_len: a.dim,
         bits: Bits::B32,
         clip: 1.0,
@@ -202,6 +213,23 @@ async fn run(a: Args) -> bool {
     let endpoint = secagg::transport::tls::client_endpoint("127.0.0.1:0".parse().expect("address"))
         .expect("client endpoint");
     let inputs = Arc::new(inputs);
+    // Every client checks the offered parameters: the production defaults, a cohort floor that
+    // admits small demo runs, and in the active model the identity roster it trusts (here the
+    // keys the demo generated; in a deployment, pinned or operator-signed).
+    let mut policy = ClientPolicy::new(a.dim);
+    policy.participants.0 = policy.participants.0.min(n);
+    if a.active {
+        let roster = Roster::new(
+            params
+                .participants
+                .iter()
+                .copied()
+                .zip(params.identity_keys.iter().copied())
+                .collect(),
+        )
+        .expect("distinct valid keys");
+        policy = policy.require_active(roster);
+    }
     let mut tasks = Vec::with_capacity(n);
     for i in 0..n {
         let opts = ClientOptions {
@@ -212,7 +240,7 @@ async fn run(a: Args) -> bool {
             message_timeout: Duration::from_millis(
                 deadline_ms as u64 * 6 + n as u64 * a.dim as u64 / 5000 + 5000,
             ),
-            policy: ParamsPolicy::for_len(a.dim),
+            policy: policy.clone(),
             vanish: vanish[i],
         };
         let (endpoint, cfg, inputs) = (endpoint.clone(), client_cfg.clone(), inputs.clone());

@@ -9,9 +9,15 @@
 //! Formats: `f32` is raw little-endian IEEE 754 single precision (4 bytes per coordinate);
 //! `csv` is numbers separated by commas, spaces or newlines.
 //!
-//! Active model: `--identity-seed HEX64` gives the client's Ed25519 identity;
+//! Active model: `--identity-seed HEX64` gives the client's Ed25519 identity and
+//! `--roster FILE` the identity keys it trusts (lines `ID HEXKEY`): the client then refuses
+//! semi-honest sessions and any session whose keys differ from the roster.
 //! `--identity-seed HEX64 --print-identity` prints its public key (for the coordinator's
-//! `identity_keys_file`) and exits.
+//! `identity_keys_file` and the roster) and exits.
+//!
+//! Policy: `--min-clients N` (default 10) and `--corrupt-rate R` (default 0.05, the fraction of
+//! clients assumed to collude with the coordinator) tighten or relax the defaults of
+//! `ClientPolicy::new`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,8 +28,9 @@ use chacha20::ChaCha20Rng;
 use getrandom::SysRng;
 use secagg::crypto::sign::SigningKey;
 use secagg::ids::ParticipantId;
+use secagg::protocol::{ClientPolicy, Roster};
 use secagg::transport::tls::{client_config, client_endpoint, read_certs_pem};
-use secagg::transport::{participate, ClientOptions, ParamsPolicy};
+use secagg::transport::{participate, ClientOptions};
 
 fn read_input(path: &PathBuf, format: &str) -> Result<Vec<f64>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -60,6 +67,7 @@ fn main() {
         "localhost".to_string(),
     );
     let (mut seed, mut print_identity) = (None::<[u8; 32]>, false);
+    let (mut roster_path, mut min_clients, mut corrupt_rate) = (None::<PathBuf>, 10usize, 0.05f64);
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--print-identity" {
@@ -75,6 +83,9 @@ fn main() {
             "--id" => id = v.parse::<u16>().ok().and_then(ParticipantId::new),
             "--format" => format = v,
             "--weight" => weight = v.parse().expect("--weight N"),
+            "--roster" => roster_path = Some(PathBuf::from(v)),
+            "--min-clients" => min_clients = v.parse().expect("--min-clients N"),
+            "--corrupt-rate" => corrupt_rate = v.parse().expect("--corrupt-rate R"),
             "--identity-seed" => {
                 let mut k = [0u8; 32];
                 if v.len() != 64 || !v.is_ascii() {
@@ -121,6 +132,32 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let mut policy = ClientPolicy::new(values.len() as u32);
+    policy.participants.0 = min_clients;
+    policy.assumed_corrupt_rate = corrupt_rate;
+    match (seed.is_some(), &roster_path) {
+        (true, Some(path)) => {
+            let roster = std::fs::read_to_string(path)
+                .map_err(|e| e.to_string())
+                .and_then(|t| Roster::parse_text(&t).map_err(|e| e.to_string()));
+            match roster {
+                Ok(r) => policy = policy.require_active(r),
+                Err(e) => {
+                    eprintln!("roster {}: {e}", path.display());
+                    std::process::exit(2);
+                }
+            }
+        }
+        (true, None) => {
+            eprintln!("--identity-seed (active model) needs --roster FILE: the keys to trust");
+            std::process::exit(2);
+        }
+        (false, Some(_)) => {
+            eprintln!("--roster needs --identity-seed (active model)");
+            std::process::exit(2);
+        }
+        (false, None) => {}
+    }
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     let outcome = rt.block_on(async {
         let roots = read_certs_pem(&cert)?;
@@ -132,7 +169,7 @@ fn main() {
             id,
             connect_timeout: Duration::from_secs(10),
             message_timeout: Duration::from_secs(300),
-            policy: ParamsPolicy::for_len(values.len() as u32),
+            policy,
             vanish: None,
         };
         let mut rng = ChaCha20Rng::try_from_rng(&mut SysRng)

@@ -79,36 +79,53 @@ fn parse() -> Result<Args, String> {
 }
 
 /// Default (degree, threshold) when not given on the command line.
-fn default_graph(a: &Args) -> (Graph, u16) {
+/// Graph, threshold and corrupted-neighbour bound: explicit `--degree`/`--threshold` win;
+/// otherwise the chooser for 5% corrupted clients (active-model rules with `--active`), or the
+/// complete graph.
+fn default_graph(a: &Args) -> (Graph, u16, u16) {
     let n = a.clients;
-    if !a.harary {
-        let k = n - 1;
-        let t = a.threshold.unwrap_or(if a.active {
-            (k / 2 + 1) as u16
+    let model = if a.active {
+        ThreatModel::Active
+    } else {
+        ThreatModel::SemiHonest
+    };
+    let c = (n / 20) as u16;
+    let smallest_t = |k: u16, c: u16| {
+        if a.active {
+            (k + c) / 2 + 1
         } else {
-            (n / 2) as u16
-        });
-        return (Graph::Complete, t);
+            (n / 2).max(c as usize + 1) as u16
+        }
+    };
+    if !a.harary {
+        let k = (n - 1) as u16;
+        return (Graph::Complete, a.threshold.unwrap_or(smallest_t(k, c)), c);
     }
     let chosen =
-        secagg::protocol::chooser::choose_graph_params(n as u64, a.dropout.max(0.01), 0.05)
-            .ok()
-            .map(|c| {
-                (
-                    c.degree.min(u16::MAX as u32) as u16,
-                    c.threshold.min(u16::MAX as u32) as u16,
-                )
-            });
-    let k = a
-        .degree
-        .or(chosen.map(|c| c.0))
-        .unwrap_or(((n - 1) & !1) as u16);
-    let t = a.threshold.or(chosen.map(|c| c.1)).unwrap_or(k / 2 + 1);
-    let t = if a.active { t.max(k / 2 + 1) } else { t };
-    if k as usize >= n - 1 {
-        (Graph::Complete, t.min((n - 1) as u16))
-    } else {
-        (Graph::Harary { degree: k }, t)
+        secagg::protocol::chooser::choose_session_graph(n as u64, a.dropout.max(0.01), 0.05, model)
+            .ok();
+    match (chosen, a.degree) {
+        (Some((g, t, c)), None) => (g, a.threshold.unwrap_or(t), c),
+        (_, degree) => {
+            let k = degree.unwrap_or(((n - 1) & !1) as u16);
+            let c = secagg::protocol::chooser::corrupt_neighbour_bound(
+                n as u64,
+                k as u64,
+                0.05,
+                if a.active {
+                    secagg::protocol::chooser::GRINDING_MARGIN_BITS
+                } else {
+                    0
+                },
+            )
+            .map_or(c, |c| c as u16);
+            let t = a.threshold.unwrap_or(smallest_t(k, c));
+            if k as usize >= n - 1 {
+                (Graph::Complete, t.min((n - 1) as u16), c)
+            } else {
+                (Graph::Harary { degree: k }, t, c)
+            }
+        }
     }
 }
 
@@ -121,7 +138,7 @@ fn main() {
         }
     };
     let n = a.clients;
-    let (graph, threshold) = default_graph(&a);
+    let (graph, threshold, max_corrupt_neighbours) = default_graph(&a);
     let seeds: Vec<[u8; 32]> = (0..n)
         .map(|i| core::array::from_fn(|b| (i * 31 + b) as u8))
         .collect();
@@ -146,6 +163,7 @@ fn main() {
         identity_keys,
         graph,
         threshold,
+        max_corrupt_neighbours,
         vector_len: a.dim,
         bits: Bits::new(a.bits).unwrap_or(Bits::B32),
         clip: 1.0,

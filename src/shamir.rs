@@ -120,17 +120,20 @@ impl PartialEq for Share {
     }
 }
 
-fn secret_halves(secret: &[u8; SECRET_LEN]) -> [FieldElement; 2] {
+/// The secret as two field elements, erased when dropped (`FieldElement` is `Copy`, so the
+/// wrapper, not the type, is what guarantees the erasure).
+fn secret_halves(secret: &[u8; SECRET_LEN]) -> Zeroizing<[FieldElement; 2]> {
     let mut lo = [0u8; 16];
     let mut hi = [0u8; 16];
     lo.copy_from_slice(&secret[..16]);
     hi.copy_from_slice(&secret[16..]);
-    let out = [
-        FieldElement::from_u128(u128::from_le_bytes(lo)),
-        FieldElement::from_u128(u128::from_le_bytes(hi)),
-    ];
+    let mut lo_n = u128::from_le_bytes(lo);
+    let mut hi_n = u128::from_le_bytes(hi);
+    let out = Zeroizing::new([FieldElement::from_u128(lo_n), FieldElement::from_u128(hi_n)]);
     lo.zeroize();
     hi.zeroize();
+    lo_n.zeroize();
+    hi_n.zeroize();
     out
 }
 
@@ -294,13 +297,15 @@ impl Reconstructor {
         let half = |k: usize| {
             FieldElement::sum_of_products(used.iter().zip(&self.lambdas).map(|(s, l)| (s.y[k], *l)))
         };
-        let mut acc = [half(0), half(1)];
-        let (lo, lo_ok) = acc[0].to_u128();
-        let (hi, hi_ok) = acc[1].to_u128();
+        let mut acc = Zeroizing::new([half(0), half(1)]);
+        let (mut lo, lo_ok) = acc[0].to_u128();
+        let (mut hi, hi_ok) = acc[1].to_u128();
         acc.zeroize();
         let mut out = Zeroizing::new([0u8; SECRET_LEN]);
         out[..16].copy_from_slice(&lo.to_le_bytes());
         out[16..].copy_from_slice(&hi.to_le_bytes());
+        lo.zeroize();
+        hi.zeroize();
         if !bool::from(lo_ok & hi_ok) {
             return Err(ShamirError::Inconsistent);
         }

@@ -20,8 +20,8 @@ use secagg::transport::frame::{
 };
 use secagg::transport::tls::{client_config, TlsIdentity};
 use secagg::transport::{
-    participate, ClientOptions, ClientOutcome, Coordinator, CoordinatorOptions, ParamsPolicy,
-    SessionReport, TransportError,
+    participate, ClientOptions, ClientOutcome, Coordinator, CoordinatorOptions, SessionReport,
+    TransportError,
 };
 
 struct Net {
@@ -92,7 +92,7 @@ async fn session_staggered(
             id: p.participants[i],
             connect_timeout: Duration::from_secs(10),
             message_timeout: Duration::from_secs(30),
-            policy: ParamsPolicy::for_len(p.vector_len),
+            policy: test_policy(&p),
             vanish: vanish[i],
         };
         let key = (!p.identity_keys.is_empty()).then(|| SigningKey::from_seed(&identity_seed(i)));
@@ -314,7 +314,7 @@ async fn hostile_peers_are_dropped_and_others_unaffected() {
             id: p.participants[i],
             connect_timeout: Duration::from_secs(10),
             message_timeout: Duration::from_secs(30),
-            policy: ParamsPolicy::for_len(4),
+            policy: test_policy(&p),
             vanish: (i == 4).then_some(Vanish::Silent(Round::MaskedInput)),
         };
         let (endpoint, cfg, inputs) =

@@ -379,6 +379,7 @@ fn params_from_json(v: &Value) -> secagg::protocol::SessionParams {
             _ => Graph::Complete,
         },
         threshold: v["threshold"].as_u64().unwrap() as u16,
+        max_corrupt_neighbours: v["max_corrupt_neighbours"].as_u64().unwrap() as u16,
         vector_len: v["vector_len"].as_u64().unwrap() as u32,
         bits: Bits::new(v["bits"].as_u64().unwrap() as u32).unwrap(),
         clip: v["clip"].as_f64().unwrap(),

@@ -433,6 +433,16 @@ fn scenario_params(n: u16, t: u16, graph: Graph, active: bool) -> SessionParams 
     } else {
         Vec::new()
     };
+    let k = match graph {
+        Graph::Harary { degree } => degree,
+        _ => n - 1,
+    };
+    // The largest corruption bound each model allows for (k, t), so the field is exercised.
+    let max_corrupt_neighbours = if active {
+        (2 * t).saturating_sub(k + 1)
+    } else {
+        t - 1
+    };
     SessionParams {
         nonce: bytes32(0x99),
         participants: (1..=n).map(|i| pid(10 * i)).collect(),
@@ -444,6 +454,7 @@ fn scenario_params(n: u16, t: u16, graph: Graph, active: bool) -> SessionParams 
         identity_keys,
         graph,
         threshold: t,
+        max_corrupt_neighbours,
         vector_len: 3,
         bits: Bits::new(24).expect("valid width"),
         clip: 1.0,
@@ -557,6 +568,7 @@ fn params_json(p: &SessionParams) -> Value {
         "graph": match p.graph { Graph::Harary { .. } => "harary", _ => "complete" },
         "degree": p.degree(),
         "threshold": p.threshold,
+        "max_corrupt_neighbours": p.max_corrupt_neighbours,
         "vector_len": p.vector_len,
         "bits": p.bits.get(),
         "clip": p.clip,

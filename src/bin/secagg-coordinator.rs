@@ -17,12 +17,13 @@
 //! dropout = 0.1
 //! corrupt = 0.05
 //! round_timeout_ms = [30000, 30000, 60000, 30000, 30000]
-//! threat_model = "semi-honest"             # or "active", with identity_keys_file = "keys.txt"
-//!                                          # (one hex Ed25519 public key per participant)
+//! threat_model = "semi-honest"             # or "active", with identity_keys_file = "roster.txt"
+//!                                          # (`ID HEXKEY` lines: the roster clients pin)
 //! ```
 //!
-//! In the active model the threshold must exceed half the degree; give `threshold` explicitly
-//! if the chooser's (semi-honest) value is too small.
+//! `corrupt` is the fraction of clients assumed to collude with the coordinator: it sets the
+//! session's corrupted-neighbour bound `c` (and, in the active model, the chooser's `t` with
+//! `2t > k + c`). Clients refuse sessions whose `c` is below what their own assumption gives.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -113,7 +114,8 @@ struct SessionConfig {
     /// "semi-honest" (default) or "active".
     #[serde(default = "default_threat")]
     threat_model: String,
-    /// Active model: a file with one hex Ed25519 public key per line, for participants
+    /// Active model: the identity keys, as a roster (`ID HEXKEY` per line: the same file the
+    /// clients pin with `--roster`) or one hex Ed25519 public key per line for participants
     /// 1..=clients in order.
     identity_keys_file: Option<PathBuf>,
 }
@@ -152,12 +154,29 @@ fn default_threat() -> String {
     "semi-honest".into()
 }
 
+/// The identity keys of participants 1..=n: either the roster format clients trust
+/// (`ID HEXKEY` per line, see `secagg::protocol::Roster`), or one hex key per line in
+/// participant order.
 fn read_identity_keys(path: &std::path::Path, n: usize) -> Result<Vec<[u8; 32]>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let keys: Vec<[u8; 32]> = text
+    let lines: Vec<&str> = text
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    if lines.iter().any(|l| l.split_whitespace().count() == 2) {
+        let roster = secagg::protocol::Roster::parse_text(&text)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        return (1..=n as u16)
+            .map(|i| {
+                ParticipantId::new(i)
+                    .and_then(|id| roster.key_of(id).copied())
+                    .ok_or(format!("{}: participant {i} is not listed", path.display()))
+            })
+            .collect();
+    }
+    let keys: Vec<[u8; 32]> = lines
+        .iter()
         .map(|l| {
             if l.len() != 64 || !l.is_ascii() {
                 return Err(format!("identity key {l:?} is not 64 hex digits"));
@@ -176,29 +195,53 @@ fn read_identity_keys(path: &std::path::Path, n: usize) -> Result<Vec<[u8; 32]>,
     Ok(keys)
 }
 
+/// Graph, threshold t and corrupted-neighbour bound c: the chooser's for the configured dropout
+/// and corruption rates (active-model rules in the active model), with `degree` and `threshold`
+/// overrides; c always follows from the corruption rate and the degree actually used.
+fn graph_params(
+    c: &SessionConfig,
+    n: usize,
+    model: ThreatModel,
+) -> Result<(Graph, u16, u16), String> {
+    use secagg::protocol::chooser::{
+        choose_session_graph, corrupt_neighbour_bound, GRINDING_MARGIN_BITS,
+    };
+    let chooser = |e: secagg::protocol::chooser::ChooserError| format!("parameter chooser: {e}");
+    let smallest_t = |k: usize, cc: usize| match model {
+        ThreatModel::Active => (k + cc) / 2 + 1,
+        _ => (n / 2).max(cc + 1),
+    };
+    let k = match (c.graph.as_str(), c.degree) {
+        ("harary", None) => {
+            let (g, t, cc) =
+                choose_session_graph(n as u64, c.dropout, c.corrupt, model).map_err(chooser)?;
+            return Ok((g, c.threshold.unwrap_or(t), cc));
+        }
+        ("harary", Some(k)) => (k as usize).min(n.saturating_sub(1)),
+        ("complete", _) => n.saturating_sub(1),
+        (g, _) => return Err(format!("unknown graph {g:?} (complete or harary)")),
+    };
+    let margin = match model {
+        ThreatModel::Active => GRINDING_MARGIN_BITS,
+        _ => 0,
+    };
+    let cc = corrupt_neighbour_bound(n as u64, k as u64, c.corrupt, margin).map_err(chooser)?;
+    let cc = cc as usize;
+    let t = c.threshold.map_or(smallest_t(k, cc), |t| t as usize);
+    let graph = if k >= n.saturating_sub(1) {
+        Graph::Complete
+    } else {
+        Graph::Harary { degree: k as u16 }
+    };
+    Ok((
+        graph,
+        t.min(u16::MAX as usize) as u16,
+        cc.min(u16::MAX as usize) as u16,
+    ))
+}
+
 fn params(c: &SessionConfig, session_index: u32) -> Result<SessionParams, String> {
     let n = c.clients as usize;
-    let (graph, threshold) = match c.graph.as_str() {
-        "complete" => (Graph::Complete, c.threshold.unwrap_or((n / 2) as u16)),
-        "harary" => {
-            let chosen =
-                secagg::protocol::chooser::choose_graph_params(n as u64, c.dropout, c.corrupt)
-                    .map_err(|e| format!("parameter chooser: {e}"))?;
-            let k = c.degree.unwrap_or(chosen.degree as u16);
-            let t = c.threshold.unwrap_or(chosen.threshold as u16);
-            if k as usize >= n.saturating_sub(1) {
-                (Graph::Complete, t)
-            } else {
-                (Graph::Harary { degree: k }, t)
-            }
-        }
-        g => return Err(format!("unknown graph {g:?} (complete or harary)")),
-    };
-    let mut nonce = [0u8; 32];
-    nonce[..4].copy_from_slice(&session_index.to_be_bytes());
-    let mut rand = [0u8; 28];
-    getrandom::fill(&mut rand).map_err(|e| e.to_string())?;
-    nonce[4..].copy_from_slice(&rand);
     let (threat_model, identity_keys) = match c.threat_model.as_str() {
         "semi-honest" => (ThreatModel::SemiHonest, Vec::new()),
         "active" => {
@@ -214,6 +257,12 @@ fn params(c: &SessionConfig, session_index: u32) -> Result<SessionParams, String
             ))
         }
     };
+    let (graph, threshold, max_corrupt_neighbours) = graph_params(c, n, threat_model)?;
+    let mut nonce = [0u8; 32];
+    nonce[..4].copy_from_slice(&session_index.to_be_bytes());
+    let mut rand = [0u8; 28];
+    getrandom::fill(&mut rand).map_err(|e| e.to_string())?;
+    nonce[4..].copy_from_slice(&rand);
     let p = SessionParams {
         nonce,
         participants: (1..=c.clients).filter_map(ParticipantId::new).collect(),
@@ -221,6 +270,7 @@ fn params(c: &SessionConfig, session_index: u32) -> Result<SessionParams, String
         identity_keys,
         graph,
         threshold,
+        max_corrupt_neighbours,
         vector_len: c.vector_len,
         bits: Bits::new(c.bits).map_err(|e| e.to_string())?,
         clip: c.clip,

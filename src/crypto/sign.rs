@@ -41,6 +41,10 @@ pub enum SigPurpose {
     AdvertiseKeys,
     /// A client's signature over the survivor set U3 (round 3).
     ConsistencyCheck,
+    /// An operator's signature over a participant roster (participant id -> identity key).
+    /// The 32 bytes in the session-id position are the roster's *deployment id* (which
+    /// population or task it is for), not a session id.
+    OperatorRoster,
 }
 
 impl SigPurpose {
@@ -49,6 +53,7 @@ impl SigPurpose {
         match self {
             SigPurpose::AdvertiseKeys => b"advertise keys",
             SigPurpose::ConsistencyCheck => b"consistency check",
+            SigPurpose::OperatorRoster => b"operator roster",
         }
     }
 }

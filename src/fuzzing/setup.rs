@@ -47,6 +47,7 @@ pub fn params(n: usize, t: u16, graph: Graph, active: bool, len: u32) -> Session
         identity_keys,
         graph,
         threshold: t,
+        max_corrupt_neighbours: 0,
         vector_len: len,
         bits: Bits::B32,
         clip: 1.0,

@@ -61,6 +61,9 @@ use std::f64::consts::LN_2;
 /// probability 2^-40.
 pub const SECURITY_BITS: u32 = 40;
 
+/// Largest even degree the search tries below the complete graph (session degrees are `u16`).
+pub const MAX_SEARCH_DEGREE: u64 = u16::MAX as u64 - 1;
+
 /// Correctness parameter eta: the protocol fails with probability < 2^-20.
 pub const FAILURE_BITS: u32 = 20;
 
@@ -164,12 +167,175 @@ pub fn choose_graph_params(
         dropout,
         corrupt,
     };
-    let finder = Finder::new(n, num_corrupt, num_dropout);
+    let finder = Finder::new(n, num_corrupt, num_dropout, 0);
     let (degree, threshold) = finder.search().ok_or_else(|| infeasible.clone())?;
     Ok(GraphParams {
         degree: u32::try_from(degree).map_err(|_| infeasible.clone())?,
         threshold: u32::try_from(threshold).map_err(|_| infeasible)?,
     })
+}
+
+/// Communication-graph parameters for the active (malicious-server) model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveGraphParams {
+    /// Number of neighbours of each client, excluding itself (even, or `n - 1`).
+    pub degree: u32,
+    /// Shamir threshold inside each neighbourhood: `2t > degree + max_corrupt_neighbours`.
+    pub threshold: u32,
+    /// `c`: more than `c` corrupted neighbours occur with probability below
+    /// 2^-(sigma+1) / n per client (the session parameter `max_corrupt_neighbours`).
+    pub max_corrupt_neighbours: u32,
+}
+
+/// Chooses the degree, threshold and corrupted-neighbour bound for the **active** model
+/// (malicious server colluding with a fraction `corrupt` of the clients; the graph itself is
+/// assumed to be uniformly random, see the spec's threat-model section for graph grinding).
+///
+/// Same search as [`choose_graph_params`], with rule 2 replaced by: `c = t1 - 1` where `t1` is
+/// rule 2's tail bound (so more than `c` corrupted neighbours has probability below
+/// 2^-(sigma+1)/n), and `t = floor((k + c) / 2) + 1`, the smallest threshold with `2t > k + c`
+/// (a server showing different survivor sets to different neighbours of a client then cannot
+/// collect `t` shares of both of its secrets). Rule 3 (correctness) is unchanged.
+///
+/// This reproduces the published semi-malicious values of Google's federated-compute
+/// parameter finder for 5% corrupted and 5% dropped clients: n = 100 -> 16/11 and
+/// n = 1000 -> 52/37 (degree / threshold).
+///
+/// # Errors
+/// As [`choose_graph_params`].
+pub fn choose_active_graph_params(
+    n: u64,
+    dropout: f64,
+    corrupt: f64,
+) -> Result<ActiveGraphParams, ChooserError> {
+    choose_active_graph_params_with_margin(n, dropout, corrupt, 0)
+}
+
+/// Default grinding margin in bits for active sessions built by this crate's coordinator and
+/// examples: the server chooses the session nonce, hence the graph, and may try many nonces
+/// offline; with this margin each graph is bad with probability below 2^-(41 + 64), so even
+/// 2^64 trials (about 4 million CPU-years at ~7 us per permutation for n = 1000) succeed with
+/// probability below 2^-41.
+pub const GRINDING_MARGIN_BITS: u32 = 64;
+
+/// [`choose_active_graph_params`] with both security events (connectivity and the corrupted-
+/// neighbour tail) tightened by `2^-margin_bits`, so that a server grinding up to
+/// `2^margin_bits` nonces for a bad graph still succeeds with probability below 2^-41 (union
+/// bound over its trials). `margin_bits = 0` is the published rule.
+///
+/// # Errors
+/// As [`choose_graph_params`].
+pub fn choose_active_graph_params_with_margin(
+    n: u64,
+    dropout: f64,
+    corrupt: f64,
+    margin_bits: u32,
+) -> Result<ActiveGraphParams, ChooserError> {
+    if n < 2 {
+        return Err(ChooserError::TooFewClients { n });
+    }
+    for (name, value) in [("dropout", dropout), ("corrupt", corrupt)] {
+        if !(0.0..1.0).contains(&value) {
+            return Err(ChooserError::InvalidFraction { name, value });
+        }
+    }
+    let num_corrupt = count_of(corrupt, n);
+    let num_dropout = count_of(dropout, n);
+    if num_corrupt + num_dropout >= n {
+        return Err(ChooserError::NoHonestSurvivor {
+            n,
+            corrupt: num_corrupt,
+            dropout: num_dropout,
+        });
+    }
+    let infeasible = || ChooserError::Infeasible {
+        n,
+        dropout,
+        corrupt,
+    };
+    let finder = Finder::new(n, num_corrupt, num_dropout, margin_bits);
+    let (degree, (threshold, c)) = finder.search_active().ok_or_else(infeasible)?;
+    let fit = |v: u64| u32::try_from(v).map_err(|_| infeasible());
+    Ok(ActiveGraphParams {
+        degree: fit(degree)?,
+        threshold: fit(threshold)?,
+        max_corrupt_neighbours: fit(c)?,
+    })
+}
+
+/// The graph, threshold `t` and corrupted-neighbour bound `c` of a session with `n` clients
+/// under `model`, from [`choose_graph_params`] (semi-honest, `c = t - 1`) or
+/// [`choose_active_graph_params_with_margin`] with [`GRINDING_MARGIN_BITS`] (active). Values
+/// that do not fit the session parameters'
+/// `u16` fields are reported as infeasible.
+pub fn choose_session_graph(
+    n: u64,
+    dropout: f64,
+    corrupt: f64,
+    model: super::params::ThreatModel,
+) -> Result<(super::params::Graph, u16, u16), ChooserError> {
+    let (k, t, c) = match model {
+        super::params::ThreatModel::Active => {
+            let p =
+                choose_active_graph_params_with_margin(n, dropout, corrupt, GRINDING_MARGIN_BITS)?;
+            (p.degree, p.threshold, p.max_corrupt_neighbours)
+        }
+        _ => {
+            let p = choose_graph_params(n, dropout, corrupt)?;
+            (p.degree, p.threshold, p.threshold - 1)
+        }
+    };
+    let fit = |v: u32| {
+        u16::try_from(v).map_err(|_| ChooserError::Infeasible {
+            n,
+            dropout,
+            corrupt,
+        })
+    };
+    let graph = if k as u64 >= n - 1 {
+        super::params::Graph::Complete
+    } else {
+        super::params::Graph::Harary { degree: fit(k)? }
+    };
+    Ok((graph, fit(t)?, fit(c)?))
+}
+
+/// The corrupted-neighbour bound `c` for a given graph: the smallest `c` such that more than
+/// `c` of a client's `degree` neighbours are corrupted with probability below
+/// 2^-(sigma+1) / n, when a fraction `corrupt` of the `n` clients is corrupted and the graph is
+/// a uniformly random Harary graph (for the complete graph, `degree = n - 1`, this is the
+/// number of corrupted clients). A client uses it to check a session's declared
+/// `max_corrupt_neighbours` against its own assumption.
+///
+/// # Errors
+/// [`ChooserError::TooFewClients`], [`ChooserError::InvalidFraction`], or
+/// [`ChooserError::Infeasible`] if `degree` is 0 or not below `n`.
+///
+/// `margin_bits` tightens the budget as in [`choose_active_graph_params_with_margin`].
+pub fn corrupt_neighbour_bound(
+    n: u64,
+    degree: u64,
+    corrupt: f64,
+    margin_bits: u32,
+) -> Result<u64, ChooserError> {
+    if n < 2 {
+        return Err(ChooserError::TooFewClients { n });
+    }
+    if !(0.0..1.0).contains(&corrupt) {
+        return Err(ChooserError::InvalidFraction {
+            name: "corrupt",
+            value: corrupt,
+        });
+    }
+    if degree == 0 || degree >= n {
+        return Err(ChooserError::Infeasible {
+            n,
+            dropout: 0.0,
+            corrupt,
+        });
+    }
+    let finder = Finder::new(n, count_of(corrupt, n), 0, margin_bits);
+    Ok(finder.corrupt_tail(degree).saturating_sub(1))
 }
 
 /// `floor((rate + RATE_EPSILON) * n)`, clamped to `n`.
@@ -193,9 +359,11 @@ struct Finder {
 }
 
 impl Finder {
-    fn new(n: u64, corrupt: u64, dropout: u64) -> Self {
+    /// `margin_bits` tightens both security events by 2^-margin (graph grinding, see
+    /// [`choose_active_graph_params_with_margin`]); 0 for the published rules.
+    fn new(n: u64, corrupt: u64, dropout: u64, margin_bits: u32) -> Self {
         let ln_n = (n as f64).ln();
-        let ln_sec_event = -f64::from(SECURITY_BITS + 1) * LN_2;
+        let ln_sec_event = -f64::from(SECURITY_BITS + 1 + margin_bits) * LN_2;
         Finder {
             n,
             corrupt,
@@ -207,14 +375,26 @@ impl Finder {
         }
     }
 
-    /// Returns the first accepted `(k, t)` in the search order.
+    /// Returns the first accepted `(k, t)` in the search order (semi-honest rules).
     fn search(&self) -> Option<(u64, u64)> {
+        self.search_with(|k| self.threshold_for(k))
+    }
+
+    /// Returns the first accepted `(k, (t, c))` under the active-model rules.
+    fn search_active(&self) -> Option<(u64, (u64, u64))> {
+        self.search_with(|k| self.active_threshold_for(k))
+    }
+
+    /// The degree search shared by both models: `accept(k)` applies rules 2 and 3.
+    fn search_with<T>(&self, accept: impl Fn(u64) -> Option<T>) -> Option<(u64, T)> {
         let n = self.n;
         // Running value of ln([B]_k / [n]_k) = sum_{i<k} ln((B-i)/(n-i)),
         // valid while k <= B (for k > B the probability is 0).
         let mut ln_all_bad = 0.0_f64;
         let mut k = 2_u64;
-        while k < n - 1 {
+        // Degrees above `MAX_SEARCH_DEGREE` never fit a session (`u16`) and would make an
+        // infeasible search O(n^2); the complete graph is still tried last.
+        while k < n - 1 && k <= MAX_SEARCH_DEGREE {
             for i in (k - 2)..k {
                 if i < self.bad {
                     ln_all_bad += ((self.bad - i) as f64 / (n - i) as f64).ln();
@@ -223,14 +403,14 @@ impl Finder {
             // The connectivity bound is non-increasing in k, so failing
             // degrees are skipped cheaply before the O(k) threshold checks.
             if self.connected_enough(k, ln_all_bad) {
-                if let Some(t) = self.threshold_for(k) {
+                if let Some(t) = accept(k) {
                     return Some((k, t));
                 }
             }
             k += 2;
         }
         // Complete graph: always connected.
-        self.threshold_for(n - 1).map(|t| (n - 1, t))
+        accept(n - 1).map(|t| (n - 1, t))
     }
 
     /// Rule 1 for a degree `k < n - 1`.
@@ -245,7 +425,21 @@ impl Finder {
 
     /// Rules 2 and 3 for degree `k`: returns the threshold if accepted.
     fn threshold_for(&self, k: u64) -> Option<u64> {
-        // Rule 2: smallest t1 with Pr[X >= t1] < budget, X ~ corrupt neighbours.
+        let t = self.corrupt_tail(k).max(2);
+        (t <= k && self.correct(k, t)).then_some(t)
+    }
+
+    /// Active model for degree `k`: `c = t1 - 1` corrupted neighbours at most (rule 2's tail
+    /// bound), `t` the smallest threshold with `2t > k + c` (and `t >= 2`), then rule 3.
+    fn active_threshold_for(&self, k: u64) -> Option<(u64, u64)> {
+        let c = self.corrupt_tail(k).saturating_sub(1);
+        let t = ((k + c) / 2 + 1).max(2);
+        (t <= k && self.correct(k, t)).then_some((t, c))
+    }
+
+    /// Rule 2's `t1`: the smallest integer with `Pr[X >= t1] < 2^-(sigma+1) / n`,
+    /// `X ~ Hyp(n, A, k)` the number of corrupted neighbours.
+    fn corrupt_tail(&self, k: u64) -> u64 {
         let x = Hypergeometric::new(self.n, self.corrupt, k);
         let lpmf = x.log_pmf_all();
         // Walk from the top of the support downwards accumulating the upper
@@ -260,14 +454,14 @@ impl Finder {
             }
             t1 = x.lo + idx as u64;
         }
-        let t = t1.max(2);
-        if t > k {
-            return None;
-        }
-        // Rule 3: Pr[Y < t] < budget, Y ~ surviving neighbours.
+        t1
+    }
+
+    /// Rule 3: `Pr[Y < t] < 2^-eta / n`, `Y ~ Hyp(n, S, k)` the surviving neighbours.
+    fn correct(&self, k: u64, t: u64) -> bool {
         let y = Hypergeometric::new(self.n, self.surviving, k);
         if t <= y.lo {
-            return Some(t);
+            return true;
         }
         let lpmf = y.log_pmf_all();
         let upto = ((t - y.lo) as usize).min(lpmf.len());
@@ -275,7 +469,7 @@ impl Finder {
         for &lp in &lpmf[..upto] {
             head = log_add_exp(head, lp);
         }
-        (head < self.ln_fail_client).then_some(t)
+        head < self.ln_fail_client
     }
 }
 
@@ -357,6 +551,74 @@ mod tests {
     fn params(n: u64, dropout: f64, corrupt: f64) -> (u32, u32) {
         let p = choose_graph_params(n, dropout, corrupt).expect("feasible");
         (p.degree, p.threshold)
+    }
+
+    fn active(n: u64, dropout: f64, corrupt: f64) -> (u32, u32, u32) {
+        let p = choose_active_graph_params(n, dropout, corrupt).expect("feasible");
+        (p.degree, p.threshold, p.max_corrupt_neighbours)
+    }
+
+    #[test]
+    fn active_reproduces_published_semi_malicious_values() {
+        let (k, t, _) = active(100, 0.05, 0.05);
+        assert_eq!((k, t), (16, 11));
+        let (k, t, _) = active(1000, 0.05, 0.05);
+        assert_eq!((k, t), (52, 37));
+    }
+
+    #[test]
+    fn active_invariants_over_grid() {
+        for n in [10u64, 50, 100, 300, 1000, 5000] {
+            for (d, c) in [
+                (0.0, 0.0),
+                (0.05, 0.05),
+                (0.1, 0.05),
+                (0.05, 0.1),
+                (0.2, 0.2),
+            ] {
+                let Ok(p) = choose_active_graph_params(n, d, c) else {
+                    continue;
+                };
+                let (k, t, cc) = (p.degree, p.threshold, p.max_corrupt_neighbours);
+                assert!(2 * t > k + cc, "n={n} d={d} c={c}: {k}/{t}/{cc}");
+                assert!(t <= k && t >= 2);
+                assert!(k as u64 == n - 1 || k % 2 == 0);
+                // c is exactly the bound a client recomputes from the same rate.
+                assert_eq!(
+                    corrupt_neighbour_bound(n, k as u64, c, 0).unwrap(),
+                    cc as u64
+                );
+                // Never weaker than the semi-honest threshold.
+                if let Ok(s) = choose_graph_params(n, d, c) {
+                    assert!(k >= s.degree || k as u64 == n - 1);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn grinding_margin_tightens_the_corrupt_bound() {
+        for n in [100u64, 1000, 10_000] {
+            let plain = choose_active_graph_params(n, 0.05, 0.05).unwrap();
+            let hard = choose_active_graph_params_with_margin(n, 0.05, 0.05, 64).unwrap();
+            assert!(2 * hard.threshold > hard.degree + hard.max_corrupt_neighbours);
+            assert!(hard.degree >= plain.degree, "n={n}: {plain:?} vs {hard:?}");
+            // The hardened c is the 2^-(41+64)/n tail bound for that degree.
+            let c = corrupt_neighbour_bound(n, hard.degree as u64, 0.05, 64).unwrap();
+            assert_eq!(c, hard.max_corrupt_neighbours as u64);
+            // The same degree under the plain budget tolerates fewer corruptions.
+            let plain_c = corrupt_neighbour_bound(n, hard.degree as u64, 0.05, 0).unwrap();
+            assert!(plain_c <= c);
+        }
+    }
+
+    #[test]
+    fn corrupt_bound_of_complete_graph_is_the_corrupt_count() {
+        // With k = n - 1 every corrupted client is a neighbour of every honest one.
+        assert_eq!(corrupt_neighbour_bound(10, 9, 0.2, 0).unwrap(), 2);
+        assert_eq!(corrupt_neighbour_bound(100, 99, 0.05, 64).unwrap(), 5);
+        assert!(corrupt_neighbour_bound(10, 10, 0.2, 0).is_err());
+        assert!(corrupt_neighbour_bound(10, 4, 1.5, 0).is_err());
     }
 
     #[test]

@@ -21,6 +21,7 @@ use super::error::{ClientAbort, ClientCheck, ClientSetupError};
 use super::graph::{permutation, Topology};
 use super::messages::*;
 use super::params::{Graph, SessionParams, ThreatModel};
+use super::policy::ClientPolicy;
 use crate::crypto::aead::Binding;
 use crate::crypto::aead::OpeningKey;
 use crate::crypto::kex::{KexPublicKey, KexSecretKey};
@@ -54,6 +55,8 @@ struct KeysSent {
 /// A neighbour in U1 (from the key directory) and what this client derived for it.
 struct Peer {
     id: ParticipantId,
+    /// Its round-0 public keys (they authenticate its consistency signature).
+    keys: (KexPublicKey, KexPublicKey),
     opening: OpeningKey,
     mask_seed: MaskSeed,
 }
@@ -68,6 +71,8 @@ struct SharesSent {
 /// The shares this client holds for one neighbour in U2.
 struct Held {
     owner: ParticipantId,
+    /// The owner's round-0 public keys, from the key directory.
+    keys: (KexPublicKey, KexPublicKey),
     key_share: Share,
     seed_share: Share,
 }
@@ -95,6 +100,8 @@ pub struct Client {
     neighbours: Vec<ParticipantId>,
     limits: Limits,
     identity: Option<SigningKey>,
+    /// This client's round-0 public keys (bound into its consistency signature).
+    own_keys: (KexPublicKey, KexPublicKey),
     state: State,
     revealed: Vec<(ParticipantId, ShareKind)>,
 }
@@ -134,7 +141,24 @@ fn neighbours_of(params: &SessionParams, session: &SessionId, index: usize) -> V
 }
 
 impl Client {
-    /// Joins a session: quantizes `input` (scaled by `weight / max_weight`), generates this
+    /// Joins a session offered by a coordinator: checks `policy` first (threat model, identity
+    /// roster, corruption bound, cohort and cost limits), then proceeds as [`Self::new`]. This is
+    /// the entry point for apps; nothing is generated for a refused session.
+    pub fn join<R: rand_core::CryptoRng + ?Sized>(
+        params: Arc<SessionParams>,
+        policy: &ClientPolicy,
+        me: ParticipantId,
+        identity: Option<SigningKey>,
+        input: &[f64],
+        weight: u32,
+        rng: &mut R,
+    ) -> Result<(Client, Vec<u8>), ClientSetupError> {
+        policy.check(&params, me)?;
+        Self::new(params, me, identity, input, weight, rng)
+    }
+
+    /// Joins a session without a policy check: for drivers whose parameters do not come from
+    /// an untrusted coordinator (simulations, tests). Quantizes `input` (scaled by `weight / max_weight`), generates this
     /// session's key pairs and returns the client with its `AdvertiseKeys` message.
     pub fn new<R: rand_core::CryptoRng + ?Sized>(
         params: Arc<SessionParams>,
@@ -199,6 +223,7 @@ impl Client {
             session,
             me,
             identity,
+            own_keys: (c_pk, s_pk),
             state: State::KeysSent(KeysSent {
                 c_sk,
                 s_sk,
@@ -458,6 +483,7 @@ impl Client {
             ciphertexts.push((e.id, arr));
             peers.push(Peer {
                 id: e.id,
+                keys: (e.c_pk, e.s_pk),
                 opening,
                 mask_seed: mask.pairwise_mask_seed(&self.session, self.me, e.id),
             });
@@ -522,6 +548,7 @@ impl Client {
             }
             held.push(Held {
                 owner: *from,
+                keys: s.peers[i].keys,
                 key_share,
                 seed_share,
             });
@@ -591,7 +618,7 @@ impl Client {
         let signature = key.sign(
             SigPurpose::ConsistencyCheck,
             &self.session,
-            &encode_survivors(&c.survivors),
+            &consistency_payload(&c.survivors, &self.own_keys.0, &self.own_keys.1),
         );
         i.signed = Some(c.survivors);
         self.state = State::InputSent(i);
@@ -612,7 +639,6 @@ impl Client {
             if *signed != u.survivors {
                 return Err(ClientCheck::SignedSetChanged);
             }
-            let payload = encode_survivors(&u.survivors);
             let mut valid = 0;
             for (id, sig) in &u.signatures {
                 self.check_neighbour(*id)?;
@@ -629,6 +655,13 @@ impl Client {
                     .get(idx)
                     .and_then(|b| VerifyingKey::from_bytes(b).ok())
                     .ok_or(ClientCheck::BadSignature(*id))?;
+                // The signer's own round-0 keys are part of what it signed.
+                let keys = i
+                    .held
+                    .binary_search_by_key(id, |h| h.owner)
+                    .map(|at| i.held[at].keys)
+                    .map_err(|_| ClientCheck::SetGrew(*id))?;
+                let payload = consistency_payload(&u.survivors, &keys.0, &keys.1);
                 vk.verify(SigPurpose::ConsistencyCheck, &self.session, &payload, sig)
                     .map_err(|_| ClientCheck::BadSignature(*id))?;
                 valid += 1;

@@ -129,6 +129,9 @@ pub enum ClientSetupError {
     /// The active model needs the client's identity key, and it must match the parameters.
     #[error("identity key missing or not the one listed in the parameters")]
     IdentityKey,
+    /// The client's policy refused the session.
+    #[error("policy: {0}")]
+    Policy(#[from] super::policy::PolicyError),
 }
 
 /// Why the server refused one message.

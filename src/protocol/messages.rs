@@ -337,10 +337,25 @@ fn check_increasing(prev: Option<ParticipantId>, id: ParticipantId) -> Result<()
     }
 }
 
-/// The payload signed for U3 (purpose "consistency check"): `u16(|U3|) || u16(id)*`.
+/// The survivor-set encoding `u16(|U3|) || u16(id)*` (as in `UnmaskRequest`).
 pub fn encode_survivors(ids: &[ParticipantId]) -> Vec<u8> {
     let mut v = Vec::with_capacity(2 + 2 * ids.len());
     put_ids(&mut v, ids);
+    v
+}
+
+/// The payload signed in round 3 (purpose "consistency check"):
+/// `u16(|U3|) || u16(id)* || c_pk || s_pk`, where `c_pk || s_pk` are the **signer's own**
+/// round-0 public keys. Those keys are fresh in every run, so a signature cannot be replayed
+/// into another run of a session id the server reused; every verifier knows them from the key
+/// directory (a signer is a neighbour in U3, within U1).
+pub fn consistency_payload(
+    survivors: &[ParticipantId],
+    c_pk: &KexPublicKey,
+    s_pk: &KexPublicKey,
+) -> Vec<u8> {
+    let mut v = encode_survivors(survivors);
+    v.extend_from_slice(&key_payload(c_pk, s_pk));
     v
 }
 

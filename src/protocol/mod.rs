@@ -20,10 +20,13 @@ pub mod error;
 pub mod graph;
 pub mod messages;
 pub mod params;
+pub mod policy;
 pub mod server;
 pub mod sim;
 
 pub use client::{Client, ClientStatus};
+pub use error::ClientSetupError;
 pub use error::{AbortReason, ClientAbort, ClientCheck, RejectReason, Rejected, SessionAbort};
 pub use params::{Graph, ParamsError, SessionParams, ThreatModel};
+pub use policy::{ClientPolicy, PolicyError, Roster, SignedRoster};
 pub use server::{AggregateOutput, ClientFate, Server, UnmaskPhase, UnmaskStats};

@@ -3,8 +3,15 @@
 //!
 //! Invariants of a [`SessionParams`] that passed [`SessionParams::validate`]: participants are
 //! strictly increasing; the graph degree is even, at least 2 and below n (or the graph is
-//! complete); `1 <= t <= degree`; in the active model every participant has a valid identity key
-//! and `t > degree / 2`; the sum of n quantized inputs and of n weights cannot wrap the ring.
+//! complete); `1 <= t <= degree`; `t > c` for the assumed bound `c` on corrupted neighbours; in
+//! the active model every participant has a valid, distinct identity key and `2t > degree + c`;
+//! the sum of n quantized inputs and of n weights cannot wrap the ring.
+//!
+//! Why `2t > k + c` in the active model: a malicious server may show different survivor sets to
+//! different clients. Each honest neighbour of a client `u` reveals at most one kind of share of
+//! `u` (mask key if it believes `u` dropped, self-mask seed otherwise); the `c` corrupted
+//! neighbours reveal both. Getting `t` of each kind needs `2(t - c)` honest neighbours, so it is
+//! impossible when `2(t - c) > k - c`, i.e. `2t > k + c` (spec section "Threat models").
 
 use sha2::{Digest, Sha256};
 
@@ -56,6 +63,12 @@ pub struct SessionParams {
     /// Shamir threshold t per neighbourhood: any t of a client's neighbours can rebuild its
     /// secrets, fewer learn nothing.
     pub threshold: u16,
+    /// `c`: the largest number of corrupted clients (colluding with the server) that any one
+    /// client's neighbourhood is assumed to contain. For the complete graph this is the number
+    /// of corrupted clients; for a SecAgg+ graph the chooser derives it from a corruption rate
+    /// ([`super::chooser::choose_active_graph_params`]). Validation requires `t > c`, and in the
+    /// active model `2t > degree + c`. Clients check it against their own policy.
+    pub max_corrupt_neighbours: u16,
     /// Number of input coordinates L (the masked vector has L + 1 elements: the last carries
     /// the client's weight).
     pub vector_len: u32,
@@ -100,8 +113,22 @@ pub enum ParamsError {
         why: &'static str,
     },
     /// Identity keys missing or invalid for the active model.
-    #[error("active model needs one valid identity key per participant ({0})")]
+    #[error("active model needs one valid, distinct identity key per participant ({0})")]
     IdentityKeys(&'static str),
+    /// The threshold does not defeat the assumed number of corrupted neighbours.
+    #[error(
+        "threshold {threshold} with degree {degree} does not tolerate {corrupt} corrupted neighbours: {why}"
+    )]
+    CorruptionBound {
+        /// Requested threshold t.
+        threshold: u16,
+        /// Neighbours per client k.
+        degree: usize,
+        /// Assumed corrupted neighbours c.
+        corrupt: u16,
+        /// Which rule failed.
+        why: &'static str,
+    },
     /// The vector is empty or too long.
     #[error("vector length {0} is outside 1..=2^28")]
     VectorLength(u32),
@@ -175,6 +202,17 @@ impl SessionParams {
                 why: "need 1 <= t <= degree",
             });
         }
+        let c = self.max_corrupt_neighbours as usize;
+        let corruption = |why| ParamsError::CorruptionBound {
+            threshold: self.threshold,
+            degree: k,
+            corrupt: self.max_corrupt_neighbours,
+            why,
+        };
+        // c corrupted neighbours hold c shares of each secret: fewer than t.
+        if t <= c {
+            return Err(corruption("need t > c"));
+        }
         match self.threat_model {
             ThreatModel::SemiHonest => {
                 if !self.identity_keys.is_empty() {
@@ -182,12 +220,9 @@ impl SessionParams {
                 }
             }
             ThreatModel::Active => {
-                if 2 * t <= k {
-                    return Err(ParamsError::InvalidThreshold {
-                        threshold: self.threshold,
-                        degree: k,
-                        why: "the active model needs t > degree / 2",
-                    });
+                // Split-view bound (module docs): t shares of both kinds need 2t <= k + c.
+                if 2 * t <= k + c {
+                    return Err(corruption("the active model needs 2t > degree + c"));
                 }
                 if self.identity_keys.len() != n {
                     return Err(ParamsError::IdentityKeys("count differs from participants"));
@@ -200,6 +235,12 @@ impl SessionParams {
                     return Err(ParamsError::IdentityKeys(
                         "a key is not a valid Ed25519 point",
                     ));
+                }
+                // One key per participant: a repeated key would let one signer act as several.
+                let mut sorted = self.identity_keys.clone();
+                sorted.sort_unstable();
+                if sorted.windows(2).any(|w| w[0] == w[1]) {
+                    return Err(ParamsError::IdentityKeys("a key is repeated"));
                 }
             }
         }
@@ -223,7 +264,7 @@ impl SessionParams {
     /// ```text
     /// nonce (32) || u16(n) || u16(id)*n || u8(threat: 0 semi-honest, 1 active)
     /// || [active: identity key (32) * n] || u8(graph: 0 complete, 1 Harary) || u16(degree)
-    /// || u16(t) || u32(L) || u8(bits) || u64(clip as IEEE 754 bits) || u64(Q)
+    /// || u16(t) || u16(c) || u32(L) || u8(bits) || u64(clip as IEEE 754 bits) || u64(Q)
     /// || u32(max weight) || u32(timeout ms) * 5
     /// ```
     pub fn encode(&self) -> Vec<u8> {
@@ -249,6 +290,7 @@ impl SessionParams {
         });
         e.extend_from_slice(&(self.degree() as u16).to_be_bytes());
         e.extend_from_slice(&self.threshold.to_be_bytes());
+        e.extend_from_slice(&self.max_corrupt_neighbours.to_be_bytes());
         e.extend_from_slice(&self.vector_len.to_be_bytes());
         e.push(self.bits.get() as u8);
         e.extend_from_slice(&self.clip.to_bits().to_be_bytes());
@@ -298,6 +340,7 @@ impl SessionParams {
             _ => return Err(DecodeError::Invalid("graph")),
         };
         let threshold = r.u16()?;
+        let max_corrupt_neighbours = r.u16()?;
         let vector_len = r.u32()?;
         let bits = Bits::new(r.u8()? as u32).map_err(|_| DecodeError::Invalid("bits"))?;
         let clip = f64::from_bits(u64::from_be_bytes(r.array()?));
@@ -315,6 +358,7 @@ impl SessionParams {
             identity_keys,
             graph,
             threshold,
+            max_corrupt_neighbours,
             vector_len,
             bits,
             clip,

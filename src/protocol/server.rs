@@ -21,6 +21,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 use super::error::{AbortReason, RejectReason, Rejected, SessionAbort};
 use super::graph::Topology;
@@ -558,10 +559,11 @@ impl Server {
             .and_then(|b| VerifyingKey::from_bytes(b).ok())
             .ok_or(RejectReason::BadSignature)?;
         let u3: Vec<ParticipantId> = self.u3_ids();
+        let (c_pk, s_pk) = self.slots[i].keys.ok_or(RejectReason::BadSignature)?;
         vk.verify(
             SigPurpose::ConsistencyCheck,
             &self.session,
-            &encode_survivors(&u3),
+            &consistency_payload(&u3, &c_pk, &s_pk),
             &m.signature,
         )
         .map_err(|_| RejectReason::BadSignature)?;
@@ -891,7 +893,7 @@ impl Server {
         &self,
         k: usize,
         cache: &mut HashMap<Vec<ParticipantId>, Reconstructor>,
-    ) -> Option<[u8; 32]> {
+    ) -> Option<Zeroizing<[u8; 32]>> {
         let t = self.params.threshold as usize;
         let n = &self.needed[k];
         let mut shares: Vec<&Share> = n.shares.iter().collect();
@@ -927,7 +929,7 @@ impl Server {
                     let b = SelfMaskSecret::from_bytes(*secret);
                     let owner = self.params.participants[n.owner];
                     if self.slots[n.owner].commitment == Some(b.commitment(&self.session, owner)) {
-                        return Some(*secret);
+                        return Some(secret);
                     }
                 }
                 ShareKind::MaskKey => {
@@ -936,7 +938,7 @@ impl Server {
                         .keys
                         .is_some_and(|(_, s_pk)| key.matches(&s_pk))
                     {
-                        return Some(*secret);
+                        return Some(secret);
                     }
                 }
             }
@@ -946,7 +948,7 @@ impl Server {
 
     /// Rebuilds every needed secret in parallel (one Lagrange cache per worker thread). `None`
     /// for a secret that cannot be rebuilt from the shares held so far.
-    fn rebuild_all(&self) -> Vec<Option<[u8; 32]>> {
+    fn rebuild_all(&self) -> Vec<Option<Zeroizing<[u8; 32]>>> {
         #[cfg(feature = "server")]
         {
             use rayon::prelude::*;
@@ -1045,7 +1047,7 @@ impl Server {
         let mut secrets = Vec::with_capacity(self.needed.len());
         for (k, r) in rebuilt.into_iter().enumerate() {
             match r {
-                Some(secret) => secrets.push(zeroize::Zeroizing::new(secret)),
+                Some(secret) => secrets.push(secret),
                 None if last_chance => {
                     let owner = self.params.participants[self.needed[k].owner];
                     self.abort(AbortReason::ReconstructionFailed(owner));

@@ -14,63 +14,7 @@ use crate::crypto::sign::SigningKey;
 use crate::ids::ParticipantId;
 use crate::protocol::messages::{types, Limits};
 use crate::protocol::sim::Vanish;
-use crate::protocol::{Client, ClientAbort, ClientStatus, SessionParams, ThreatModel};
-
-/// What a client accepts from a coordinator. The parameters come from the coordinator, so an
-/// app states here what it expects; anything else is refused before any key is generated.
-#[derive(Debug, Clone)]
-pub struct ParamsPolicy {
-    /// The vector length the app's input has.
-    pub vector_len: u32,
-    /// Smallest acceptable threshold t.
-    pub min_threshold: u16,
-    /// Smallest acceptable number of participants.
-    pub min_participants: usize,
-    /// Refuse semi-honest sessions.
-    pub require_active: bool,
-}
-
-impl ParamsPolicy {
-    /// A policy for inputs of length `vector_len` with modest minimums.
-    pub fn for_len(vector_len: u32) -> Self {
-        Self {
-            vector_len,
-            min_threshold: 1,
-            min_participants: 2,
-            require_active: false,
-        }
-    }
-
-    fn check(&self, p: &SessionParams, me: ParticipantId) -> Result<(), TransportError> {
-        let refuse = |s: String| Err(TransportError::Policy(s));
-        if p.vector_len != self.vector_len {
-            return refuse(format!(
-                "vector length {} instead of {}",
-                p.vector_len, self.vector_len
-            ));
-        }
-        if p.threshold < self.min_threshold {
-            return refuse(format!(
-                "threshold {} below {}",
-                p.threshold, self.min_threshold
-            ));
-        }
-        if p.n() < self.min_participants {
-            return refuse(format!(
-                "{} participants, at least {} required",
-                p.n(),
-                self.min_participants
-            ));
-        }
-        if self.require_active && p.threat_model != ThreatModel::Active {
-            return refuse("semi-honest session refused".into());
-        }
-        if p.index_of(me).is_none() {
-            return refuse(format!("{me} is not a participant"));
-        }
-        Ok(())
-    }
-}
+use crate::protocol::{Client, ClientAbort, ClientPolicy, ClientStatus};
 
 /// How to reach the coordinator and take part.
 #[derive(Debug, Clone)]
@@ -85,8 +29,8 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Longest wait for any single server message (cover the longest round deadline).
     pub message_timeout: Duration,
-    /// What parameters to accept.
-    pub policy: ParamsPolicy,
+    /// What parameters to accept (checked before any key is generated).
+    pub policy: ClientPolicy,
     /// Test hook: leave the session at this round instead of answering.
     #[doc(hidden)]
     pub vanish: Option<Vanish>,
@@ -177,7 +121,9 @@ where
         .map_err(|_| TransportError::Timeout("session parameters"))??
         .ok_or(TransportError::Malformed("closed before the parameters"))?;
     let params = decode_params(&frame)?;
-    opts.policy.check(&params, opts.id)?;
+    opts.policy
+        .check(&params, opts.id)
+        .map_err(|e| TransportError::Policy(e.to_string()))?;
     let limits = Limits::new(&params);
     let (mut client, first) = Client::new(Arc::new(params), opts.id, identity, input, weight, rng)?;
     let mut silent = false;

@@ -16,6 +16,6 @@ pub mod coordinator;
 pub mod frame;
 pub mod tls;
 
-pub use client::{participate, ClientOptions, ClientOutcome, ParamsPolicy};
+pub use client::{participate, ClientOptions, ClientOutcome};
 pub use coordinator::{Coordinator, CoordinatorOptions, SessionReport};
 pub use frame::{CloseCode, TransportError};

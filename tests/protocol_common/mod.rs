@@ -7,6 +7,7 @@ use secagg::crypto::sign::SigningKey;
 use secagg::ids::ParticipantId;
 use secagg::protocol::params::{Graph, SessionParams, ThreatModel};
 use secagg::protocol::sim::{self, SimConfig, SimReport, Vanish};
+use secagg::protocol::{ClientPolicy, Roster};
 use secagg::ring::Bits;
 
 pub fn ids(n: usize) -> Vec<ParticipantId> {
@@ -44,6 +45,7 @@ pub fn params(n: usize, t: u16, graph: Graph, active: bool, len: u32) -> Session
         identity_keys,
         graph,
         threshold: t,
+        max_corrupt_neighbours: 0,
         vector_len: len,
         bits: Bits::B32,
         clip: 1.0,
@@ -52,6 +54,28 @@ pub fn params(n: usize, t: u16, graph: Graph, active: bool, len: u32) -> Session
         max_weight: 1,
         round_timeout_ms: [1000; 5],
     }
+}
+
+/// A client policy that accepts the small test sessions built here (any cohort size, t >= 1,
+/// no corruption assumed) and, in the active model, trusts exactly the keys of `p` (the tests
+/// generated them: they are the operator).
+pub fn test_policy(p: &SessionParams) -> ClientPolicy {
+    let mut policy = ClientPolicy::new(p.vector_len);
+    policy.participants = (2, u16::MAX as usize);
+    policy.min_threshold = 1;
+    policy.assumed_corrupt_rate = 0.0;
+    if p.threat_model == ThreatModel::Active {
+        let roster = Roster::new(
+            p.participants
+                .iter()
+                .copied()
+                .zip(p.identity_keys.iter().copied())
+                .collect(),
+        )
+        .expect("distinct valid test keys");
+        policy = policy.require_active(roster);
+    }
+    policy
 }
 
 /// Client i holds 0.5 at coordinate i mod L (plus 0.25 at coordinate (i + 1) mod L when
