@@ -209,6 +209,7 @@ fn resolve(sc: &Scenario, seed: u64) -> Shape {
 
 fn params_of(s: &Shape) -> SessionParams {
     SessionParams {
+        dp: None,
         nonce: [s.seed as u8; 32],
         participants: (1..=s.n as u16)
             .map(|i| ParticipantId::new(i).expect("nonzero"))

@@ -151,6 +151,7 @@ fn main() {
         Vec::new()
     };
     let params = SessionParams {
+        dp: None,
         nonce: [a.seed as u8; 32],
         participants: (1..=n as u16)
             .map(|i| ParticipantId::new(i).expect("nonzero"))

@@ -2,6 +2,10 @@
 //! independent computations done here, the pipeline's variance through a round with dropouts,
 //! and refusal of bad configurations.
 
+mod protocol_common;
+
+use std::sync::Arc;
+
 use chacha20::rand_core::SeedableRng;
 use chacha20::ChaCha20Rng;
 use secagg::ddp::accounting::{
@@ -402,4 +406,92 @@ fn bad_configurations_are_refused() {
         decode_sum(&cfg, &rot, &RingVec::zeros(Bits::new(20).unwrap(), 64), 0).unwrap_err(),
         DdpError::NoClients
     );
+}
+
+/// The whole protocol (in-process simulation with real messages) with DP in the session
+/// parameters: 30 clients, 6 vanish before sending their masked input, the server decodes the
+/// noisy mean of the 24 survivors, whose error has the predicted variance; the DP configuration
+/// is bound into the session id and survives the parameters' encoding.
+#[test]
+fn a_protocol_session_with_dp_and_dropouts() {
+    use secagg::ids::Round;
+    use secagg::protocol::params::{Graph, ParamsError, SessionParams};
+    use secagg::protocol::sim::{self, SimConfig, Vanish};
+    let (n, dropped, dim) = (30usize, 6usize, 1000u32);
+    let cal = calibrate(&CalibrationTarget {
+        bits: 24,
+        ..target((n - dropped) as u64, n as u64, dim)
+    })
+    .unwrap();
+    let dp = cal.config;
+    let mut p = protocol_common::params(n, 12, Graph::Complete, false, dp.padded_dim() as u32);
+    p.bits = Bits::new(24).unwrap();
+    p.levels = 2;
+    p.dp = Some(dp);
+    p.validate().unwrap();
+    // Encoding: DP appended after the timeouts, decoded back, and part of the session id.
+    let enc = p.encode();
+    assert_eq!(SessionParams::decode(&enc).unwrap(), p);
+    let mut plain = p.clone();
+    plain.dp = None;
+    assert_eq!(enc.len(), plain.encode().len() + 40);
+    assert_ne!(p.session_id(), plain.session_id());
+    let mut bad_tag = enc.clone();
+    let tag = enc.len() - 40;
+    bad_tag[tag] = 2;
+    assert!(SessionParams::decode(&bad_tag).is_err());
+    assert!(SessionParams::decode(&enc[..enc.len() - 1]).is_err());
+    let mut bad_noise = enc.clone();
+    bad_noise[enc.len() - 8..].copy_from_slice(&[0; 8]);
+    assert!(SessionParams::decode(&bad_noise).is_err());
+    // Mismatches are refused.
+    let mut bad = p.clone();
+    bad.vector_len += 1;
+    assert!(matches!(bad.validate(), Err(ParamsError::Dp(_))));
+    let mut bad = p.clone();
+    bad.max_weight = 2;
+    assert!(matches!(bad.validate(), Err(ParamsError::Dp(_))));
+
+    let inputs: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            (0..dim)
+                .map(|j| ((i * 13) as f64 + j as f64 * 0.37).cos() * 0.02)
+                .collect()
+        })
+        .collect();
+    let vanish = (0..n)
+        .map(|i| (i >= n - dropped).then_some(Vanish::Silent(Round::MaskedInput)))
+        .collect();
+    let cfg = SimConfig {
+        inputs: inputs.clone(),
+        weights: vec![1; n],
+        vanish,
+        identity_seeds: Vec::new(),
+        params: Arc::new(p),
+        seed: 77,
+        client_tamper: None,
+        server_tamper: None,
+        record: false,
+    };
+    let report = sim::run(&cfg).unwrap();
+    let out = report.result.expect("session completes");
+    let m = n - dropped;
+    assert_eq!(out.included.len(), m);
+    assert_eq!(out.weight_sum, m as u64);
+    assert_eq!(out.weighted_mean.len(), dim as usize);
+    let mse = (0..dim as usize)
+        .map(|j| {
+            let truth = inputs[..m].iter().map(|x| x[j]).sum::<f64>() / m as f64;
+            (out.weighted_mean[j] - truth).powi(2)
+        })
+        .sum::<f64>()
+        / f64::from(dim);
+    let pred = cal.predicted_mse(m as u64);
+    assert!(
+        (mse / pred - 1.0).abs() < 0.15,
+        "mse {mse} predicted {pred}"
+    );
+    // The achieved guarantee for the 24 included clients meets the target calibrated for 24.
+    let g = accounting::guarantee(&dp, m as u64, 1e-6, 1, false);
+    assert!(g.epsilon() <= 2.0 + 1e-9);
 }

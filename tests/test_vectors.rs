@@ -355,6 +355,7 @@ fn replay_signatures() {
 fn params_from_json(v: &Value) -> secagg::protocol::SessionParams {
     use secagg::protocol::params::{Graph, SessionParams, ThreatModel};
     let p = SessionParams {
+        dp: None,
         nonce: arr(&v["nonce"]),
         participants: v["participants"]
             .as_array()

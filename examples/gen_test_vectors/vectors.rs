@@ -444,6 +444,7 @@ fn scenario_params(n: u16, t: u16, graph: Graph, active: bool) -> SessionParams 
         t - 1
     };
     SessionParams {
+        dp: None,
         nonce: bytes32(0x99),
         participants: (1..=n).map(|i| pid(10 * i)).collect(),
         threat_model: if active {

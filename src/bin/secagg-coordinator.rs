@@ -264,6 +264,7 @@ fn params(c: &SessionConfig, session_index: u32) -> Result<SessionParams, String
     getrandom::fill(&mut rand).map_err(|e| e.to_string())?;
     nonce[4..].copy_from_slice(&rand);
     let p = SessionParams {
+        dp: None,
         nonce,
         participants: (1..=c.clients).filter_map(ParticipantId::new).collect(),
         threat_model,

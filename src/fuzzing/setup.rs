@@ -37,6 +37,7 @@ pub fn params(n: usize, t: u16, graph: Graph, active: bool, len: u32) -> Session
         Vec::new()
     };
     let p = SessionParams {
+        dp: None,
         nonce: [0x5e; 32],
         participants: ids(n),
         threat_model: if active {

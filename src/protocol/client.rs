@@ -172,10 +172,15 @@ impl Client {
         let index = params
             .index_of(me)
             .ok_or(ClientSetupError::NotAParticipant(me))?;
-        if input.len() != params.vector_len as usize {
+        // With DP the input has the configuration's dimension; the masked vector is padded.
+        let expected = params
+            .dp
+            .as_ref()
+            .map_or(params.vector_len as usize, |dp| dp.dim());
+        if input.len() != expected {
             return Err(ClientSetupError::InputLength {
                 got: input.len(),
-                expected: params.vector_len as usize,
+                expected,
             });
         }
         if weight > params.max_weight {
@@ -195,9 +200,18 @@ impl Client {
             _ => None,
         };
         let session = params.session_id();
-        // Quantize w/W * x, then append the weight as the last element.
-        let q = params.quantizer()?;
-        let scaled = q.quantize(input, weight as f64 / params.max_weight as f64, rng)?;
+        // Quantize w/W * x (or, with DP, run the DP pipeline: clip, rotate, round, add this
+        // client's noise share), then append the weight as the last element.
+        let scaled = match &params.dp {
+            None => {
+                let q = params.quantizer()?;
+                q.quantize(input, weight as f64 / params.max_weight as f64, rng)?
+            }
+            Some(dp) => {
+                let rotation = crate::ddp::Rotation::new(&session, dp.padded_dim());
+                crate::ddp::encode(dp, &rotation, input, rng)?.0
+            }
+        };
         let input = RingVec::from_u64s_reduced(params.bits, scaled.iter().chain([weight as u64]));
         let c_sk = KexSecretKey::generate(rng);
         let s_sk = KexSecretKey::generate(rng);

@@ -126,6 +126,9 @@ pub enum ClientSetupError {
     /// The input could not be quantized (NaN or infinity).
     #[error(transparent)]
     Quantize(#[from] crate::quantize::QuantizeError),
+    /// The DP pipeline refused the input (non-finite value, rounding failure).
+    #[error(transparent)]
+    Dp(#[from] crate::ddp::DdpError),
     /// The active model needs the client's identity key, and it must match the parameters.
     #[error("identity key missing or not the one listed in the parameters")]
     IdentityKey,

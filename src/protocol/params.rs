@@ -17,6 +17,8 @@ use sha2::{Digest, Sha256};
 
 use crate::crypto::sign::VerifyingKey;
 use crate::crypto::{DOMAIN, PROTOCOL_VERSION};
+use crate::ddp::config::DP_CONFIG_LEN;
+use crate::ddp::DpConfig;
 use crate::ids::{ParticipantId, Round, SessionId};
 use crate::quantize::{QuantizeError, Quantizer};
 use crate::ring::Bits;
@@ -82,6 +84,13 @@ pub struct SessionParams {
     pub max_weight: u32,
     /// How long the server waits for each round (0 to 4), in milliseconds.
     pub round_timeout_ms: [u32; 5],
+    /// Distributed differential privacy (spec `ddp.md`): when set, every client runs the DP
+    /// pipeline (clip, rotation, rounding, discrete noise) instead of the quantizer, on inputs of
+    /// length `dp.dim()`; `vector_len` must be the padded dimension, `bits` the configuration's,
+    /// `max_weight` 1 (the sum is unweighted), and `clip` / `levels` are unused (they must still
+    /// form a valid quantizer, e.g. `levels = 2`). The server's `dequantized_sum` and
+    /// `weighted_mean` are then the decoded noisy sum and mean.
+    pub dp: Option<DpConfig>,
 }
 
 /// Errors of parameter validation.
@@ -129,6 +138,9 @@ pub enum ParamsError {
         /// Which rule failed.
         why: &'static str,
     },
+    /// The DP configuration does not fit the other parameters.
+    #[error("DP configuration: {0}")]
+    Dp(&'static str),
     /// The vector is empty or too long.
     #[error("vector length {0} is outside 1..=2^28")]
     VectorLength(u32),
@@ -248,6 +260,21 @@ impl SessionParams {
             return Err(ParamsError::VectorLength(self.vector_len));
         }
         self.quantizer()?;
+        if let Some(dp) = &self.dp {
+            if dp.padded_dim() != self.vector_len as usize {
+                return Err(ParamsError::Dp(
+                    "vector_len must be the padded dimension of the DP configuration",
+                ));
+            }
+            if u32::from(dp.bits()) != self.bits.get() {
+                return Err(ParamsError::Dp("its ring width differs from bits"));
+            }
+            if self.max_weight != 1 {
+                return Err(ParamsError::Dp(
+                    "DP sums are unweighted: max_weight must be 1",
+                ));
+            }
+        }
         let worst = n as u128 * self.max_weight as u128;
         if self.max_weight == 0 || worst > self.bits.max_element() as u128 {
             return Err(ParamsError::WeightOverflow {
@@ -265,8 +292,10 @@ impl SessionParams {
     /// nonce (32) || u16(n) || u16(id)*n || u8(threat: 0 semi-honest, 1 active)
     /// || [active: identity key (32) * n] || u8(graph: 0 complete, 1 Harary) || u16(degree)
     /// || u16(t) || u16(c) || u32(L) || u8(bits) || u64(clip as IEEE 754 bits) || u64(Q)
-    /// || u32(max weight) || u32(timeout ms) * 5
+    /// || u32(max weight) || u32(timeout ms) * 5 || [DP: u8(1) || DpConfig (39 bytes)]
     /// ```
+    ///
+    /// Without DP nothing follows the timeouts, so sessions without DP keep their encoding.
     pub fn encode(&self) -> Vec<u8> {
         let n = self.n();
         let mut e = Vec::with_capacity(32 + 2 + 2 * n + 1 + 32 * self.identity_keys.len() + 64);
@@ -298,6 +327,10 @@ impl SessionParams {
         e.extend_from_slice(&self.max_weight.to_be_bytes());
         for t in self.round_timeout_ms {
             e.extend_from_slice(&t.to_be_bytes());
+        }
+        if let Some(dp) = &self.dp {
+            e.push(1);
+            e.extend_from_slice(&dp.encode());
         }
         e
     }
@@ -350,6 +383,15 @@ impl SessionParams {
         for t in &mut round_timeout_ms {
             *t = r.u32()?;
         }
+        let dp = if r.remaining() == 0 {
+            None
+        } else {
+            if r.u8()? != 1 {
+                return Err(DecodeError::Invalid("DP configuration tag"));
+            }
+            let b: [u8; DP_CONFIG_LEN] = r.array()?;
+            Some(DpConfig::decode(&b).map_err(|_| DecodeError::Invalid("DP configuration"))?)
+        };
         r.finish()?;
         Ok(Self {
             nonce,
@@ -365,6 +407,7 @@ impl SessionParams {
             levels,
             max_weight,
             round_timeout_ms,
+            dp,
         })
     }
 

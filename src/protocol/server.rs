@@ -1090,10 +1090,19 @@ impl Server {
         let len = self.params.vector_len as usize;
         let weight_sum = acc.get(len).unwrap_or(0);
         let sum = RingVec::from_u64s_reduced(self.params.bits, acc.iter().take(len));
-        let dequantized_sum = self
-            .quantizer
-            .dequantize_sum(&sum, included.len() as u64)
-            .unwrap_or_default();
+        // With DP: centered, unscaled, rotated back (post-processing of the noisy sum).
+        let dequantized_sum = match &self.params.dp {
+            None => self
+                .quantizer
+                .dequantize_sum(&sum, included.len() as u64)
+                .unwrap_or_default(),
+            Some(dp) => {
+                let rotation = crate::ddp::Rotation::new(&self.session, dp.padded_dim());
+                crate::ddp::decode_sum(dp, &rotation, &sum, included.len() as u64)
+                    .map(|out| out.sum)
+                    .unwrap_or_default()
+            }
+        };
         let weighted_mean = if weight_sum > 0 {
             let scale = self.params.max_weight as f64 / weight_sum as f64;
             dequantized_sum.iter().map(|x| x * scale).collect()

@@ -35,6 +35,7 @@ pub fn params(n: usize, t: u16, graph: Graph, active: bool, len: u32) -> Session
         Vec::new()
     };
     SessionParams {
+        dp: None,
         nonce: [7; 32],
         participants: ids(n),
         threat_model: if active {
