@@ -11,6 +11,7 @@
 //! | identifiers | [`ids`] | session ids, participant indices, round numbers |
 //! | math | [`ring`], [`field`], [`shamir`], [`quantize`] | vectors mod 2^bits and their packing, GF(2^130-5), Shamir sharing, clipping and stochastic quantization |
 //! | primitives | [`crypto`] | X25519, HKDF-SHA256, ChaCha20 mask PRG, ChaCha20-Poly1305, Ed25519 |
+//! | distributed DP | [`ddp`] | clipping, rotation, rounding and exact discrete noise added by clients before masking; decoding and accounting of the noisy sum |
 //! | local DP (independent) | [`ldp`] | frequency oracles, multidimensional protocols, estimators, exact privacy loss |
 //!
 //! The byte-level definitions of every primitive live in `protocol-spec/secagg.md`, with test
