@@ -10,7 +10,7 @@ mod vectors;
 #[path = "../examples/gen_test_vectors/edge.rs"]
 mod edge;
 
-use secagg::crypto::aead::{Binding, OpeningKey};
+use secagg::crypto::aead::{AeadError, Binding, OpeningKey};
 use secagg::crypto::kdf::{derive32, Context, Label};
 use secagg::crypto::kex::{KexError, KexPublicKey, KexSecretKey};
 use secagg::crypto::prg::{expand, MaskSeed, SelfMaskSecret};
@@ -171,7 +171,16 @@ fn replay_aead() {
                     .seal(&b, &unhex(&c["plaintext"]));
                 assert_eq!(sealed, unhex(&c["ciphertext"]));
             }
-            _ => assert!(opened.is_err(), "{}", c["comment"]),
+            _ => {
+                let e = opened.unwrap_err();
+                match c["error"].as_str().unwrap() {
+                    "Authentication" => {
+                        assert_eq!(e, AeadError::Authentication, "{}", c["comment"])
+                    }
+                    "TooShort" => assert!(matches!(e, AeadError::TooShort(_)), "{}", c["comment"]),
+                    other => panic!("unknown error class {other}"),
+                }
+            }
         }
     }
 }
@@ -491,6 +500,7 @@ fn transcript_client_secrets_reproduce_every_client_message() {
     use secagg::protocol::messages::{ClientMessage, Limits, ServerMessage};
     use std::collections::BTreeMap;
     let mut opened_total = 0;
+    let mut checked_reveals = 0;
     for sc in vectors::scenarios() {
         let name = format!("transcript_{}", sc.name);
         let f = load(&name);
@@ -504,7 +514,19 @@ fn transcript_client_secrets_reproduce_every_client_message() {
             s_sk: [u8; 32],
             b_u: Option<[u8; 32]>,
             quantized: Vec<u64>,
+            key_coefficients: Vec<FieldElement>,
+            seed_coefficients: Vec<FieldElement>,
+            identity_seed: Option<[u8; 32]>,
         }
+        let coefficients = |v: Option<&Value>| -> Vec<FieldElement> {
+            v.and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .map(|x| FieldElement::from_bytes(&arr(x)).unwrap())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
         let secrets: BTreeMap<u16, Secrets> = f["client_secrets"]
             .as_array()
             .unwrap()
@@ -517,6 +539,9 @@ fn transcript_client_secrets_reproduce_every_client_message() {
                         s_sk: arr(&c["s_sk"]),
                         b_u: c.get("b_u").map(arr),
                         quantized: u64s(&c["quantized"]),
+                        key_coefficients: coefficients(c.get("key_coefficients")),
+                        seed_coefficients: coefficients(c.get("self_mask_coefficients")),
+                        identity_seed: c.get("identity_seed").map(arr),
                     },
                 )
             })
@@ -525,6 +550,15 @@ fn transcript_client_secrets_reproduce_every_client_message() {
         let mut keys: BTreeMap<u16, (KexPublicKey, KexPublicKey)> = BTreeMap::new();
         let mut shares: BTreeMap<u16, (Vec<Share>, Vec<Share>)> = BTreeMap::new();
         let mut bundle_senders: BTreeMap<u16, Vec<ParticipantId>> = BTreeMap::new();
+        // (owner, holder) -> the encoded shares of s_sk and b_u the holder received.
+        let mut received: BTreeMap<(u16, u16), ([u8; 36], [u8; 36])> = BTreeMap::new();
+        let mut requests: BTreeMap<u16, Vec<ParticipantId>> = BTreeMap::new();
+        let altered: Vec<u64> = f["altered_clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap())
+            .collect();
         for e in f["events"].as_array().unwrap() {
             let Some(bytes) = e.get("hex").map(unhex) else {
                 continue;
@@ -532,11 +566,16 @@ fn transcript_client_secrets_reproduce_every_client_message() {
             match e["event"].as_str().unwrap() {
                 "from_server" => {
                     let (_, msg) = ServerMessage::decode(&bytes, &limits).unwrap();
-                    if let ServerMessage::ShareBundle(b) = msg {
-                        bundle_senders.insert(
-                            e["to"].as_u64().unwrap() as u16,
-                            b.ciphertexts.iter().map(|(s, _)| *s).collect(),
-                        );
+                    let to = e["to"].as_u64().unwrap() as u16;
+                    match msg {
+                        ServerMessage::ShareBundle(b) => {
+                            bundle_senders
+                                .insert(to, b.ciphertexts.iter().map(|(s, _)| *s).collect());
+                        }
+                        ServerMessage::ConsistencyRequest(r) => {
+                            requests.insert(to, r.survivors);
+                        }
+                        _ => {}
                     }
                     continue;
                 }
@@ -548,6 +587,15 @@ fn transcript_client_secrets_reproduce_every_client_message() {
             let mine = &secrets[&u.get()];
             match msg {
                 ClientMessage::AdvertiseKeys(m) => {
+                    // Active model: the signed message is re-derived from the identity seed.
+                    if let Some(seed) = mine.identity_seed {
+                        let sig = SigningKey::from_seed(&seed).sign(
+                            SigPurpose::AdvertiseKeys,
+                            &session,
+                            &secagg::protocol::messages::key_payload(&m.c_pk, &m.s_pk),
+                        );
+                        assert_eq!(m.signature, Some(sig), "{name}: signature of {u}");
+                    }
                     let c_sk = KexSecretKey::from_bytes(mine.c_sk);
                     let s_sk = KexSecretKey::from_bytes(mine.s_sk);
                     assert_eq!(c_sk.public_key(), m.c_pk, "{name}: c_sk of {u}");
@@ -556,6 +604,24 @@ fn transcript_client_secrets_reproduce_every_client_message() {
                 }
                 ClientMessage::ShareKeys(m) => {
                     let b = SelfMaskSecret::from_bytes(mine.b_u.unwrap());
+                    // Byte for byte from the recorded secrets and coefficients.
+                    let recipients: Vec<(ParticipantId, KexPublicKey)> = m
+                        .ciphertexts
+                        .iter()
+                        .map(|(v, _)| (*v, keys[&v.get()].0))
+                        .collect();
+                    let rebuilt = vectors::rebuild_share_keys(
+                        &session,
+                        u,
+                        &mine.c_sk,
+                        &mine.s_sk,
+                        &mine.b_u.unwrap(),
+                        &mine.key_coefficients,
+                        &mine.seed_coefficients,
+                        t,
+                        &recipients,
+                    );
+                    assert_eq!(rebuilt, bytes, "{name}: ShareKeys of {u} rebuilt");
                     assert_eq!(
                         b.commitment(&session, u),
                         m.commitment,
@@ -597,6 +663,13 @@ fn transcript_client_secrets_reproduce_every_client_message() {
                         let seed_share = Share::from_bytes(&pt[40..76]).unwrap();
                         assert_eq!(key_share.x(), *v);
                         assert_eq!(seed_share.x(), *v);
+                        received.insert(
+                            (u.get(), v.get()),
+                            (
+                                pt[4..40].try_into().unwrap(),
+                                pt[40..76].try_into().unwrap(),
+                            ),
+                        );
                         let entry = shares.entry(u.get()).or_default();
                         entry.0.push(key_share);
                         entry.1.push(seed_share);
@@ -621,6 +694,32 @@ fn transcript_client_secrets_reproduce_every_client_message() {
                     }
                     assert_eq!(y.pack(), m.packed, "{name}: masked input of {u}");
                 }
+                ClientMessage::ConsistencySignature(m) => {
+                    let seed = mine.identity_seed.unwrap();
+                    let sig = SigningKey::from_seed(&seed).sign(
+                        SigPurpose::ConsistencyCheck,
+                        &session,
+                        &secagg::protocol::messages::encode_survivors(&requests[&u.get()]),
+                    );
+                    assert_eq!(m.signature, sig, "{name}: consistency signature of {u}");
+                }
+                ClientMessage::UnmaskShares(m) if !altered.contains(&(u.get() as u64)) => {
+                    // Each revealed share is the one received from its owner in round 1, of
+                    // the kind the owner's U3 membership dictates.
+                    for r in &m.shares {
+                        let (key_share, seed_share) = received[&(r.owner.get(), u.get())];
+                        let want = match r.kind {
+                            secagg::protocol::messages::ShareKind::SelfMask => seed_share,
+                            _ => key_share,
+                        };
+                        assert_eq!(
+                            r.share, want,
+                            "{name}: share of {} revealed by {u}",
+                            r.owner
+                        );
+                        checked_reveals += 1;
+                    }
+                }
                 _ => {}
             }
         }
@@ -642,6 +741,10 @@ fn transcript_client_secrets_reproduce_every_client_message() {
         }
     }
     assert!(opened_total > 100, "only {opened_total} ciphertexts opened");
+    assert!(
+        checked_reveals > 50,
+        "only {checked_reveals} revealed shares checked"
+    );
 }
 
 #[test]

@@ -8,11 +8,12 @@ use chacha20::rand_core::{Rng, SeedableRng};
 use chacha20::ChaCha20Rng;
 use secagg::crypto::aead::{Binding, OpeningKey, SealingKey};
 use secagg::crypto::kdf::{derive32, Context, Label};
-use secagg::crypto::kex::KexSecretKey;
+use secagg::crypto::kex::{KexPublicKey, KexSecretKey};
 use secagg::crypto::prg::{expand, MaskSeed, SelfMaskSecret};
 use secagg::crypto::sign::{SigPurpose, SigningKey};
 use secagg::field::FieldElement;
 use secagg::ids::{ParticipantId, Round, SessionId};
+use secagg::protocol::messages::ClientMessage;
 use secagg::protocol::params::{Graph, SessionParams, ThreatModel};
 use secagg::protocol::sim::{self, Event, SimConfig, Vanish};
 use secagg::quantize::{bits_for, Quantizer};
@@ -216,8 +217,22 @@ fn aead() -> (String, Value) {
             "aad": hx(&bd.aad()),
             "ciphertext": hx(&c),
             "result": "invalid",
+            "error": "Authentication",
         }));
     }
+    // Shorter than the tag.
+    cases.push(json!({
+        "comment": "15 bytes, shorter than the 16-byte tag",
+        "key": hx(&key),
+        "session_id": hx(s.as_bytes()),
+        "round": binding.round.code(),
+        "sender": 3,
+        "recipient": 7,
+        "aad": hx(&binding.aad()),
+        "ciphertext": hx(&ct[..15]),
+        "result": "invalid",
+        "error": "TooShort",
+    }));
     file(
         "aead",
         "Share encryption: ChaCha20-Poly1305, nonce 0^12, associated data binding version, session, round, sender, recipient.",
@@ -419,6 +434,9 @@ pub struct Scenario {
     pub description: &'static str,
     /// The simulation to run.
     pub config: SimConfig,
+    /// Clients some of whose *accepted* messages the driver altered (so they do not follow from
+    /// the client's secrets).
+    pub altered: Vec<u16>,
 }
 
 fn scenario_params(n: u16, t: u16, graph: Graph, active: bool) -> SessionParams {
@@ -467,6 +485,7 @@ fn scenario(
     Scenario {
         name,
         description,
+        altered: Vec::new(),
         config: SimConfig {
             inputs: (0..n)
                 .map(|i| {
@@ -667,7 +686,7 @@ fn neighbourhood_too_small() -> Scenario {
 fn reconstruction_failed() -> Scenario {
     let p = scenario_params(5, 2, Graph::Complete, false);
     let limits = secagg::protocol::messages::Limits::new(&p);
-    tampered(
+    let mut sc = tampered(
         scenario(
             "reconstruction_failed",
             "ReconstructionFailed: 5 clients, t = 2; clients 40 and 50 disconnect after their masked \
@@ -691,7 +710,9 @@ fn reconstruction_failed() -> Scenario {
             }
             vec![ClientMessage::UnmaskShares(u).encode(&sid)]
         },
-    )
+    );
+    sc.altered = vec![10];
+    sc
 }
 
 /// The name of a refusal, as in the spec's error registry.
@@ -713,6 +734,77 @@ pub fn reject_name(r: &secagg::protocol::RejectReason) -> &'static str {
         R::SessionOver => "SessionOver",
         _ => "other",
     }
+}
+
+/// The c_pk that `v` advertised (its accepted AdvertiseKeys in the transcript).
+pub fn advertised_c_pk(events: &[Event], v: ParticipantId) -> KexPublicKey {
+    events
+        .iter()
+        .find_map(|e| match e {
+            Event::ToServer {
+                from,
+                bytes,
+                refused: None,
+                ..
+            } if *from == v && bytes[1] == 0x01 => {
+                Some(KexPublicKey(bytes[36..68].try_into().expect("32 bytes")))
+            }
+            _ => None,
+        })
+        .expect("every recipient advertised its keys")
+}
+
+/// A ShareKeys message rebuilt from the spec alone: Shamir shares with the given coefficients
+/// (section 10), the 76-byte plaintext `u16(sender) || u16(recipient) || share of s_sk || share
+/// of b_u` (section 16), sealed under the directional key of section 8.
+#[allow(clippy::too_many_arguments)]
+pub fn rebuild_share_keys(
+    session: &SessionId,
+    sender: ParticipantId,
+    c_sk: &[u8; 32],
+    s_sk: &[u8; 32],
+    b_u: &[u8; 32],
+    key_coefficients: &[FieldElement],
+    seed_coefficients: &[FieldElement],
+    t: usize,
+    recipients: &[(ParticipantId, KexPublicKey)],
+) -> Vec<u8> {
+    let holders: Vec<ParticipantId> = recipients.iter().map(|(v, _)| *v).collect();
+    let key_shares =
+        shamir::split_with_coefficients(s_sk, t, &holders, key_coefficients).expect("valid split");
+    let seed_shares =
+        shamir::split_with_coefficients(b_u, t, &holders, seed_coefficients).expect("valid split");
+    let c = KexSecretKey::from_bytes(*c_sk);
+    let mut ciphertexts = Vec::new();
+    for (((v, c_pk), ks), ss) in recipients.iter().zip(&key_shares).zip(&seed_shares) {
+        let shared = c.agree(c_pk).expect("contributory");
+        let ctx = Context::new(Label::ShareEncryption)
+            .session(session)
+            .round(Round::ShareKeys)
+            .participant(sender)
+            .participant(*v);
+        let key = derive32(shared.expose(), &ctx);
+        let mut pt = Vec::with_capacity(76);
+        pt.extend_from_slice(&sender.get().to_be_bytes());
+        pt.extend_from_slice(&v.get().to_be_bytes());
+        pt.extend_from_slice(&*ks.to_bytes());
+        pt.extend_from_slice(&*ss.to_bytes());
+        let binding = Binding {
+            session: *session,
+            round: Round::ShareKeys,
+            sender,
+            recipient: *v,
+        };
+        let ct = SealingKey::from_bytes(*key).seal(&binding, &pt);
+        ciphertexts.push((*v, ct.try_into().expect("92 bytes")));
+    }
+    let commitment = SelfMaskSecret::from_bytes(*b_u).commitment(session, sender);
+    ClientMessage::ShareKeys(secagg::protocol::messages::ShareKeys {
+        sender,
+        commitment,
+        ciphertexts,
+    })
+    .encode(session)
 }
 
 /// Every client's secrets, recovered by replaying its RNG in the order the client draws
@@ -759,10 +851,57 @@ fn client_secrets(c: &SimConfig, events: &[Event]) -> Vec<Value> {
             "c_sk": hx(&*c_sk.to_bytes()),
             "s_sk": hx(&*s_sk.to_bytes()),
         });
+        if p.threat_model == ThreatModel::Active {
+            let seed = c.identity_seeds[i];
+            assert_eq!(
+                SigningKey::from_seed(&seed).verifying_key().to_bytes(),
+                p.identity_keys[i],
+                "identity of {id}"
+            );
+            entry["identity_seed"] = json!(hx(&seed));
+        }
         if let Some(shares) = sent(0x02) {
             let b = SelfMaskSecret::random(&mut rng);
             assert_eq!(&shares[36..68], &b.commitment(&sid, id)[..], "b_u of {id}");
             entry["b_u"] = json!(hx(b.expose()));
+            // The Shamir coefficients: mask key first, then the self-mask secret (section 10).
+            let t = p.threshold as usize;
+            let mut draw = || -> Vec<FieldElement> {
+                (0..2 * (t - 1))
+                    .map(|_| FieldElement::random(&mut rng))
+                    .collect()
+            };
+            let key_coefficients = draw();
+            let seed_coefficients = draw();
+            let limits = secagg::protocol::messages::Limits::new(p);
+            let Ok((_, ClientMessage::ShareKeys(m))) = ClientMessage::decode(&shares, &limits)
+            else {
+                panic!("ShareKeys of {id} decodes");
+            };
+            let recipients: Vec<(ParticipantId, KexPublicKey)> = m
+                .ciphertexts
+                .iter()
+                .map(|(v, _)| (*v, advertised_c_pk(events, *v)))
+                .collect();
+            let rebuilt = rebuild_share_keys(
+                &sid,
+                id,
+                &c_sk.to_bytes(),
+                &s_sk.to_bytes(),
+                b.expose(),
+                &key_coefficients,
+                &seed_coefficients,
+                t,
+                &recipients,
+            );
+            assert_eq!(
+                rebuilt, shares,
+                "ShareKeys of {id} rebuilt from its secrets"
+            );
+            let coeffs =
+                |c: &[FieldElement]| c.iter().map(|x| hx(&x.to_bytes())).collect::<Vec<_>>();
+            entry["key_coefficients"] = json!(coeffs(&key_coefficients));
+            entry["self_mask_coefficients"] = json!(coeffs(&seed_coefficients));
         }
         out.push(entry);
     }
@@ -859,6 +998,7 @@ fn transcript(sc: &Scenario) -> (String, Value) {
             })))
             .collect::<Vec<_>>()),
     );
+    m.insert("altered_clients".into(), json!(sc.altered));
     m.insert(
         "client_secrets".into(),
         Value::Array(client_secrets(c, &report.transcript)),
