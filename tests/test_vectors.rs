@@ -932,6 +932,8 @@ fn replay_quic_frames() {
         let code = c["code"].as_u64().unwrap();
         let cc = CloseCode::from_u64(code).unwrap();
         assert_eq!(cc as u64, code);
+        assert_eq!(cc.varint().into_inner(), code);
+        assert_eq!(unhex(&c["varint"]), vec![code as u8]);
     }
     assert!(CloseCode::from_u64(8).is_none());
 }

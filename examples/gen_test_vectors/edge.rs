@@ -795,13 +795,17 @@ fn quic(params: &SessionParams) -> (String, Value) {
         .map(|(c, name)| {
             let v = *c as u32;
             assert_eq!(CloseCode::from_u64(v as u64), Some(*c));
-            json!({"name": name, "code": v})
+            // QUIC variable-length integer (RFC 9000 section 16): values below 64 take one byte
+            // whose two high bits are 00.
+            assert!(v < 64);
+            json!({"name": name, "code": v, "varint": hx(&[v as u8])})
         })
         .collect();
     let mut m = header(
         "quic",
         "QUIC binding (spec: QUIC binding): Hello and Params payloads and their u32be-length frames, \
-         malformed Hellos, the application close codes. The Params frame carries the parameters of \
+         malformed Hellos, the application close codes (`varint`: the QUIC variable-length integer \
+         carried in CONNECTION_CLOSE). The Params frame carries the parameters of \
          transcript_no_dropout.",
     );
     m.insert("alpn".into(), json!("secagg/1"));
