@@ -564,6 +564,18 @@ pub fn scenarios() -> Vec<Scenario> {
             scenario_params(20, 3, Graph::Harary { degree: 6 }, false),
             &[(5, Vanish::Silent(MaskedInput)), (11, Vanish::Disconnect(Unmasking))],
         ),
+        scenario(
+            "disconnect_after_answer",
+            "Connections that close right after a message was accepted, before the round closes: \
+             client 20 sends its ShareKeys and disconnects (it is not in U2, its ciphertexts are \
+             never delivered); client 40 sends its masked input and disconnects (it stays in U3, its \
+             input is in the sum, and it leaves when the unmasking round opens).",
+            semi(),
+            &[
+                (1, Vanish::SentThenDisconnect(ShareKeys)),
+                (3, Vanish::SentThenDisconnect(MaskedInput)),
+            ],
+        ),
         retransmission(),
         refusals(),
         pruning(),
@@ -994,7 +1006,11 @@ fn transcript(sc: &Scenario) -> (String, Value) {
             .filter_map(|(i, v)| v.map(|v| json!({
                 "client": c.params.participants[i].get(),
                 "round": v.round().code(),
-                "how": match v { Vanish::Silent(_) => "silent", Vanish::Disconnect(_) => "disconnect" },
+                "how": match v {
+                    Vanish::Silent(_) => "silent",
+                    Vanish::Disconnect(_) => "disconnect",
+                    Vanish::SentThenDisconnect(_) => "sent_then_disconnect",
+                },
             })))
             .collect::<Vec<_>>()),
     );

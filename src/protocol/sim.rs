@@ -28,13 +28,16 @@ pub enum Vanish {
     Silent(Round),
     /// Its connection closes, which the driver reports to the server at once.
     Disconnect(Round),
+    /// It sends its message for the round, then its connection closes: the driver reports it
+    /// right after the server handled that message, before anything else.
+    SentThenDisconnect(Round),
 }
 
 impl Vanish {
     /// The round whose message the client never sends.
     pub fn round(self) -> Round {
         match self {
-            Vanish::Silent(r) | Vanish::Disconnect(r) => r,
+            Vanish::Silent(r) | Vanish::Disconnect(r) | Vanish::SentThenDisconnect(r) => r,
         }
     }
 }
@@ -238,7 +241,15 @@ pub fn run(config: &SimConfig) -> Result<SimReport, SimError> {
         }
     };
 
-    let vanishes_at = |i: usize, round: Round| config.vanish[i].is_some_and(|v| v.round() == round);
+    // Clients that vanish before sending their message for `round` (a client that sends it and
+    // then disconnects is handled where its message is delivered).
+    let vanishes_at = |i: usize, round: Round| {
+        config.vanish[i]
+            .is_some_and(|v| v.round() == round && !matches!(v, Vanish::SentThenDisconnect(_)))
+    };
+    let disconnects_after = |i: usize, round: Option<Round>| {
+        round.is_some_and(|r| config.vanish[i] == Some(Vanish::SentThenDisconnect(r)))
+    };
     for (i, &id) in params.participants.iter().enumerate() {
         let mut rng = client_rng(config.seed, i);
         let identity = active.then(|| SigningKey::from_seed(&config.identity_seeds[i]));
@@ -290,6 +301,12 @@ pub fn run(config: &SimConfig) -> Result<SimReport, SimError> {
             });
             if let Err(e) = outcome {
                 rejected.push(e);
+            }
+            if !gone[i] && disconnects_after(i, round_of(code)) {
+                gone[i] = true;
+                let id = params.participants[i];
+                log(Event::Gone { id, now });
+                server.client_gone(id, now);
             }
         }
         let mut delivered = false;
