@@ -7,6 +7,7 @@
 //! The files are never edited by hand; `tests/test_vectors.rs` fails if they differ from what
 //! this command produces.
 
+mod edge;
 mod vectors;
 
 fn main() -> std::io::Result<()> {
