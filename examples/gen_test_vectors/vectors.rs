@@ -591,6 +591,7 @@ pub fn scenarios() -> Vec<Scenario> {
         refusals(),
         pruning(),
         neighbourhood_too_small(),
+        gone_holder(),
         reconstruction_failed(),
     ]
 }
@@ -703,6 +704,25 @@ fn neighbourhood_too_small() -> Scenario {
          before any unmasking request.",
         p,
         &drops.map(|i| (i, Vanish::Silent(Round::MaskedInput))),
+    )
+}
+
+fn gone_holder() -> Scenario {
+    let p = harary10_params();
+    let [a, b, c] = isolating_drops(&p);
+    scenario(
+        "gone_holder",
+        "NeighbourhoodTooSmall with a holder that disconnected: 10 clients, Harary degree 4, t = 2. \
+         Two of client 10's four neighbours never send their masked inputs; a third sends its \
+         masked input and disconnects at once. It stays in U3 (its input would be in the sum) \
+         but cannot reveal shares, so client 10's self-mask seed has one holder that can answer: \
+         the server aborts (code 2) before any unmasking request.",
+        p,
+        &[
+            (a, Vanish::Silent(Round::MaskedInput)),
+            (b, Vanish::Silent(Round::MaskedInput)),
+            (c, Vanish::SentThenDisconnect(Round::MaskedInput)),
+        ],
     )
 }
 
