@@ -330,6 +330,7 @@ fn split_view_harness_recovers_the_input_when_the_corruption_bound_is_understate
     p.validate().expect("consistent parameters");
     let got = split_view_attack(p, &CORRUPTED, &demo_split(), None).expect("attack works");
     let want = victim_input(6);
+    println!("understated c = 0, no policy: recovered {got:?} (input {want:?})");
     for (g, w) in got.iter().zip(&want) {
         assert!((g - w).abs() < 1e-9, "recovered {got:?}, input {want:?}");
     }
@@ -345,6 +346,7 @@ fn split_view_demonstration_parameters_are_refused() {
     ));
     let err = split_view_attack(p, &CORRUPTED, &demo_split(), None).unwrap_err();
     assert!(err.starts_with("refused"), "{err}");
+    println!("t = 5, c = 2: {err}");
     // Understated (c = 0), every honest client's policy refuses it before any key exists.
     let p = demo_params(5, 0);
     let policy = honest_policy(&p);
@@ -353,6 +355,7 @@ fn split_view_demonstration_parameters_are_refused() {
         err.contains("tolerates 0 corrupted neighbours, the policy assumes 2"),
         "{err}"
     );
+    println!("t = 5, c = 0 declared, client policy assumes 20%: {err}");
 }
 
 #[test]
@@ -368,6 +371,9 @@ fn split_view_fails_for_every_split_when_2t_exceeds_k_plus_c() {
         let r = split_view_attack(p.clone(), &CORRUPTED, &split, Some(&policy));
         let err = r.expect_err("no split may recover the victim's input");
         assert!(err.starts_with("server holds"), "split {mask:07b}: {err}");
+        if mask == 0b0001111 {
+            println!("t = 6, c = 2, the demonstration's split: {err}");
+        }
     }
 }
 
@@ -429,6 +435,11 @@ fn sybil_roster_harness_reveals_the_victim_without_pinning() {
     for (g, w) in out.dequantized_sum.iter().zip(victim_input(4)) {
         assert!((g - w).abs() < 1e-9);
     }
+    println!(
+        "Sybil roster, no pinning: published sum {:?} = victim's input {:?}",
+        out.dequantized_sum,
+        victim_input(4)
+    );
 }
 
 #[test]
@@ -448,6 +459,7 @@ fn sybil_roster_is_refused_by_a_pinned_roster() {
         r,
         Err(ClientSetupError::Policy(PolicyError::RosterMismatch(_)))
     ));
+    println!("Sybil roster, pinned roster: {}", r.unwrap_err());
     // An active session with no roster at all is refused too.
     let (p, _) = sybil_params();
     let mut policy = test_policy(&p);

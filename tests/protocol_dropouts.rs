@@ -192,3 +192,49 @@ fn harary_with_degree_n_minus_1_is_the_complete_graph() {
         .is_err());
     complete_like_case(5, 2, false, Graph::Harary { degree: 4 });
 }
+
+/// A client whose connection closes right after its masked input was accepted stays in U3 (its
+/// input is in the sum) but can no longer reveal shares: it must not count as a holder in the
+/// round-2 check, so a secret left with fewer than t holders that can answer aborts with
+/// NeighbourhoodTooSmall before any unmasking request, and nothing is revealed.
+#[test]
+fn a_holder_that_disconnected_after_its_input_does_not_count() {
+    let (n, k, t) = (10usize, 4u16, 2u16);
+    let base = params(n, t, Graph::Harary { degree: k }, false, 4);
+    let sid = base.session_id();
+    let topo = Topology::new(&base, &sid);
+    let victim = 0usize;
+    let neigh: Vec<usize> = topo.neighbours(victim).collect();
+    // Two neighbours stay silent in round 2, a third sends its input and disconnects: the
+    // victim's self-mask seed has t = 2 holders in U3, only one of which can answer.
+    let mut vanish = vec![None; n];
+    vanish[neigh[0]] = Some(Vanish::Silent(Round::MaskedInput));
+    vanish[neigh[1]] = Some(Vanish::Silent(Round::MaskedInput));
+    vanish[neigh[2]] = Some(Vanish::SentThenDisconnect(Round::MaskedInput));
+    let cfg = config(base, vanish, 77);
+    let report = sim::run(&cfg).unwrap();
+    let e = report.result.expect_err("must abort");
+    assert_eq!(e.round, Round::MaskedInput, "{e}");
+    assert!(
+        matches!(
+            e.reason,
+            AbortReason::NeighbourhoodTooSmall {
+                have: 1,
+                need: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(report.revealed.iter().all(Vec::is_empty));
+
+    // The same schedule with the third neighbour still connected goes through: it is the
+    // disconnection that matters.
+    let base = params(n, t, Graph::Harary { degree: k }, false, 4);
+    let mut vanish = vec![None; n];
+    vanish[neigh[0]] = Some(Vanish::Silent(Round::MaskedInput));
+    vanish[neigh[1]] = Some(Vanish::Silent(Round::MaskedInput));
+    let cfg = config(base, vanish, 77);
+    let report = sim::run(&cfg).unwrap();
+    assert!(report.result.is_ok(), "{:?}", report.result);
+}

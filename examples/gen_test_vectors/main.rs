@@ -8,6 +8,7 @@
 //! this command produces.
 
 mod ddp_vectors;
+mod edge;
 mod vectors;
 
 fn main() -> std::io::Result<()> {

@@ -8,11 +8,12 @@ use chacha20::rand_core::{Rng, SeedableRng};
 use chacha20::ChaCha20Rng;
 use secagg::crypto::aead::{Binding, OpeningKey, SealingKey};
 use secagg::crypto::kdf::{derive32, Context, Label};
-use secagg::crypto::kex::KexSecretKey;
+use secagg::crypto::kex::{KexPublicKey, KexSecretKey};
 use secagg::crypto::prg::{expand, MaskSeed, SelfMaskSecret};
 use secagg::crypto::sign::{SigPurpose, SigningKey};
 use secagg::field::FieldElement;
 use secagg::ids::{ParticipantId, Round, SessionId};
+use secagg::protocol::messages::ClientMessage;
 use secagg::protocol::params::{Graph, SessionParams, ThreatModel};
 use secagg::protocol::sim::{self, Event, SimConfig, Vanish};
 use secagg::quantize::{bits_for, Quantizer};
@@ -27,7 +28,7 @@ pub const SPEC_VERSION: u32 = 1;
 /// The command that regenerates the files.
 pub const GENERATOR: &str = "cargo run --example gen-test-vectors";
 
-fn hx(b: &[u8]) -> String {
+pub fn hx(b: &[u8]) -> String {
     hex::encode(b)
 }
 
@@ -35,15 +36,15 @@ fn pid(i: u16) -> ParticipantId {
     ParticipantId::new(i).expect("nonzero")
 }
 
-fn bytes32(tag: u8) -> [u8; 32] {
+pub fn bytes32(tag: u8) -> [u8; 32] {
     core::array::from_fn(|i| tag.wrapping_mul(31).wrapping_add(i as u8 * 7))
 }
 
-fn session() -> SessionId {
+pub fn session() -> SessionId {
     SessionId(bytes32(0x51))
 }
 
-fn header(name: &str, description: &str) -> serde_json::Map<String, Value> {
+pub fn header(name: &str, description: &str) -> serde_json::Map<String, Value> {
     let mut m = serde_json::Map::new();
     m.insert("name".into(), json!(name));
     m.insert("spec_version".into(), json!(SPEC_VERSION));
@@ -52,7 +53,7 @@ fn header(name: &str, description: &str) -> serde_json::Map<String, Value> {
     m
 }
 
-fn file(name: &str, description: &str, key: &str, cases: Vec<Value>) -> (String, Value) {
+pub fn file(name: &str, description: &str, key: &str, cases: Vec<Value>) -> (String, Value) {
     let mut m = header(name, description);
     m.insert(key.into(), Value::Array(cases));
     (name.to_string(), Value::Object(m))
@@ -216,8 +217,22 @@ fn aead() -> (String, Value) {
             "aad": hx(&bd.aad()),
             "ciphertext": hx(&c),
             "result": "invalid",
+            "error": "Authentication",
         }));
     }
+    // Shorter than the tag.
+    cases.push(json!({
+        "comment": "15 bytes, shorter than the 16-byte tag",
+        "key": hx(&key),
+        "session_id": hx(s.as_bytes()),
+        "round": binding.round.code(),
+        "sender": 3,
+        "recipient": 7,
+        "aad": hx(&binding.aad()),
+        "ciphertext": hx(&ct[..15]),
+        "result": "invalid",
+        "error": "TooShort",
+    }));
     file(
         "aead",
         "Share encryption: ChaCha20-Poly1305, nonce 0^12, associated data binding version, session, round, sender, recipient.",
@@ -419,6 +434,9 @@ pub struct Scenario {
     pub description: &'static str,
     /// The simulation to run.
     pub config: SimConfig,
+    /// Clients some of whose *accepted* messages the driver altered (so they do not follow from
+    /// the client's secrets).
+    pub altered: Vec<u16>,
 }
 
 fn scenario_params(n: u16, t: u16, graph: Graph, active: bool) -> SessionParams {
@@ -479,6 +497,7 @@ fn scenario(
     Scenario {
         name,
         description,
+        altered: Vec::new(),
         config: SimConfig {
             inputs: (0..n)
                 .map(|i| {
@@ -557,7 +576,380 @@ pub fn scenarios() -> Vec<Scenario> {
             scenario_params(20, 3, Graph::Harary { degree: 6 }, false),
             &[(5, Vanish::Silent(MaskedInput)), (11, Vanish::Disconnect(Unmasking))],
         ),
+        scenario(
+            "disconnect_after_answer",
+            "Connections that close right after a message was accepted, before the round closes: \
+             client 20 sends its ShareKeys and disconnects (it is not in U2, its ciphertexts are \
+             never delivered); client 40 sends its masked input and disconnects (it stays in U3, its \
+             input is in the sum, and it leaves when the unmasking round opens).",
+            semi(),
+            &[
+                (1, Vanish::SentThenDisconnect(ShareKeys)),
+                (3, Vanish::SentThenDisconnect(MaskedInput)),
+            ],
+        ),
+        retransmission(),
+        refusals(),
+        pruning(),
+        neighbourhood_too_small(),
+        gone_holder(),
+        reconstruction_failed(),
     ]
+}
+
+/// The session of the Harary scenarios: 10 clients, degree 4, t = 2.
+pub fn harary10_params() -> SessionParams {
+    scenario_params(10, 2, Graph::Harary { degree: 4 }, false)
+}
+
+/// Indices (positions in the participant list) of the neighbours at ring distance -1, +1 and +2
+/// of participant index 0: dropping them leaves index 0 one neighbour, below t = 2.
+fn isolating_drops(p: &SessionParams) -> [usize; 3] {
+    let n = p.n();
+    let perm = secagg::protocol::graph::permutation(&p.session_id(), n);
+    let at = perm.iter().position(|&x| x == 0).expect("0 is placed");
+    [
+        perm[(at + n - 1) % n] as usize,
+        perm[(at + 1) % n] as usize,
+        perm[(at + 2) % n] as usize,
+    ]
+}
+
+fn tampered(
+    mut sc: Scenario,
+    f: impl Fn(usize, Vec<u8>) -> Vec<Vec<u8>> + Send + Sync + 'static,
+) -> Scenario {
+    sc.config.client_tamper = Some(std::sync::Arc::new(f));
+    sc
+}
+
+fn retransmission() -> Scenario {
+    // Client 30 sends every message twice: the identical repeat is ignored (no refusal, no
+    // effect), until the session is over (then it is refused with SessionOver).
+    tampered(
+        scenario(
+            "retransmission",
+            "Client 30 sends every message twice (an identical retransmission): the server ignores each repeat.",
+            scenario_params(5, 2, Graph::Complete, false),
+            &[],
+        ),
+        |i, m| if i == 2 { vec![m.clone(), m] } else { vec![m] },
+    )
+}
+
+fn refusals() -> Scenario {
+    let p = scenario_params(5, 2, Graph::Complete, false);
+    let sid = p.session_id();
+    tampered(
+        scenario(
+            "refusals",
+            "Refused messages: client 20's keys are preceded by a truncated copy (Decode: refused, \
+             still in the session); client 40 sends a ConsistencySignature in round 1 (WrongRound: \
+             refused, still in); client 30 follows its masked input with a different one \
+             (Conflicting: refused, the first one counts); client 50's ShareKeys omits its last \
+             recipient (BadRecipients: a failed content check, client 50 is excluded).",
+            p,
+            &[],
+        ),
+        move |i, m| match (i, m[1]) {
+            (1, 0x01) => vec![m[..m.len() - 1].to_vec(), m],
+            (3, 0x02) => {
+                let mut sig = vec![1, 0x04];
+                sig.extend_from_slice(sid.as_bytes());
+                sig.extend_from_slice(&m[34..36]);
+                sig.extend_from_slice(&[0x55; 64]);
+                vec![sig, m]
+            }
+            (2, 0x03) => {
+                let mut other = m.clone();
+                other[36] ^= 1;
+                vec![m, other]
+            }
+            (4, 0x02) => {
+                // Count down by one and drop the last (recipient, ciphertext) entry.
+                let mut cut = m[..m.len() - (2 + 92)].to_vec();
+                let count = u16::from_be_bytes([cut[68], cut[69]]) - 1;
+                cut[68..70].copy_from_slice(&count.to_be_bytes());
+                vec![cut]
+            }
+            _ => vec![m],
+        },
+    )
+}
+
+fn pruning() -> Scenario {
+    let p = harary10_params();
+    let drops = isolating_drops(&p);
+    let id0 = p.participants[0].get();
+    let sc = scenario(
+        "pruning",
+        "SecAgg+ pruning: 10 clients, Harary degree 4, t = 2. Three of client 10's four neighbours \
+         never send their keys; at the round-0 deadline client 10 has one neighbour in U1, fewer \
+         than t, and is removed (Finished(excluded)) before the key directories go out.",
+        p,
+        &drops.map(|i| (i, Vanish::Silent(Round::AdvertiseKeys))),
+    );
+    // The description names client 10: it must be participant index 0.
+    assert_eq!(id0, 10);
+    sc
+}
+
+fn neighbourhood_too_small() -> Scenario {
+    let p = harary10_params();
+    let drops = isolating_drops(&p);
+    scenario(
+        "neighbourhood_too_small",
+        "NeighbourhoodTooSmall: 10 clients, Harary degree 4, t = 2. Three of client 10's four \
+         neighbours share their keys and then never send their masked inputs: client 10's \
+         self-mask seed has one holder left in U3, fewer than t, so the server aborts (code 2) \
+         before any unmasking request.",
+        p,
+        &drops.map(|i| (i, Vanish::Silent(Round::MaskedInput))),
+    )
+}
+
+fn gone_holder() -> Scenario {
+    let p = harary10_params();
+    let [a, b, c] = isolating_drops(&p);
+    scenario(
+        "gone_holder",
+        "NeighbourhoodTooSmall with a holder that disconnected: 10 clients, Harary degree 4, t = 2. \
+         Two of client 10's four neighbours never send their masked inputs; a third sends its \
+         masked input and disconnects at once. It stays in U3 (its input would be in the sum) \
+         but cannot reveal shares, so client 10's self-mask seed has one holder that can answer: \
+         the server aborts (code 2) before any unmasking request.",
+        p,
+        &[
+            (a, Vanish::Silent(Round::MaskedInput)),
+            (b, Vanish::Silent(Round::MaskedInput)),
+            (c, Vanish::SentThenDisconnect(Round::MaskedInput)),
+        ],
+    )
+}
+
+fn reconstruction_failed() -> Scenario {
+    let p = scenario_params(5, 2, Graph::Complete, false);
+    let limits = secagg::protocol::messages::Limits::new(&p);
+    let mut sc = tampered(
+        scenario(
+            "reconstruction_failed",
+            "ReconstructionFailed: 5 clients, t = 2; clients 40 and 50 disconnect after their masked \
+             inputs; client 10 reveals corrupted shares (bit 0 of f_0 flipped). Client 20's self-mask \
+             seed has only two shares (10's and 30's), neither subset matches the commitment, and \
+             the round closes with abort code 3.",
+            p,
+            &[(3, Vanish::Disconnect(Round::Unmasking)), (4, Vanish::Disconnect(Round::Unmasking))],
+        ),
+        move |i, m| {
+            use secagg::protocol::messages::ClientMessage;
+            if i != 0 || m[1] != 0x05 {
+                return vec![m];
+            }
+            let Ok((sid, ClientMessage::UnmaskShares(mut u))) = ClientMessage::decode(&m, &limits)
+            else {
+                return vec![m];
+            };
+            for s in &mut u.shares {
+                s.share[2] ^= 1;
+            }
+            vec![ClientMessage::UnmaskShares(u).encode(&sid)]
+        },
+    );
+    sc.altered = vec![10];
+    sc
+}
+
+/// The name of a refusal, as in the spec's error registry.
+pub fn reject_name(r: &secagg::protocol::RejectReason) -> &'static str {
+    use secagg::protocol::RejectReason as R;
+    match r {
+        R::Decode(_) => "Decode",
+        R::UnknownSender => "UnknownSender",
+        R::WrongSession => "WrongSession",
+        R::SenderMismatch(_) => "SenderMismatch",
+        R::WrongRound { .. } => "WrongRound",
+        R::Conflicting => "Conflicting",
+        R::NotInRound => "NotInRound",
+        R::BadPublicKey => "BadPublicKey",
+        R::BadSignature => "BadSignature",
+        R::BadRecipients => "BadRecipients",
+        R::BadShares => "BadShares",
+        R::Vector(_) => "Vector",
+        R::SessionOver => "SessionOver",
+        _ => "other",
+    }
+}
+
+/// The c_pk that `v` advertised (its accepted AdvertiseKeys in the transcript).
+pub fn advertised_c_pk(events: &[Event], v: ParticipantId) -> KexPublicKey {
+    events
+        .iter()
+        .find_map(|e| match e {
+            Event::ToServer {
+                from,
+                bytes,
+                refused: None,
+                ..
+            } if *from == v && bytes[1] == 0x01 => {
+                Some(KexPublicKey(bytes[36..68].try_into().expect("32 bytes")))
+            }
+            _ => None,
+        })
+        .expect("every recipient advertised its keys")
+}
+
+/// A ShareKeys message rebuilt from the spec alone: Shamir shares with the given coefficients
+/// (section 10), the 76-byte plaintext `u16(sender) || u16(recipient) || share of s_sk || share
+/// of b_u` (section 16), sealed under the directional key of section 8.
+#[allow(clippy::too_many_arguments)]
+pub fn rebuild_share_keys(
+    session: &SessionId,
+    sender: ParticipantId,
+    c_sk: &[u8; 32],
+    s_sk: &[u8; 32],
+    b_u: &[u8; 32],
+    key_coefficients: &[FieldElement],
+    seed_coefficients: &[FieldElement],
+    t: usize,
+    recipients: &[(ParticipantId, KexPublicKey)],
+) -> Vec<u8> {
+    let holders: Vec<ParticipantId> = recipients.iter().map(|(v, _)| *v).collect();
+    let key_shares =
+        shamir::split_with_coefficients(s_sk, t, &holders, key_coefficients).expect("valid split");
+    let seed_shares =
+        shamir::split_with_coefficients(b_u, t, &holders, seed_coefficients).expect("valid split");
+    let c = KexSecretKey::from_bytes(*c_sk);
+    let mut ciphertexts = Vec::new();
+    for (((v, c_pk), ks), ss) in recipients.iter().zip(&key_shares).zip(&seed_shares) {
+        let shared = c.agree(c_pk).expect("contributory");
+        let ctx = Context::new(Label::ShareEncryption)
+            .session(session)
+            .round(Round::ShareKeys)
+            .participant(sender)
+            .participant(*v);
+        let key = derive32(shared.expose(), &ctx);
+        let mut pt = Vec::with_capacity(76);
+        pt.extend_from_slice(&sender.get().to_be_bytes());
+        pt.extend_from_slice(&v.get().to_be_bytes());
+        pt.extend_from_slice(&*ks.to_bytes());
+        pt.extend_from_slice(&*ss.to_bytes());
+        let binding = Binding {
+            session: *session,
+            round: Round::ShareKeys,
+            sender,
+            recipient: *v,
+        };
+        let ct = SealingKey::from_bytes(*key).seal(&binding, &pt);
+        ciphertexts.push((*v, ct.try_into().expect("92 bytes")));
+    }
+    let commitment = SelfMaskSecret::from_bytes(*b_u).commitment(session, sender);
+    ClientMessage::ShareKeys(secagg::protocol::messages::ShareKeys {
+        sender,
+        commitment,
+        ciphertexts,
+    })
+    .encode(session)
+}
+
+/// Every client's secrets, recovered by replaying its RNG in the order the client draws
+/// (rounding words, c_sk, s_sk, then b_u on the key directory) and checked against what it sent
+/// (public keys, commitment): with them an independent implementation can re-derive every
+/// client message and open every share ciphertext.
+fn client_secrets(c: &SimConfig, events: &[Event]) -> Vec<Value> {
+    let p = &c.params;
+    let q = p.quantizer().expect("valid parameters");
+    let sid = p.session_id();
+    let mut out = Vec::new();
+    for (i, &id) in p.participants.iter().enumerate() {
+        let sent = |ty: u8| {
+            events.iter().find_map(|e| match e {
+                Event::ToServer {
+                    from,
+                    bytes,
+                    refused: None,
+                    ..
+                } if *from == id && bytes[1] == ty => Some(bytes.clone()),
+                _ => None,
+            })
+        };
+        let Some(keys) = sent(0x01) else {
+            continue;
+        };
+        let mut rng = sim::client_rng(c.seed, i);
+        let words: Vec<u64> = (0..p.vector_len).map(|_| rng.next_u64()).collect();
+        let weight = c.weights[i] as f64 / p.max_weight as f64;
+        let mut quantized = q
+            .quantize_with_words(&c.inputs[i], weight, &words)
+            .expect("finite inputs")
+            .to_u64s();
+        quantized.push(c.weights[i] as u64);
+        let c_sk = KexSecretKey::generate(&mut rng);
+        let s_sk = KexSecretKey::generate(&mut rng);
+        assert_eq!(&keys[36..68], c_sk.public_key().as_bytes(), "c_sk of {id}");
+        assert_eq!(&keys[68..100], s_sk.public_key().as_bytes(), "s_sk of {id}");
+        let mut entry = json!({
+            "id": id.get(),
+            "rng": format!("ChaCha20Rng::seed_from_u64({})", c.seed ^ ((i as u64 + 1) << 20)),
+            "rounding_words": words.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
+            "quantized": quantized.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
+            "c_sk": hx(&*c_sk.to_bytes()),
+            "s_sk": hx(&*s_sk.to_bytes()),
+        });
+        if p.threat_model == ThreatModel::Active {
+            let seed = c.identity_seeds[i];
+            assert_eq!(
+                SigningKey::from_seed(&seed).verifying_key().to_bytes(),
+                p.identity_keys[i],
+                "identity of {id}"
+            );
+            entry["identity_seed"] = json!(hx(&seed));
+        }
+        if let Some(shares) = sent(0x02) {
+            let b = SelfMaskSecret::random(&mut rng);
+            assert_eq!(&shares[36..68], &b.commitment(&sid, id)[..], "b_u of {id}");
+            entry["b_u"] = json!(hx(b.expose()));
+            // The Shamir coefficients: mask key first, then the self-mask secret (section 10).
+            let t = p.threshold as usize;
+            let mut draw = || -> Vec<FieldElement> {
+                (0..2 * (t - 1))
+                    .map(|_| FieldElement::random(&mut rng))
+                    .collect()
+            };
+            let key_coefficients = draw();
+            let seed_coefficients = draw();
+            let limits = secagg::protocol::messages::Limits::new(p);
+            let Ok((_, ClientMessage::ShareKeys(m))) = ClientMessage::decode(&shares, &limits)
+            else {
+                panic!("ShareKeys of {id} decodes");
+            };
+            let recipients: Vec<(ParticipantId, KexPublicKey)> = m
+                .ciphertexts
+                .iter()
+                .map(|(v, _)| (*v, advertised_c_pk(events, *v)))
+                .collect();
+            let rebuilt = rebuild_share_keys(
+                &sid,
+                id,
+                &c_sk.to_bytes(),
+                &s_sk.to_bytes(),
+                b.expose(),
+                &key_coefficients,
+                &seed_coefficients,
+                t,
+                &recipients,
+            );
+            assert_eq!(
+                rebuilt, shares,
+                "ShareKeys of {id} rebuilt from its secrets"
+            );
+            let coeffs =
+                |c: &[FieldElement]| c.iter().map(|x| hx(&x.to_bytes())).collect::<Vec<_>>();
+            entry["key_coefficients"] = json!(coeffs(&key_coefficients));
+            entry["self_mask_coefficients"] = json!(coeffs(&seed_coefficients));
+        }
+        out.push(entry);
+    }
+    out
 }
 
 fn params_json(p: &SessionParams) -> Value {
@@ -587,10 +979,21 @@ fn transcript(sc: &Scenario) -> (String, Value) {
         .transcript
         .iter()
         .map(|e| match e {
-            Event::ToServer { from, now, bytes } => json!({
-                "event": "to_server", "from": from.get(), "now": now,
-                "type": sim::type_name(bytes[1]), "hex": hx(bytes),
-            }),
+            Event::ToServer {
+                from,
+                now,
+                bytes,
+                refused,
+            } => {
+                let mut e = json!({
+                    "event": "to_server", "from": from.get(), "now": now,
+                    "type": sim::type_name(bytes.get(1).copied().unwrap_or(0)), "hex": hx(bytes),
+                });
+                if let Some(r) = refused {
+                    e["refused"] = json!(reject_name(r));
+                }
+                e
+            }
             Event::FromServer { to, bytes } => json!({
                 "event": "from_server", "to": to.get(),
                 "type": sim::type_name(bytes[1]), "hex": hx(bytes),
@@ -615,9 +1018,12 @@ fn transcript(sc: &Scenario) -> (String, Value) {
     let mut m = header(
         &format!("transcript_{}", sc.name),
         &format!(
-            "{} Events in the order the server saw them; every from_server message is a deterministic \
-             function of the events before it (spec: Server). Client randomness is this implementation's \
-             (ChaCha20Rng per client), so client messages are informative, server messages normative.",
+            "{} Events in the order the server saw them (spec: Transcript vectors); `refused` names the \
+             server's refusal of a to_server message (absent: accepted, or ignored as an identical repeat); \
+             every from_server block is what the server queued while handling the events since the \
+             previous block. Server messages and the result are normative. `client_secrets` holds each \
+             client's keys, self-mask secret and quantized vector (checked against its messages), so \
+             every client message can be re-derived and every share ciphertext opened.",
             sc.description
         ),
     );
@@ -633,9 +1039,18 @@ fn transcript(sc: &Scenario) -> (String, Value) {
             .filter_map(|(i, v)| v.map(|v| json!({
                 "client": c.params.participants[i].get(),
                 "round": v.round().code(),
-                "how": match v { Vanish::Silent(_) => "silent", Vanish::Disconnect(_) => "disconnect" },
+                "how": match v {
+                    Vanish::Silent(_) => "silent",
+                    Vanish::Disconnect(_) => "disconnect",
+                    Vanish::SentThenDisconnect(_) => "sent_then_disconnect",
+                },
             })))
             .collect::<Vec<_>>()),
+    );
+    m.insert("altered_clients".into(), json!(sc.altered));
+    m.insert(
+        "client_secrets".into(),
+        Value::Array(client_secrets(c, &report.transcript)),
     );
     m.insert("events".into(), Value::Array(events));
     m.insert("result".into(), result);
@@ -654,6 +1069,10 @@ pub fn all() -> Vec<(String, Value)> {
         signatures(),
     ];
     v.extend(scenarios().iter().map(transcript));
+    v.extend(crate::edge::all(
+        &scenario_params(5, 2, Graph::Complete, false),
+        &scenario_params(20, 3, Graph::Harary { degree: 6 }, false),
+    ));
     v
 }
 

@@ -80,6 +80,9 @@ pub enum PolicyError {
         /// The policy's minimum.
         min: u64,
     },
+    /// The policy itself is unusable (e.g. an assumed corrupted fraction outside `[0, 1)`).
+    #[error("invalid policy: {0}")]
+    InvalidPolicy(&'static str),
     /// A signed roster did not decode.
     #[error("signed roster: {0}")]
     Decode(#[from] DecodeError),
@@ -404,6 +407,11 @@ impl ClientPolicy {
             ThreatModel::Active => self.grinding_margin_bits,
             _ => 0,
         };
+        if !(0.0..1.0).contains(&self.assumed_corrupt_rate) {
+            return Err(PolicyError::InvalidPolicy(
+                "assumed corrupt rate must be in [0, 1)",
+            ));
+        }
         let n = params.n() as u64;
         let from_rate =
             corrupt_neighbour_bound(n, k, self.assumed_corrupt_rate, margin).map_err(|_| {
@@ -428,5 +436,152 @@ impl ClientPolicy {
                 .check(params)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::params::Graph;
+    use crate::ring::Bits;
+
+    fn session(n: u16, graph: Graph, t: u16, c: u16, len: u32) -> SessionParams {
+        SessionParams {
+            nonce: [1; 32],
+            participants: (1..=n).filter_map(ParticipantId::new).collect(),
+            threat_model: ThreatModel::SemiHonest,
+            identity_keys: Vec::new(),
+            graph,
+            threshold: t,
+            max_corrupt_neighbours: c,
+            vector_len: len,
+            bits: Bits::B32,
+            clip: 1.0,
+            levels: 1 << 16,
+            max_weight: 1,
+            round_timeout_ms: [30_000; 5],
+        }
+    }
+
+    fn me() -> ParticipantId {
+        ParticipantId::new(1).unwrap()
+    }
+
+    #[test]
+    fn accepts_a_reasonable_session() {
+        let p = session(100, Graph::Harary { degree: 16 }, 8, 7, 1000);
+        assert_eq!(ClientPolicy::new(1000).check(&p, me()), Ok(()));
+    }
+
+    #[test]
+    fn maximums_stop_a_coordinator_from_burning_the_client_cpu() {
+        // The finding: 65 535 clients on the complete graph cost 178 s of CPU before any reply.
+        let p = session(u16::MAX, Graph::Complete, 40_000, 3000, 1000);
+        let err = ClientPolicy::new(1000).check(&p, me()).unwrap_err();
+        assert!(matches!(
+            err,
+            PolicyError::OutOfRange {
+                what: "participants",
+                ..
+            }
+        ));
+        // Within the cohort range but a complete graph of 5000: degree above 1000.
+        let p = session(5000, Graph::Complete, 2600, 250, 10);
+        assert!(matches!(
+            ClientPolicy::new(10).check(&p, me()),
+            Err(PolicyError::OutOfRange { what: "degree", .. })
+        ));
+        // Degree 16 over 2^28 coordinates: 17 * (2^28 + 1) keystream elements > 2^32.
+        let p = session(100, Graph::Harary { degree: 16 }, 8, 7, 1 << 28);
+        assert!(matches!(
+            ClientPolicy::new(1 << 28).check(&p, me()),
+            Err(PolicyError::OutOfRange {
+                what: "masking work",
+                ..
+            })
+        ));
+        let mut p = session(100, Graph::Harary { degree: 16 }, 8, 7, 1000);
+        p.round_timeout_ms[3] = 3_600_000;
+        assert!(matches!(
+            ClientPolicy::new(1000).check(&p, me()),
+            Err(PolicyError::OutOfRange {
+                what: "round deadline (ms)",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn minimums_refuse_tiny_cohorts_and_thresholds() {
+        let p = session(2, Graph::Complete, 1, 0, 10);
+        assert!(matches!(
+            ClientPolicy::new(10).check(&p, me()),
+            Err(PolicyError::OutOfRange {
+                what: "participants",
+                ..
+            })
+        ));
+        let p = session(20, Graph::Complete, 1, 0, 10);
+        assert!(matches!(
+            ClientPolicy::new(10).check(&p, me()),
+            Err(PolicyError::OutOfRange {
+                what: "threshold",
+                ..
+            })
+        ));
+        let p = session(20, Graph::Complete, 10, 0, 11);
+        assert!(matches!(
+            ClientPolicy::new(10).check(&p, me()),
+            Err(PolicyError::VectorLength { .. })
+        ));
+    }
+
+    #[test]
+    fn corruption_bound_follows_the_assumed_rate() {
+        // Complete graph of 100 with 5% assumed corrupt: c must be at least 5.
+        let p = session(100, Graph::Complete, 50, 4, 10);
+        assert_eq!(
+            ClientPolicy::new(10).check(&p, me()),
+            Err(PolicyError::CorruptionBound {
+                declared: 4,
+                required: 5
+            })
+        );
+        let p = session(100, Graph::Complete, 50, 5, 10);
+        assert_eq!(ClientPolicy::new(10).check(&p, me()), Ok(()));
+        let mut policy = ClientPolicy::new(10);
+        policy.assumed_corrupt_rate = f64::NAN;
+        assert!(matches!(
+            policy.check(&p, me()),
+            Err(PolicyError::InvalidPolicy(_))
+        ));
+        policy.assumed_corrupt_rate = 0.0;
+        policy.min_corrupt_neighbours = 6;
+        assert!(matches!(
+            policy.check(&p, me()),
+            Err(PolicyError::CorruptionBound { required: 6, .. })
+        ));
+    }
+
+    #[test]
+    fn roster_text_and_rules() {
+        let k1 = SigningKey::from_seed(&[1; 32]).verifying_key().to_bytes();
+        let k2 = SigningKey::from_seed(&[2; 32]).verifying_key().to_bytes();
+        let hex = |k: &[u8; 32]| k.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let text = format!("# roster\n2 {}\n\n1 {}\n", hex(&k2), hex(&k1));
+        let r = Roster::parse_text(&text).unwrap();
+        assert_eq!(r.key_of(ParticipantId::new(1).unwrap()), Some(&k1));
+        assert_eq!(r.entries().len(), 2);
+        for bad in [
+            format!("0 {}", hex(&k1)),
+            format!("1 {}", &hex(&k1)[..63]),
+            format!("1 {} extra", hex(&k1)),
+            format!("1 {}\n1 {}", hex(&k1), hex(&k2)),
+            format!("1 {}\n2 {}", hex(&k1), hex(&k1)),
+            format!("1 {}", "zz".repeat(32)),
+            "1".to_string(),
+        ] {
+            assert!(Roster::parse_text(&bad).is_err(), "{bad:?}");
+        }
     }
 }

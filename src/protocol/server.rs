@@ -828,7 +828,10 @@ impl Server {
         self.enough_holders(Round::MaskedInput)
     }
 
-    /// Every needed secret has at least t holders among live clients that completed `round`.
+    /// Every needed secret has at least t holders among live clients that completed `round` and
+    /// can still answer: a client whose connection closed after its masked input was accepted is
+    /// in U3 but will never reveal a share, so it does not count (counting it would send the
+    /// unmasking request and only fail at the round-4 close, after shares were revealed).
     fn enough_holders(&mut self, round: Round) -> bool {
         let t = self.params.threshold as usize;
         for k in 0..self.needed.len() {
@@ -836,7 +839,7 @@ impl Server {
             let have = self
                 .live_or_dropped_u2_neighbours(owner)
                 .into_iter()
-                .filter(|&j| self.in_set(j, round))
+                .filter(|&j| self.in_set(j, round) && !self.slots[j].gone)
                 .count();
             if have < t {
                 let client = self.params.participants[owner];

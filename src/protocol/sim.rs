@@ -14,7 +14,7 @@ use chacha20::rand_core::SeedableRng;
 use chacha20::ChaCha20Rng;
 
 use super::client::{Client, ClientStatus};
-use super::error::{ClientAbort, ClientSetupError, Rejected, SessionAbort};
+use super::error::{ClientAbort, ClientSetupError, RejectReason, Rejected, SessionAbort};
 use super::messages::types;
 use super::params::SessionParams;
 use super::server::{AggregateOutput, Server};
@@ -28,13 +28,16 @@ pub enum Vanish {
     Silent(Round),
     /// Its connection closes, which the driver reports to the server at once.
     Disconnect(Round),
+    /// It sends its message for the round, then its connection closes: the driver reports it
+    /// right after the server handled that message, before anything else.
+    SentThenDisconnect(Round),
 }
 
 impl Vanish {
     /// The round whose message the client never sends.
     pub fn round(self) -> Round {
         match self {
-            Vanish::Silent(r) | Vanish::Disconnect(r) => r,
+            Vanish::Silent(r) | Vanish::Disconnect(r) | Vanish::SentThenDisconnect(r) => r,
         }
     }
 }
@@ -78,6 +81,8 @@ pub enum Event {
         now: u64,
         /// The bytes.
         bytes: Vec<u8>,
+        /// Why the server refused it (`None`: accepted, or ignored as an identical repeat).
+        refused: Option<RejectReason>,
     },
     /// A message the server sent.
     FromServer {
@@ -199,6 +204,13 @@ fn record(traffic: &mut BTreeMap<u8, Traffic>, bytes: &[u8]) {
     t.bytes += bytes.len();
 }
 
+/// The RNG of the client at position `i` (0-based) in a simulation seeded with `seed`: every
+/// client secret (keys, rounding words, self-mask secret, Shamir coefficients) is drawn from it,
+/// so a recorded transcript can state which secrets each client used.
+pub fn client_rng(seed: u64, i: usize) -> ChaCha20Rng {
+    ChaCha20Rng::seed_from_u64(seed ^ ((i as u64 + 1) << 20))
+}
+
 /// Runs one session to completion.
 pub fn run(config: &SimConfig) -> Result<SimReport, SimError> {
     let params = &config.params;
@@ -229,9 +241,17 @@ pub fn run(config: &SimConfig) -> Result<SimReport, SimError> {
         }
     };
 
-    let vanishes_at = |i: usize, round: Round| config.vanish[i].is_some_and(|v| v.round() == round);
+    // Clients that vanish before sending their message for `round` (a client that sends it and
+    // then disconnects is handled where its message is delivered).
+    let vanishes_at = |i: usize, round: Round| {
+        config.vanish[i]
+            .is_some_and(|v| v.round() == round && !matches!(v, Vanish::SentThenDisconnect(_)))
+    };
+    let disconnects_after = |i: usize, round: Option<Round>| {
+        round.is_some_and(|r| config.vanish[i] == Some(Vanish::SentThenDisconnect(r)))
+    };
     for (i, &id) in params.participants.iter().enumerate() {
-        let mut rng = ChaCha20Rng::seed_from_u64(config.seed ^ ((i as u64 + 1) << 20));
+        let mut rng = client_rng(config.seed, i);
         let identity = active.then(|| SigningKey::from_seed(&config.identity_seeds[i]));
         let t0 = Instant::now();
         let (client, msg) = Client::new(
@@ -270,16 +290,24 @@ pub fn run(config: &SimConfig) -> Result<SimReport, SimError> {
         for (i, msg) in batch {
             record(&mut traffic, &msg);
             let code = msg.get(1).copied().unwrap_or(0);
+            let t0 = Instant::now();
+            let outcome = server.handle_message(params.participants[i], &msg, now);
+            *server_time.entry(code).or_default() += t0.elapsed();
             log(Event::ToServer {
                 from: params.participants[i],
                 now,
-                bytes: msg.clone(),
+                bytes: msg,
+                refused: outcome.as_ref().err().map(|e| e.reason.clone()),
             });
-            let t0 = Instant::now();
-            if let Err(e) = server.handle_message(params.participants[i], &msg, now) {
+            if let Err(e) = outcome {
                 rejected.push(e);
             }
-            *server_time.entry(code).or_default() += t0.elapsed();
+            if !gone[i] && disconnects_after(i, round_of(code)) {
+                gone[i] = true;
+                let id = params.participants[i];
+                log(Event::Gone { id, now });
+                server.client_gone(id, now);
+            }
         }
         let mut delivered = false;
         let mut outgoing = Vec::new();

@@ -134,6 +134,10 @@ where
                 Some(v) if v.round() == round_of_reply(&bytes) => match v {
                     Vanish::Disconnect(_) => return Ok(ClientOutcome::Vanished),
                     Vanish::Silent(_) => silent = true,
+                    Vanish::SentThenDisconnect(_) => {
+                        write_frame(&mut send, &bytes).await?;
+                        return Ok(ClientOutcome::Vanished);
+                    }
                 },
                 _ => write_frame(&mut send, &bytes).await?,
             }
