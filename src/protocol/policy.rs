@@ -447,6 +447,7 @@ mod tests {
 
     fn session(n: u16, graph: Graph, t: u16, c: u16, len: u32) -> SessionParams {
         SessionParams {
+            dp: None,
             nonce: [1; 32],
             participants: (1..=n).filter_map(ParticipantId::new).collect(),
             threat_model: ThreatModel::SemiHonest,
