@@ -28,5 +28,5 @@ pub use client::{Client, ClientStatus};
 pub use error::ClientSetupError;
 pub use error::{AbortReason, ClientAbort, ClientCheck, RejectReason, Rejected, SessionAbort};
 pub use params::{Graph, ParamsError, SessionParams, ThreatModel};
-pub use policy::{ClientPolicy, PolicyError, Roster, SignedRoster};
+pub use policy::{ClientPolicy, DpRequirement, PolicyError, Roster, SignedRoster};
 pub use server::{AggregateOutput, ClientFate, Server, UnmaskPhase, UnmaskStats};

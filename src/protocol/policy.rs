@@ -80,6 +80,23 @@ pub enum PolicyError {
         /// The policy's minimum.
         min: u64,
     },
+    /// The policy requires distributed DP and the session has none.
+    #[error("session without distributed DP refused: the policy requires it")]
+    DpRequired,
+    /// The session's DP noise gives a weaker guarantee than the policy requires.
+    #[error(
+        "the session's DP noise gives epsilon {epsilon:.3} at delta {delta:e} for {clients} noisy clients, the policy allows at most {max_epsilon}"
+    )]
+    DpTooWeak {
+        /// Achieved epsilon (the papers' bound) for `clients`.
+        epsilon: f64,
+        /// The delta.
+        delta: f64,
+        /// Clients whose noise is assumed to be in the sum.
+        clients: u64,
+        /// The policy's maximum.
+        max_epsilon: f64,
+    },
     /// The policy itself is unusable (e.g. an assumed corrupted fraction outside `[0, 1)`).
     #[error("invalid policy: {0}")]
     InvalidPolicy(&'static str),
@@ -292,6 +309,15 @@ impl SignedRoster {
     }
 }
 
+/// A client's minimum distributed-DP guarantee (see [`ClientPolicy::require_dp`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DpRequirement {
+    /// Largest acceptable epsilon for one round.
+    pub max_epsilon: f64,
+    /// The delta at which epsilon is computed.
+    pub delta: f64,
+}
+
 /// What a client accepts. Build with [`ClientPolicy::new`] (production defaults, documented per
 /// field) and adjust fields. Every check runs before any key is generated.
 #[derive(Debug, Clone)]
@@ -325,6 +351,12 @@ pub struct ClientPolicy {
     /// nonce). Default [`GRINDING_MARGIN_BITS`] (64); 0 accepts the published budget, which a
     /// determined server can beat by grinding (spec section 20).
     pub grinding_margin_bits: u32,
+    /// Require distributed DP on the sum: the session must carry a DP configuration whose noise
+    /// gives at most this `(epsilon, delta)` for one round, counting only the noise of
+    /// `max(1, t + 1 - c)` clients (the fewest a completed session includes, less the
+    /// corrupted ones, which may add none; on SecAgg+ graphs `c` bounds a neighbourhood, not
+    /// the whole cohort, so set `min_corrupt_neighbours` accordingly). Default `None`.
+    pub require_dp: Option<DpRequirement>,
     /// The identity keys this client trusts (pinned, or taken from a verified
     /// [`SignedRoster`]). Required for active sessions: without it the keys come from the
     /// server, which could list keys it owns for everyone else.
@@ -345,6 +377,7 @@ impl ClientPolicy {
             min_corrupt_neighbours: 0,
             assumed_corrupt_rate: 0.05,
             grinding_margin_bits: GRINDING_MARGIN_BITS,
+            require_dp: None,
             roster: None,
         }
     }
@@ -428,6 +461,27 @@ impl ClientPolicy {
                 declared: params.max_corrupt_neighbours,
                 required,
             });
+        }
+        if let Some(req) = &self.require_dp {
+            let cfg = params.dp.as_ref().ok_or(PolicyError::DpRequired)?;
+            if !(req.max_epsilon > 0.0 && req.delta > 0.0 && req.delta < 1.0) {
+                return Err(PolicyError::InvalidPolicy(
+                    "DP requirement needs epsilon > 0 and 0 < delta < 1",
+                ));
+            }
+            let clients = (params.threshold as u64 + 1)
+                .saturating_sub(params.max_corrupt_neighbours as u64)
+                .max(1);
+            let g = crate::ddp::accounting::guarantee(cfg, clients, req.delta, 1, false);
+            // NaN (an unusable configuration) fails this comparison too.
+            if !(g.epsilon_bound <= req.max_epsilon) {
+                return Err(PolicyError::DpTooWeak {
+                    epsilon: g.epsilon_bound,
+                    delta: req.delta,
+                    clients,
+                    max_epsilon: req.max_epsilon,
+                });
+            }
         }
         if params.threat_model == ThreatModel::Active {
             self.roster
@@ -561,6 +615,49 @@ mod tests {
         assert!(matches!(
             policy.check(&p, me()),
             Err(PolicyError::CorruptionBound { required: 6, .. })
+        ));
+    }
+
+    #[test]
+    fn dp_requirement() {
+        use crate::ddp::{DpConfig, Mechanism};
+        let mut policy = ClientPolicy::new(16);
+        policy.require_dp = Some(DpRequirement {
+            max_epsilon: 1e6,
+            delta: 1e-6,
+        });
+        let mut p = session(100, Graph::Harary { degree: 16 }, 8, 7, 16);
+        assert_eq!(policy.check(&p, me()), Err(PolicyError::DpRequired));
+        // C = 1 scaled by 100, sigma = 100 per client and coordinate.
+        p.dp = Some(
+            DpConfig::new(
+                Mechanism::DiscreteGaussian,
+                32,
+                16,
+                1.0,
+                100.0,
+                11_000,
+                10_000 << 16,
+            )
+            .unwrap(),
+        );
+        assert_eq!(policy.check(&p, me()), Ok(()));
+        policy.require_dp = Some(DpRequirement {
+            max_epsilon: 1e-3,
+            delta: 1e-6,
+        });
+        // t + 1 - c = 2 clients' noise is all that is guaranteed.
+        assert!(matches!(
+            policy.check(&p, me()),
+            Err(PolicyError::DpTooWeak { clients: 2, .. })
+        ));
+        policy.require_dp = Some(DpRequirement {
+            max_epsilon: 1.0,
+            delta: 0.0,
+        });
+        assert!(matches!(
+            policy.check(&p, me()),
+            Err(PolicyError::InvalidPolicy(_))
         ));
     }
 
