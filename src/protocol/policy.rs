@@ -473,8 +473,8 @@ impl ClientPolicy {
                 .saturating_sub(params.max_corrupt_neighbours as u64)
                 .max(1);
             let g = crate::ddp::accounting::guarantee(cfg, clients, req.delta, 1, false);
-            // NaN (an unusable configuration) fails this comparison too.
-            if !(g.epsilon_bound <= req.max_epsilon) {
+            // NaN (an unusable configuration) is refused too.
+            if g.epsilon_bound.is_nan() || g.epsilon_bound > req.max_epsilon {
                 return Err(PolicyError::DpTooWeak {
                     epsilon: g.epsilon_bound,
                     delta: req.delta,
