@@ -60,6 +60,7 @@ fn main() {
         "localhost".to_string(),
     );
     let (mut seed, mut print_identity) = (None::<[u8; 32]>, false);
+    let mut token = String::new();
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--print-identity" {
@@ -70,6 +71,16 @@ fn main() {
         match flag.as_str() {
             "--server" => server = v.parse().expect("--server ADDR:PORT"),
             "--server-name" => name = v,
+            "--token" => token = v,
+            "--token-file" => {
+                token = match std::fs::read_to_string(&v) {
+                    Ok(t) => t.trim().to_string(),
+                    Err(e) => {
+                        eprintln!("--token-file {v}: {e}");
+                        std::process::exit(2);
+                    }
+                }
+            }
             "--cert" => cert = Some(PathBuf::from(v)),
             "--input" => input = Some(PathBuf::from(v)),
             "--id" => id = v.parse::<u16>().ok().and_then(ParticipantId::new),
@@ -130,6 +141,7 @@ fn main() {
             server,
             server_name: name,
             id,
+            credential: zeroize::Zeroizing::new(token.clone().into_bytes()),
             connect_timeout: Duration::from_secs(10),
             message_timeout: Duration::from_secs(300),
             policy: ParamsPolicy::for_len(values.len() as u32),

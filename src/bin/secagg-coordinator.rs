@@ -10,6 +10,12 @@
 //! result_dir = "results"
 //! [tls]
 //! dev_cert_out = "coordinator-cert.pem"   # self-signed; or cert = "..." and key = "..." (PEM)
+//! [auth]                                   # required unless in dev mode
+//! mode = "token-file"                      # token_file = "participants.txt": lines
+//!                                          #   `<id> <token> [<identity key hex>]`;
+//!                                          # or mode = "hmac", key_file = "hmac.key";
+//!                                          # or mode = "mutual-tls", client_ca = "ca.pem"
+//! token_file = "participants.txt"
 //! [session]
 //! clients = 100                            # participants 1..=clients
 //! vector_len = 100000
@@ -31,10 +37,13 @@ use clap::{Parser, Subcommand};
 use secagg::ids::ParticipantId;
 use secagg::protocol::params::{Graph, SessionParams, ThreatModel};
 use secagg::ring::Bits;
-use secagg::transport::tls::TlsIdentity;
-use secagg::transport::{Coordinator, CoordinatorOptions};
+use std::sync::Arc;
+
+use secagg::transport::auth::{ClientCertificates, HmacTokens, TokenFile, TrustClaimedId};
+use secagg::transport::tls::{read_certs_pem, CertificateDer, TlsIdentity};
+use secagg::transport::{Authenticator, Coordinator, CoordinatorOptions};
 use serde::Deserialize;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 #[derive(Parser)]
 #[command(
@@ -75,7 +84,25 @@ struct Config {
     result_dir: Option<PathBuf>,
     #[serde(default)]
     tls: TlsConfig,
+    /// Participant authentication; required unless in dev mode (`tls.dev_cert_out`).
+    auth: Option<AuthConfig>,
     session: SessionConfig,
+}
+
+/// How participants prove who they are (see `secagg::transport::auth`).
+#[derive(Deserialize)]
+#[serde(tag = "mode", rename_all = "kebab-case", deny_unknown_fields)]
+enum AuthConfig {
+    /// Bearer tokens from a registry file: `<participant id> <token> [<identity key hex>]`.
+    /// The registry lists the session's participants (and, in the active model, their
+    /// identity keys).
+    TokenFile { token_file: PathBuf },
+    /// HMAC-SHA256 tokens with expiry, under a hex key of at least 32 bytes.
+    Hmac { key_file: PathBuf },
+    /// Mutual TLS: client certificates from this CA, naming `participant-<id>.secagg`.
+    MutualTls { client_ca: PathBuf },
+    /// No authentication (dev mode only).
+    None,
 }
 
 #[derive(Deserialize, Default)]
@@ -176,8 +203,18 @@ fn read_identity_keys(path: &std::path::Path, n: usize) -> Result<Vec<[u8; 32]>,
     Ok(keys)
 }
 
-fn params(c: &SessionConfig, session_index: u32) -> Result<SessionParams, String> {
-    let n = c.clients as usize;
+fn params(
+    c: &SessionConfig,
+    session_index: u32,
+    roster: Option<&TokenFile>,
+) -> Result<SessionParams, String> {
+    // With a token registry, the registry is the roster (and holds the identity keys);
+    // otherwise participants are 1..=clients.
+    let participants: Vec<ParticipantId> = match roster {
+        Some(r) => r.participants(),
+        None => (1..=c.clients).filter_map(ParticipantId::new).collect(),
+    };
+    let n = participants.len();
     let (graph, threshold) = match c.graph.as_str() {
         "complete" => (Graph::Complete, c.threshold.unwrap_or((n / 2) as u16)),
         "harary" => {
@@ -201,13 +238,26 @@ fn params(c: &SessionConfig, session_index: u32) -> Result<SessionParams, String
     nonce[4..].copy_from_slice(&rand);
     let (threat_model, identity_keys) = match c.threat_model.as_str() {
         "semi-honest" => (ThreatModel::SemiHonest, Vec::new()),
-        "active" => {
-            let path = c
-                .identity_keys_file
-                .as_ref()
-                .ok_or("the active model needs identity_keys_file")?;
-            (ThreatModel::Active, read_identity_keys(path, n)?)
-        }
+        "active" => match (roster, c.identity_keys_file.as_ref()) {
+            (Some(_), Some(_)) => {
+                return Err(
+                    "identity keys come from the token file; remove identity_keys_file".into(),
+                )
+            }
+            (Some(r), None) => {
+                let keys = participants
+                    .iter()
+                    .map(|&id| {
+                        r.identity_key(id).ok_or(format!(
+                            "the active model needs an identity key for participant {id} in the token file"
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                (ThreatModel::Active, keys)
+            }
+            (None, Some(path)) => (ThreatModel::Active, read_identity_keys(path, n)?),
+            (None, None) => return Err("the active model needs identity_keys_file".into()),
+        },
         t => {
             return Err(format!(
                 "unknown threat model {t:?} (semi-honest or active)"
@@ -216,7 +266,7 @@ fn params(c: &SessionConfig, session_index: u32) -> Result<SessionParams, String
     };
     let p = SessionParams {
         nonce,
-        participants: (1..=c.clients).filter_map(ParticipantId::new).collect(),
+        participants,
         threat_model,
         identity_keys,
         graph,
@@ -270,7 +320,55 @@ fn main() {
     std::process::exit(code);
 }
 
+/// The authenticator, the client CA for mutual TLS, and the participant roster if the
+/// registry defines one.
+type Auth = (
+    Arc<dyn Authenticator>,
+    Option<Vec<CertificateDer<'static>>>,
+    Option<Arc<TokenFile>>,
+);
+
+fn authenticator(cfg: &Config) -> Result<Auth, String> {
+    let dev = cfg.tls.cert.is_none() && cfg.tls.dev_cert_out.is_some();
+    match &cfg.auth {
+        None | Some(AuthConfig::None) if !dev => Err(
+            "participants must be authenticated outside dev mode: add an [auth] section \
+             (mode = \"token-file\", \"hmac\" or \"mutual-tls\")"
+                .into(),
+        ),
+        None | Some(AuthConfig::None) => {
+            warn!("dev mode: participants are not authenticated");
+            Ok((Arc::new(TrustClaimedId), None, None))
+        }
+        Some(AuthConfig::TokenFile { token_file }) => {
+            let reg =
+                Arc::new(TokenFile::load(token_file).map_err(|e| format!("token file: {e}"))?);
+            Ok((reg.clone(), None, Some(reg)))
+        }
+        Some(AuthConfig::Hmac { key_file }) => Ok((
+            Arc::new(HmacTokens::from_hex_file(key_file).map_err(|e| format!("HMAC key: {e}"))?),
+            None,
+            None,
+        )),
+        Some(AuthConfig::MutualTls { client_ca }) => {
+            let roots = read_certs_pem(client_ca)
+                .map_err(|e| format!("client CA {}: {e}", client_ca.display()))?;
+            if roots.is_empty() {
+                return Err(format!("client CA {}: no certificate", client_ca.display()));
+            }
+            Ok((Arc::new(ClientCertificates::new()), Some(roots), None))
+        }
+    }
+}
+
 async fn serve(cfg: Config) -> i32 {
+    let (authenticator, client_ca, roster) = match authenticator(&cfg) {
+        Ok(a) => a,
+        Err(e) => {
+            error!("{e}");
+            return 2;
+        }
+    };
     let identity = match (&cfg.tls.cert, &cfg.tls.key, &cfg.tls.dev_cert_out) {
         (Some(c), Some(k), _) => TlsIdentity::from_pem_files(c, k),
         (None, None, Some(out)) => TlsIdentity::self_signed(&["localhost"]).and_then(|id| {
@@ -291,8 +389,12 @@ async fn serve(cfg: Config) -> i32 {
             return 2;
         }
     };
-    let coordinator = match Coordinator::bind(cfg.listen, &identity, CoordinatorOptions::default())
-    {
+    let opts = CoordinatorOptions {
+        authenticator,
+        client_ca,
+        ..CoordinatorOptions::default()
+    };
+    let coordinator = match Coordinator::bind(cfg.listen, &identity, opts) {
         Ok(c) => c,
         Err(e) => {
             error!("bind {}: {e}", cfg.listen);
@@ -302,7 +404,7 @@ async fn serve(cfg: Config) -> i32 {
     info!(addr = ?coordinator.local_addr().ok(), sessions = cfg.sessions, "listening");
     let mut failures = 0;
     for s in 0..cfg.sessions {
-        let p = match params(&cfg.session, s) {
+        let p = match params(&cfg.session, s, roster.as_deref()) {
             Ok(p) => p,
             Err(e) => {
                 error!("session parameters: {e}");

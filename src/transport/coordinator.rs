@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
+use rustls::pki_types::CertificateDer;
+
+use super::auth::{Authenticator, Claim, TrustClaimedId};
 use super::frame::*;
 use super::tls::{server_config, TlsIdentity};
 use crate::ids::{ParticipantId, Round, SessionId};
@@ -28,8 +31,14 @@ use crate::protocol::server::{AggregateOutput, ClientFate};
 use crate::protocol::{Server, SessionAbort, SessionParams};
 
 /// Coordinator settings that are not session parameters.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CoordinatorOptions {
+    /// Who may speak for a participant; asked before a connection takes a participant's slot.
+    /// The default, [`TrustClaimedId`], authenticates nobody and is for development only.
+    pub authenticator: Arc<dyn Authenticator>,
+    /// Mutual TLS: the operator CA that client certificates must chain to (use with
+    /// [`super::auth::ClientCertificates`]). `None`: no client certificates.
+    pub client_ca: Option<Vec<CertificateDer<'static>>>,
     /// How long a new connection has to complete the handshake and send its Hello.
     pub hello_timeout: Duration,
     /// QUIC idle timeout.
@@ -38,9 +47,23 @@ pub struct CoordinatorOptions {
     pub linger: Duration,
 }
 
+impl core::fmt::Debug for CoordinatorOptions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CoordinatorOptions")
+            .field("authenticator", &self.authenticator.name())
+            .field("client_ca", &self.client_ca.as_ref().map(Vec::len))
+            .field("hello_timeout", &self.hello_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("linger", &self.linger)
+            .finish()
+    }
+}
+
 impl Default for CoordinatorOptions {
     fn default() -> Self {
         Self {
+            authenticator: Arc::new(TrustClaimedId),
+            client_ca: None,
             hello_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             linger: Duration::from_secs(2),
@@ -115,7 +138,10 @@ impl Coordinator {
         identity: &TlsIdentity,
         opts: CoordinatorOptions,
     ) -> Result<Self, TransportError> {
-        let cfg = server_config(identity, opts.idle_timeout)?;
+        let cfg = server_config(identity, opts.idle_timeout, opts.client_ca.as_deref())?;
+        if opts.authenticator.name() == TrustClaimedId.name() {
+            warn!("participants are not authenticated: any connection may claim any id (development only)");
+        }
         let endpoint = quinn::Endpoint::new(
             quinn::EndpointConfig::default(),
             Some(cfg),
@@ -307,7 +333,7 @@ fn flush(server: &mut Server, shared: &Shared) -> u64 {
 
 fn refuse(shared: &Shared, conn: &quinn::Connection, code: CloseCode, why: &str) {
     shared.refused.fetch_add(1, Ordering::Relaxed);
-    debug!(remote = %conn.remote_address(), ?code, why, "connection refused");
+    warn!(remote = %conn.remote_address(), ?code, why, "connection refused");
     conn.close(code.varint(), why.as_bytes());
 }
 
@@ -328,17 +354,37 @@ async fn serve_connection(
         Ok(Ok(s)) => s,
         _ => return refuse(&shared, &conn, CloseCode::Timeout, "no stream"),
     };
-    let id = match tokio::time::timeout(wait, read_frame(&mut recv, HELLO_LEN)).await {
-        Ok(Ok(Some(h))) => match decode_hello(&h) {
-            Ok(id) => id,
-            Err(_) => return refuse(&shared, &conn, CloseCode::Malformed, "bad hello"),
-        },
+    let hello = match tokio::time::timeout(wait, read_frame(&mut recv, MAX_HELLO)).await {
+        Ok(Ok(Some(h))) => zeroize::Zeroizing::new(h),
         Ok(Err(TransportError::FrameTooLarge { .. })) => {
             return refuse(&shared, &conn, CloseCode::FrameTooLarge, "hello too large")
         }
         Ok(_) => return refuse(&shared, &conn, CloseCode::Malformed, "bad hello"),
         Err(_) => return refuse(&shared, &conn, CloseCode::Timeout, "no hello"),
     };
+    let Ok((claimed, credential)) = decode_hello(&hello) else {
+        return refuse(&shared, &conn, CloseCode::Malformed, "bad hello");
+    };
+    // Authentication comes before the slot: a connection that cannot prove its identity never
+    // holds (or blocks) the participant's place.
+    let certs = conn
+        .peer_identity()
+        .and_then(|a| a.downcast::<Vec<CertificateDer<'static>>>().ok());
+    let claim = Claim {
+        participant: claimed,
+        credential,
+        peer_certificates: certs.as_deref().map(Vec::as_slice),
+        remote: conn.remote_address(),
+        now: std::time::SystemTime::now(),
+    };
+    let id = match opts.authenticator.authenticate(&claim) {
+        Ok(id) => id,
+        Err(e) => {
+            let why = format!("participant {claimed}: {e}");
+            return refuse(&shared, &conn, CloseCode::Unauthorized, &why);
+        }
+    };
+    drop(hello);
     if params.index_of(id).is_none() {
         return refuse(
             &shared,

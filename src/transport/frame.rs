@@ -18,8 +18,8 @@ pub const HELLO_MAGIC: &[u8; 6] = b"SAGG\x01H";
 /// Magic and version opening a Params frame.
 pub const PARAMS_MAGIC: &[u8; 6] = b"SAGG\x01P";
 
-/// Length of a Hello frame: magic, participant id.
-pub const HELLO_LEN: usize = 6 + 2;
+/// Largest Hello frame: magic, participant id, credential length, credential.
+pub const MAX_HELLO: usize = 6 + 2 + 2 + super::auth::MAX_CREDENTIAL;
 
 /// Largest Params frame: n = 65535 participants with identity keys.
 pub const MAX_PARAMS_FRAME: usize = 6 + 64 * 1024 + 34 * 65_535;
@@ -45,6 +45,14 @@ pub enum CloseCode {
     Timeout = 6,
     /// The coordinator is shutting down.
     Shutdown = 7,
+    /// The connection did not prove that it speaks for the participant it claims (section
+    /// "QUIC binding": credential missing, unknown, expired or for another participant).
+    Unauthorized = 8,
+    /// The coordinator is at a capacity limit (too many connections without a Hello); retry
+    /// later.
+    Busy = 9,
+    /// The participant sent more refused messages than its budget allows.
+    TooManyRefused = 10,
 }
 
 impl CloseCode {
@@ -64,6 +72,9 @@ impl CloseCode {
             5 => CloseCode::Duplicate,
             6 => CloseCode::Timeout,
             7 => CloseCode::Shutdown,
+            8 => CloseCode::Unauthorized,
+            9 => CloseCode::Busy,
+            10 => CloseCode::TooManyRefused,
             _ => return None,
         })
     }
@@ -177,20 +188,37 @@ pub async fn read_frame(
     }
 }
 
-/// The Hello frame: `"SAGG" 0x01 'H' || u16be(participant id)`.
-pub fn encode_hello(id: ParticipantId) -> Vec<u8> {
+/// The Hello frame: `"SAGG" 0x01 'H' || u16be(participant id) || u16be(len) || credential`,
+/// the credential (a bearer token, or empty with client certificates) at most
+/// [`super::auth::MAX_CREDENTIAL`] bytes.
+pub fn encode_hello(id: ParticipantId, credential: &[u8]) -> Result<Vec<u8>, TransportError> {
+    if credential.len() > super::auth::MAX_CREDENTIAL {
+        return Err(TransportError::Malformed("credential too long"));
+    }
     let mut v = HELLO_MAGIC.to_vec();
     v.extend_from_slice(&id.to_be_bytes());
-    v
+    v.extend_from_slice(&(credential.len() as u16).to_be_bytes());
+    v.extend_from_slice(credential);
+    Ok(v)
 }
 
-/// Parses a Hello frame.
-pub fn decode_hello(b: &[u8]) -> Result<ParticipantId, TransportError> {
-    if b.len() != HELLO_LEN || &b[..6] != HELLO_MAGIC {
-        return Err(TransportError::Malformed("hello"));
+/// Parses a Hello frame: the claimed participant and the credential.
+pub fn decode_hello(b: &[u8]) -> Result<(ParticipantId, &[u8]), TransportError> {
+    let bad = TransportError::Malformed("hello");
+    let (Some(magic), Some(&[i0, i1, l0, l1])) = (b.get(..6), b.get(6..10)) else {
+        return Err(bad);
+    };
+    if magic != HELLO_MAGIC {
+        return Err(bad);
     }
-    ParticipantId::new(u16::from_be_bytes([b[6], b[7]]))
-        .ok_or(TransportError::Malformed("hello: participant 0"))
+    let len = u16::from_be_bytes([l0, l1]) as usize;
+    let credential = b.get(10..).ok_or(TransportError::Malformed("hello"))?;
+    if credential.len() != len || len > super::auth::MAX_CREDENTIAL {
+        return Err(TransportError::Malformed("hello: credential length"));
+    }
+    let id = ParticipantId::new(u16::from_be_bytes([i0, i1]))
+        .ok_or(TransportError::Malformed("hello: participant 0"))?;
+    Ok((id, credential))
 }
 
 /// The Params frame: `"SAGG" 0x01 'P' || SessionParams::encode()`.

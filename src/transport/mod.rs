@@ -11,11 +11,13 @@
 //!   parameters; then the protocol messages of section 16.
 //! * Connection close codes: see [`CloseCode`].
 
+pub mod auth;
 pub mod client;
 pub mod coordinator;
 pub mod frame;
 pub mod tls;
 
+pub use auth::{AuthError, Authenticator, Claim};
 pub use client::{participate, ClientOptions, ClientOutcome, ParamsPolicy};
 pub use coordinator::{Coordinator, CoordinatorOptions, SessionReport};
 pub use frame::{CloseCode, TransportError};

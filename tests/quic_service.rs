@@ -1,0 +1,313 @@
+//! The coordinator as a service, over loopback QUIC: participant authentication (bearer tokens,
+//! HMAC tokens, mutual TLS) and resource bounds. Each test drives a real coordinator and real
+//! clients in one process.
+#![cfg(feature = "quic")]
+
+mod protocol_common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chacha20::rand_core::SeedableRng;
+use chacha20::ChaCha20Rng;
+use protocol_common::*;
+use quinn::ConnectionError;
+use secagg::ids::ParticipantId;
+use secagg::protocol::params::{Graph, SessionParams};
+use secagg::transport::auth::{ClientCertificates, HmacTokens, TokenFile};
+use secagg::transport::frame::{encode_hello, write_frame, CloseCode};
+use secagg::transport::tls::CertificateDer;
+use secagg::transport::tls::{client_config_with_identity, client_endpoint, DevCa, TlsIdentity};
+use secagg::transport::{
+    participate, Authenticator, ClientOptions, ClientOutcome, Coordinator, CoordinatorOptions,
+    ParamsPolicy, SessionReport, TransportError,
+};
+
+struct Net {
+    coordinator: Arc<Coordinator>,
+    addr: SocketAddr,
+    roots: Vec<CertificateDer<'static>>,
+    endpoint: quinn::Endpoint,
+}
+
+fn net(server: &TlsIdentity, roots: Vec<CertificateDer<'static>>, opts: CoordinatorOptions) -> Net {
+    let coordinator =
+        Arc::new(Coordinator::bind("127.0.0.1:0".parse().unwrap(), server, opts).unwrap());
+    Net {
+        addr: coordinator.local_addr().unwrap(),
+        coordinator,
+        roots,
+        endpoint: client_endpoint("127.0.0.1:0".parse().unwrap()).unwrap(),
+    }
+}
+
+fn opts(authenticator: Arc<dyn Authenticator>) -> CoordinatorOptions {
+    CoordinatorOptions {
+        authenticator,
+        hello_timeout: Duration::from_secs(2),
+        idle_timeout: Duration::from_secs(20),
+        linger: Duration::from_millis(300),
+        ..CoordinatorOptions::default()
+    }
+}
+
+fn session_params(n: usize) -> SessionParams {
+    let mut p = params(n, (n / 2 + 1) as u16, Graph::Complete, false, 4);
+    p.round_timeout_ms = [5_000; 5];
+    p
+}
+
+/// One client: which participant, its TLS client identity (mutual TLS) and its Hello credential.
+struct Who {
+    index: usize,
+    tls: Option<TlsIdentity>,
+    credential: Vec<u8>,
+}
+
+async fn participants(
+    net: &Net,
+    p: &SessionParams,
+    who: Vec<Who>,
+) -> Vec<Result<ClientOutcome, TransportError>> {
+    let inputs = Arc::new(unique_inputs(p.n(), p.vector_len as usize));
+    let mut tasks = Vec::new();
+    for w in who {
+        let cfg = client_config_with_identity(&net.roots, Duration::from_secs(20), w.tls.as_ref())
+            .unwrap();
+        let opts = ClientOptions {
+            server: net.addr,
+            server_name: "localhost".into(),
+            id: p.participants[w.index],
+            credential: w.credential.into(),
+            connect_timeout: Duration::from_secs(10),
+            message_timeout: Duration::from_secs(30),
+            policy: ParamsPolicy::for_len(p.vector_len),
+            vanish: None,
+        };
+        let (endpoint, inputs) = (net.endpoint.clone(), inputs.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut rng = ChaCha20Rng::seed_from_u64(w.index as u64 + 5);
+            participate(&endpoint, cfg, &opts, None, &inputs[w.index], 1, &mut rng).await
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+/// A connection that sends a Hello claiming `claimed` with `credential`, and the close code the
+/// coordinator answers with (None if it did not close the connection within 5 s, e.g. because
+/// it accepted the Hello and sent the parameters).
+async fn hello_close_code(
+    net: &Net,
+    tls: Option<&TlsIdentity>,
+    claimed: ParticipantId,
+    credential: &[u8],
+) -> Option<u64> {
+    let cfg = client_config_with_identity(&net.roots, Duration::from_secs(20), tls).unwrap();
+    let conn = net
+        .endpoint
+        .connect_with(cfg, net.addr, "localhost")
+        .unwrap()
+        .await
+        .unwrap();
+    let (mut send, _recv) = conn.open_bi().await.unwrap();
+    write_frame(&mut send, &encode_hello(claimed, credential).unwrap())
+        .await
+        .unwrap();
+    match tokio::time::timeout(Duration::from_secs(5), conn.closed()).await {
+        Ok(ConnectionError::ApplicationClosed(a)) => Some(a.error_code.into_inner()),
+        Ok(e) => panic!("unexpected close {e}"),
+        Err(_) => {
+            conn.close(0u32.into(), b"");
+            None
+        }
+    }
+}
+
+fn assert_exact_sum_of_all(report: &SessionReport, p: &SessionParams) {
+    let out = report
+        .result
+        .as_ref()
+        .unwrap_or_else(|e| panic!("aborted: {e}"));
+    assert_eq!(out.included, p.participants);
+    let inputs = unique_inputs(p.n(), p.vector_len as usize);
+    for (j, got) in out.dequantized_sum.iter().enumerate() {
+        let want: f64 = inputs.iter().map(|x| x[j]).sum();
+        assert!((got - want).abs() < 1e-9, "coordinate {j}: {got} vs {want}");
+    }
+}
+
+fn token(i: usize) -> String {
+    format!("{:064x}", 0x5ec0_0000u64 + i as u64)
+}
+
+const UNAUTHORIZED: Option<u64> = Some(CloseCode::Unauthorized as u64);
+
+/// Finding 1: the first connection claiming an id used to become that participant. With a
+/// token registry, impostors (no token, another participant's token, a guessed token) are
+/// refused before they take the slot, and the real participant then gets in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_file_keeps_impostors_out_of_participant_slots() {
+    let p = session_params(5);
+    let registry: String = (0..5)
+        .map(|i| format!("{} {}\n", p.participants[i], token(i)))
+        .collect();
+    let auth = Arc::new(TokenFile::parse(&registry).unwrap());
+    let server = TlsIdentity::self_signed(&["localhost"]).unwrap();
+    let net = net(&server, server.cert_chain.clone(), opts(auth));
+    let run = {
+        let (c, p) = (net.coordinator.clone(), p.clone());
+        tokio::spawn(async move { c.run_session(p).await })
+    };
+    let victim = p.participants[2];
+    assert_eq!(
+        hello_close_code(&net, None, victim, b"").await,
+        UNAUTHORIZED
+    );
+    assert_eq!(
+        hello_close_code(&net, None, victim, token(0).as_bytes()).await,
+        UNAUTHORIZED
+    );
+    assert_eq!(
+        hello_close_code(&net, None, victim, token(99).as_bytes()).await,
+        UNAUTHORIZED
+    );
+    let who = (0..5)
+        .map(|index| Who {
+            index,
+            tls: None,
+            credential: token(index).into_bytes(),
+        })
+        .collect();
+    let outcomes = participants(&net, &p, who).await;
+    let report = run.await.unwrap().unwrap();
+    for o in &outcomes {
+        assert_eq!(o.as_ref().unwrap(), &ClientOutcome::Included);
+    }
+    assert_exact_sum_of_all(&report, &p);
+    assert_eq!(report.refused, 3);
+    assert_eq!(report.connections, 5);
+}
+
+/// HMAC-signed tokens: bound to one participant, expiring, and unforgeable without the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hmac_tokens_expire_and_bind_the_participant() {
+    let p = session_params(4);
+    let key = [0x42u8; 32];
+    let issuer = HmacTokens::new(&key).unwrap();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let server = TlsIdentity::self_signed(&["localhost"]).unwrap();
+    let net = net(
+        &server,
+        server.cert_chain.clone(),
+        opts(Arc::new(HmacTokens::new(&key).unwrap())),
+    );
+    let run = {
+        let (c, p) = (net.coordinator.clone(), p.clone());
+        tokio::spawn(async move { c.run_session(p).await })
+    };
+    let victim = p.participants[1];
+    let expired = issuer.issue(victim, now - 1, None);
+    assert_eq!(
+        hello_close_code(&net, None, victim, expired.as_bytes()).await,
+        UNAUTHORIZED
+    );
+    let others = issuer.issue(p.participants[0], now + 600, None);
+    assert_eq!(
+        hello_close_code(&net, None, victim, others.as_bytes()).await,
+        UNAUTHORIZED
+    );
+    let forged = HmacTokens::new(&[0x43u8; 32])
+        .unwrap()
+        .issue(victim, now + 600, None);
+    assert_eq!(
+        hello_close_code(&net, None, victim, forged.as_bytes()).await,
+        UNAUTHORIZED
+    );
+    let who = (0..4)
+        .map(|index| Who {
+            index,
+            tls: None,
+            credential: issuer
+                .issue(p.participants[index], now + 600, None)
+                .into_bytes(),
+        })
+        .collect();
+    let outcomes = participants(&net, &p, who).await;
+    let report = run.await.unwrap().unwrap();
+    for o in &outcomes {
+        assert_eq!(o.as_ref().unwrap(), &ClientOutcome::Included);
+    }
+    assert_exact_sum_of_all(&report, &p);
+    assert_eq!(report.refused, 3);
+}
+
+/// Mutual TLS: the participant id comes from the client certificate the operator CA issued.
+/// A certificate for another participant is refused after the handshake; no certificate, or
+/// one from another CA, fails the handshake itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_certificates_name_the_participant() {
+    let p = session_params(4);
+    let ca = DevCa::new().unwrap();
+    let server = ca.issue_server(&["localhost"]).unwrap();
+    let mut o = opts(Arc::new(ClientCertificates::new()));
+    o.client_ca = Some(vec![ca.cert()]);
+    let net = net(&server, vec![ca.cert()], o);
+    let run = {
+        let (c, p) = (net.coordinator.clone(), p.clone());
+        tokio::spawn(async move { c.run_session(p).await })
+    };
+    let victim = p.participants[3];
+    let someone_else = ca.issue_participant(p.participants[0]).unwrap();
+    assert_eq!(
+        hello_close_code(&net, Some(&someone_else), victim, b"").await,
+        UNAUTHORIZED
+    );
+    // Without a certificate, and with a certificate from another CA, the TLS handshake fails:
+    // the coordinator never reads a Hello.
+    let rogue = DevCa::new().unwrap().issue_participant(victim).unwrap();
+    for tls in [None, Some(&rogue)] {
+        let cfg = client_config_with_identity(&net.roots, Duration::from_secs(20), tls).unwrap();
+        let conn = net
+            .endpoint
+            .connect_with(cfg, net.addr, "localhost")
+            .unwrap()
+            .await;
+        // TLS 1.3 clients finish their side before the server checks the certificate, so the
+        // refusal may arrive as the close of an established connection.
+        let closed = match conn {
+            Err(e) => e,
+            Ok(c) => tokio::time::timeout(Duration::from_secs(5), c.closed())
+                .await
+                .expect("server closes a connection without a valid client certificate"),
+        };
+        assert!(
+            matches!(
+                closed,
+                ConnectionError::TransportError(_) | ConnectionError::ConnectionClosed(_)
+            ),
+            "{closed:?}"
+        );
+    }
+    let who = (0..4)
+        .map(|index| Who {
+            index,
+            tls: Some(ca.issue_participant(p.participants[index]).unwrap()),
+            credential: Vec::new(),
+        })
+        .collect();
+    let outcomes = participants(&net, &p, who).await;
+    let report = run.await.unwrap().unwrap();
+    for o in &outcomes {
+        assert_eq!(o.as_ref().unwrap(), &ClientOutcome::Included);
+    }
+    assert_exact_sum_of_all(&report, &p);
+    assert_eq!(report.refused, 1);
+}
