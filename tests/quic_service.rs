@@ -311,3 +311,152 @@ async fn client_certificates_name_the_participant() {
     assert_exact_sum_of_all(&report, &p);
     assert_eq!(report.refused, 1);
 }
+
+async fn raw_connection(net: &Net) -> Result<quinn::Connection, ConnectionError> {
+    let cfg = client_config_with_identity(&net.roots, Duration::from_secs(20), None).unwrap();
+    net.endpoint
+        .connect_with(cfg, net.addr, "localhost")
+        .unwrap()
+        .await
+}
+
+fn dev_net(o: CoordinatorOptions) -> Net {
+    let server = TlsIdentity::self_signed(&["localhost"]).unwrap();
+    net(&server, server.cert_chain.clone(), o)
+}
+
+/// Finding 2: the coordinator accepted QUIC datagrams that nothing read (400 connections sending
+/// them took it to 729 MB). It now does not offer datagrams at all, so a peer cannot send one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coordinator_offers_no_datagrams() {
+    let net = dev_net(opts(Arc::new(secagg::transport::auth::TrustClaimedId)));
+    let p = session_params(3);
+    let run = {
+        let (c, p) = (net.coordinator.clone(), p.clone());
+        tokio::spawn(async move { c.run_session(p).await })
+    };
+    // A client that would send datagrams (quinn's default transport allows them).
+    let mut cfg = client_config_with_identity(&net.roots, Duration::from_secs(20), None).unwrap();
+    cfg.transport_config(Arc::new(quinn::TransportConfig::default()));
+    let conn = net
+        .endpoint
+        .connect_with(cfg, net.addr, "localhost")
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(conn.max_datagram_size(), None);
+    assert!(matches!(
+        conn.send_datagram(vec![0u8; 100].into()),
+        Err(quinn::SendDatagramError::UnsupportedByPeer)
+    ));
+    conn.close(0u32.into(), b"");
+    run.abort();
+}
+
+/// Finding 2: connections that never send a Hello were not capped. Beyond
+/// `max_pending_hellos`, new connections are refused before the handshake; once the silent
+/// ones are gone, clients get in again and the session completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_without_a_hello_are_capped() {
+    let mut o = opts(Arc::new(secagg::transport::auth::TrustClaimedId));
+    o.max_pending_hellos = 3;
+    o.hello_timeout = Duration::from_millis(1500);
+    let net = dev_net(o);
+    let p = session_params(3);
+    let run = {
+        let (c, p) = (net.coordinator.clone(), p.clone());
+        tokio::spawn(async move { c.run_session(p).await })
+    };
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        silent.push(raw_connection(&net).await.unwrap());
+    }
+    match raw_connection(&net).await {
+        Err(ConnectionError::ConnectionClosed(c)) => {
+            assert_eq!(c.error_code, quinn::TransportErrorCode::CONNECTION_REFUSED)
+        }
+        other => panic!("a fourth silent connection was not refused: {other:?}"),
+    }
+    // The silent ones time out (code 6) and free their places.
+    for c in &silent {
+        match tokio::time::timeout(Duration::from_secs(5), c.closed()).await {
+            Ok(ConnectionError::ApplicationClosed(a)) => {
+                assert_eq!(a.error_code, CloseCode::Timeout.varint())
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let who = (0..3)
+        .map(|index| Who {
+            index,
+            tls: None,
+            credential: Vec::new(),
+        })
+        .collect();
+    let outcomes = participants(&net, &p, who).await;
+    let report = run.await.unwrap().unwrap();
+    for o in &outcomes {
+        assert_eq!(o.as_ref().unwrap(), &ClientOutcome::Included);
+    }
+    assert_exact_sum_of_all(&report, &p);
+}
+
+/// Finding 3: a participant spamming frames the server refuses was never disconnected and its
+/// frames queued without bound. After `max_refused` refusals its connection is closed with
+/// code 10 and it is a dropout; the others get the exact sum of their inputs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn participant_spamming_refused_frames_is_disconnected() {
+    let mut o = opts(Arc::new(secagg::transport::auth::TrustClaimedId));
+    o.max_refused = 8;
+    let net = dev_net(o);
+    let p = session_params(5);
+    let run = {
+        let (c, p) = (net.coordinator.clone(), p.clone());
+        tokio::spawn(async move { c.run_session(p).await })
+    };
+    let spammer = raw_connection(&net).await.unwrap();
+    let (mut send, mut recv) = spammer.open_bi().await.unwrap();
+    write_frame(&mut send, &encode_hello(p.participants[4], b"").unwrap())
+        .await
+        .unwrap();
+    secagg::transport::frame::read_frame(&mut recv, secagg::transport::frame::MAX_PARAMS_FRAME)
+        .await
+        .unwrap()
+        .unwrap();
+    let spam = tokio::spawn(async move {
+        let mut sent = 0u32;
+        // Undecodable frames, as fast as the coordinator takes them, until it hangs up.
+        while write_frame(&mut send, &[0xee; 64]).await.is_ok() && sent < 100_000 {
+            sent += 1;
+        }
+        sent
+    });
+    match tokio::time::timeout(Duration::from_secs(10), spammer.closed()).await {
+        Ok(ConnectionError::ApplicationClosed(a)) => {
+            assert_eq!(a.error_code, CloseCode::TooManyRefused.varint())
+        }
+        other => panic!("spammer not disconnected: {other:?}"),
+    }
+    let sent = spam.await.unwrap();
+    assert!(sent < 100_000, "the coordinator kept reading spam");
+    let who = (0..4)
+        .map(|index| Who {
+            index,
+            tls: None,
+            credential: Vec::new(),
+        })
+        .collect();
+    let outcomes = participants(&net, &p, who).await;
+    let report = run.await.unwrap().unwrap();
+    for o in &outcomes {
+        assert_eq!(o.as_ref().unwrap(), &ClientOutcome::Included);
+    }
+    let out = report.result.as_ref().unwrap();
+    assert_eq!(out.included, p.participants[..4]);
+    let inputs = unique_inputs(5, 4);
+    for (j, got) in out.dequantized_sum.iter().enumerate() {
+        let want: f64 = inputs[..4].iter().map(|x| x[j]).sum();
+        assert!((got - want).abs() < 1e-9);
+    }
+    assert!(report.rejected >= 9, "rejected {}", report.rejected);
+}

@@ -6,10 +6,19 @@
 //! disconnections and deadlines, and routes its output. Nothing but the driver touches the
 //! protocol state.
 //!
-//! Invariants: a participant has at most one connection per session (a second one is closed
-//! with [`CloseCode::Duplicate`]); a client that closes its connection is reported to the server
-//! at once; a frame above the session's largest message closes the connection from its length
-//! prefix alone.
+//! Invariants: a connection takes a participant's slot only after the [`Authenticator`] proved
+//! it speaks for that participant ([`CloseCode::Unauthorized`] otherwise); a participant has at
+//! most one connection per session (a second one is closed with [`CloseCode::Duplicate`]); a
+//! client that closes its connection is reported to the server at once; a frame above the
+//! session's largest message closes the connection from its length prefix alone.
+//!
+//! Resource bounds (so no peer can grow the coordinator's memory without limit): at most
+//! `max_pending_hellos` connections between their first packet and their Hello, later ones
+//! refused before the TLS handshake; no QUIC datagrams; at most `frames_in_flight` frames per
+//! connection and `queue_bytes` bytes over all connections queued for the driver, the readers
+//! waiting (and QUIC flow control pushing back) when full; a participant whose messages the
+//! server refused more than `max_refused` times is disconnected; the unmasking runs with
+//! [`tokio::task::block_in_place`], off the threads that serve the connections.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -17,7 +26,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, info, warn};
 
 use rustls::pki_types::CertificateDer;
@@ -45,6 +54,18 @@ pub struct CoordinatorOptions {
     pub idle_timeout: Duration,
     /// How long to keep connections open after the result so clients receive `Finished`.
     pub linger: Duration,
+    /// Most connections that may be between their first packet and an authenticated Hello at
+    /// once; further ones are refused before the TLS handshake (QUIC `CONNECTION_REFUSED`).
+    pub max_pending_hellos: usize,
+    /// Frames one connection may have queued for the driver; the reader then stops reading,
+    /// so QUIC flow control pushes back on the peer.
+    pub frames_in_flight: u32,
+    /// Bytes of frames all connections together may have queued for the driver (raised to
+    /// twice the session's largest client message if smaller).
+    pub queue_bytes: usize,
+    /// Messages the server may refuse from one participant in a session before its connection
+    /// is closed with [`CloseCode::TooManyRefused`].
+    pub max_refused: u32,
 }
 
 impl core::fmt::Debug for CoordinatorOptions {
@@ -55,6 +76,10 @@ impl core::fmt::Debug for CoordinatorOptions {
             .field("hello_timeout", &self.hello_timeout)
             .field("idle_timeout", &self.idle_timeout)
             .field("linger", &self.linger)
+            .field("max_pending_hellos", &self.max_pending_hellos)
+            .field("frames_in_flight", &self.frames_in_flight)
+            .field("queue_bytes", &self.queue_bytes)
+            .field("max_refused", &self.max_refused)
             .finish()
     }
 }
@@ -67,6 +92,10 @@ impl Default for CoordinatorOptions {
             hello_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             linger: Duration::from_secs(2),
+            max_pending_hellos: 256,
+            frames_in_flight: 2,
+            queue_bytes: 16 << 20,
+            max_refused: 16,
         }
     }
 }
@@ -108,8 +137,27 @@ pub struct SessionReport {
 }
 
 enum Event {
-    Frame { id: ParticipantId, bytes: Vec<u8> },
-    Gone { id: ParticipantId },
+    Frame {
+        id: ParticipantId,
+        bytes: Vec<u8>,
+        /// The frame's share of the connection's and the global queue bounds, released when the
+        /// driver has handled it.
+        _slot: OwnedSemaphorePermit,
+        _bytes: OwnedSemaphorePermit,
+    },
+    Gone {
+        id: ParticipantId,
+    },
+}
+
+/// Runs a step of the sans-IO server that may take long (the unmasking regenerates every
+/// mask) without stalling the runtime's other tasks: on a multi-threaded runtime the worker
+/// hands its queued tasks (the connections' readers and writers) to other threads first.
+fn off_io<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
 }
 
 struct Peer {
@@ -185,6 +233,13 @@ impl Coordinator {
         let params_frame = Arc::new(encode_params(&params));
         info!(session = ?session_id, n = params.n(), t = params.threshold, degree = params.degree(), L = params.vector_len, "session open");
 
+        let queue = Arc::new(Semaphore::new(
+            self.opts
+                .queue_bytes
+                .max(2 * max_frame)
+                .min(Semaphore::MAX_PERMITS),
+        ));
+        let pending = Arc::new(Semaphore::new(self.opts.max_pending_hellos));
         let acceptor = {
             let endpoint = self.endpoint.clone();
             let (shared, params, params_frame, ev_tx, opts) = (
@@ -196,8 +251,17 @@ impl Coordinator {
             );
             tokio::spawn(async move {
                 while let Some(incoming) = endpoint.accept().await {
+                    let Ok(permit) = pending.clone().try_acquire_owned() else {
+                        // Refused before the handshake: no TLS work, no connection state.
+                        shared.refused.fetch_add(1, Ordering::Relaxed);
+                        warn!(remote = %incoming.remote_address(), "connection refused: too many connections without a Hello");
+                        incoming.refuse();
+                        continue;
+                    };
                     tokio::spawn(serve_connection(
                         incoming,
+                        permit,
+                        queue.clone(),
                         params.clone(),
                         params_frame.clone(),
                         max_frame,
@@ -211,6 +275,7 @@ impl Coordinator {
 
         let mut bytes_out = 0u64;
         let mut rejected = 0usize;
+        let mut rejected_by: HashMap<ParticipantId, u32> = HashMap::new();
         let mut rounds = Vec::new();
         let mut round = server.round();
         let mut sets_seen = 0usize;
@@ -220,15 +285,27 @@ impl Coordinator {
                 .map(|ms| tokio::time::Instant::from_std(start + Duration::from_millis(ms)));
             tokio::select! {
                 ev = ev_rx.recv() => match ev {
-                    Some(Event::Frame { id, bytes }) => {
-                        if let Err(e) = server.handle_message(id, &bytes, now_ms()) {
+                    Some(Event::Frame { id, bytes, .. }) => {
+                        if let Err(e) = off_io(|| server.handle_message(id, &bytes, now_ms())) {
                             rejected += 1;
                             debug!(%e, "message refused");
+                            let n = rejected_by.entry(id).or_default();
+                            *n += 1;
+                            if *n == self.opts.max_refused.saturating_add(1) {
+                                // A participant that keeps sending what the server refuses
+                                // is either broken or attacking: it is a dropout from now on.
+                                warn!(participant = %id, refused = *n, last = %e, "closing connection: too many refused messages");
+                                let conn = shared.peers.lock().ok().and_then(|p| p.get(&id).map(|p| p.conn.clone()));
+                                if let Some(c) = conn {
+                                    c.close(CloseCode::TooManyRefused.varint(), b"too many refused messages");
+                                }
+                                off_io(|| server.client_gone(id, now_ms()));
+                            }
                         }
                     }
                     Some(Event::Gone { id }) => {
                         debug!(participant = %id, "connection closed");
-                        server.client_gone(id, now_ms());
+                        off_io(|| server.client_gone(id, now_ms()));
                     }
                     None => break,
                 },
@@ -237,7 +314,7 @@ impl Coordinator {
                         Some(d) => tokio::time::sleep_until(d).await,
                         None => std::future::pending::<()>().await,
                     }
-                } => server.handle_timeout(now_ms()),
+                } => off_io(|| server.handle_timeout(now_ms())),
             }
             bytes_out += flush(&mut server, &shared);
             if server.round() != round || server.result().is_some() {
@@ -337,8 +414,11 @@ fn refuse(shared: &Shared, conn: &quinn::Connection, code: CloseCode, why: &str)
     conn.close(code.varint(), why.as_bytes());
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn serve_connection(
     incoming: quinn::Incoming,
+    pending: OwnedSemaphorePermit,
+    queue: Arc<Semaphore>,
     params: Arc<SessionParams>,
     params_frame: Arc<Vec<u8>>,
     max_frame: usize,
@@ -346,15 +426,16 @@ async fn serve_connection(
     shared: Arc<Shared>,
     opts: CoordinatorOptions,
 ) {
-    let wait = opts.hello_timeout;
-    let Ok(Ok(conn)) = tokio::time::timeout(wait, incoming).await else {
+    // One deadline for the handshake, the stream and the Hello together.
+    let deadline = tokio::time::Instant::now() + opts.hello_timeout;
+    let Ok(Ok(conn)) = tokio::time::timeout_at(deadline, incoming).await else {
         return;
     };
-    let (mut send, mut recv) = match tokio::time::timeout(wait, conn.accept_bi()).await {
+    let (mut send, mut recv) = match tokio::time::timeout_at(deadline, conn.accept_bi()).await {
         Ok(Ok(s)) => s,
         _ => return refuse(&shared, &conn, CloseCode::Timeout, "no stream"),
     };
-    let hello = match tokio::time::timeout(wait, read_frame(&mut recv, MAX_HELLO)).await {
+    let hello = match tokio::time::timeout_at(deadline, read_frame(&mut recv, MAX_HELLO)).await {
         Ok(Ok(Some(h))) => zeroize::Zeroizing::new(h),
         Ok(Err(TransportError::FrameTooLarge { .. })) => {
             return refuse(&shared, &conn, CloseCode::FrameTooLarge, "hello too large")
@@ -385,6 +466,7 @@ async fn serve_connection(
         }
     };
     drop(hello);
+    drop(pending);
     if params.index_of(id).is_none() {
         return refuse(
             &shared,
@@ -430,22 +512,48 @@ async fn serve_connection(
         let _ = send.finish();
         let _ = send.stopped().await;
     });
-    // Reader: frames to the driver until the stream or connection ends.
+    // Reader: frames to the driver until the stream or connection ends. Before reading a
+    // payload the reader takes one of the connection's frame slots and the payload's bytes
+    // from the global queue budget; while it waits it reads nothing, so QUIC flow control
+    // stops the peer instead of the coordinator's memory growing.
+    let slots = Arc::new(Semaphore::new(opts.frames_in_flight.max(1) as usize));
+    let budget = u32::try_from(max_frame.min(Semaphore::MAX_PERMITS)).unwrap_or(u32::MAX);
     loop {
-        match read_frame(&mut recv, max_frame).await {
-            Ok(Some(bytes)) => {
+        let len = match read_frame_len(&mut recv, max_frame).await {
+            Ok(Some(len)) => len,
+            Ok(None) => break,
+            Err(TransportError::FrameTooLarge { len, max }) => {
+                warn!(participant = %id, len, max, "closing connection: oversized frame");
+                conn.close(CloseCode::FrameTooLarge.varint(), b"frame too large");
+                break;
+            }
+            Err(TransportError::Malformed(why)) => {
+                conn.close(CloseCode::Malformed.varint(), why.as_bytes());
+                break;
+            }
+            Err(_) => break,
+        };
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        let want = u32::try_from(len).unwrap_or(u32::MAX).clamp(1, budget);
+        let Ok(bytes_permit) = queue.clone().acquire_many_owned(want).await else {
+            break;
+        };
+        match read_frame_body(&mut recv, len).await {
+            Ok(bytes) => {
                 shared
                     .bytes_in
                     .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                if events.send(Event::Frame { id, bytes }).is_err() {
+                let ev = Event::Frame {
+                    id,
+                    bytes,
+                    _slot: slot,
+                    _bytes: bytes_permit,
+                };
+                if events.send(ev).is_err() {
                     break;
                 }
-            }
-            Ok(None) => break,
-            Err(TransportError::FrameTooLarge { len, max }) => {
-                debug!(participant = %id, len, max, "oversized frame");
-                conn.close(CloseCode::FrameTooLarge.varint(), b"frame too large");
-                break;
             }
             Err(TransportError::Malformed(why)) => {
                 conn.close(CloseCode::Malformed.varint(), why.as_bytes());

@@ -156,35 +156,52 @@ pub async fn write_frame(send: &mut SendStream, bytes: &[u8]) -> Result<(), Tran
         .map_err(|e| TransportError::Connection(e.to_string()))
 }
 
-/// Reads one frame of at most `max` bytes. `Ok(None)` at a clean end of stream.
-pub async fn read_frame(
+fn read_error(e: quinn::ReadExactError) -> TransportError {
+    match e {
+        quinn::ReadExactError::FinishedEarly(_) => {
+            TransportError::Malformed("stream ended inside a frame")
+        }
+        quinn::ReadExactError::ReadError(quinn::ReadError::ConnectionLost(e)) => e.into(),
+        e => TransportError::Connection(e.to_string()),
+    }
+}
+
+/// Reads a frame's length prefix and checks it against `max`. `Ok(None)` at a clean end of
+/// stream. Nothing is allocated, so a caller can reserve memory for the payload (or wait for
+/// room, which stops reading and lets QUIC flow control push back on the peer) before
+/// [`read_frame_body`].
+pub async fn read_frame_len(
     recv: &mut RecvStream,
     max: usize,
-) -> Result<Option<Vec<u8>>, TransportError> {
+) -> Result<Option<usize>, TransportError> {
     let mut len = [0u8; 4];
     match recv.read_exact(&mut len).await {
         Ok(()) => {}
         Err(quinn::ReadExactError::FinishedEarly(0)) => return Ok(None),
-        Err(quinn::ReadExactError::FinishedEarly(_)) => {
-            return Err(TransportError::Malformed("stream ended inside a frame"))
-        }
-        Err(quinn::ReadExactError::ReadError(quinn::ReadError::ConnectionLost(e))) => {
-            return Err(e.into())
-        }
-        Err(e) => return Err(TransportError::Connection(e.to_string())),
+        Err(e) => return Err(read_error(e)),
     }
     let len = u32::from_be_bytes(len) as usize;
     if len > max {
         return Err(TransportError::FrameTooLarge { len, max });
     }
+    Ok(Some(len))
+}
+
+/// Reads a frame's payload of `len` bytes (announced by [`read_frame_len`]).
+pub async fn read_frame_body(recv: &mut RecvStream, len: usize) -> Result<Vec<u8>, TransportError> {
     let mut buf = vec![0u8; len];
-    match recv.read_exact(&mut buf).await {
-        Ok(()) => Ok(Some(buf)),
-        Err(quinn::ReadExactError::FinishedEarly(_)) => {
-            Err(TransportError::Malformed("stream ended inside a frame"))
-        }
-        Err(quinn::ReadExactError::ReadError(quinn::ReadError::ConnectionLost(e))) => Err(e.into()),
-        Err(e) => Err(TransportError::Connection(e.to_string())),
+    recv.read_exact(&mut buf).await.map_err(read_error)?;
+    Ok(buf)
+}
+
+/// Reads one frame of at most `max` bytes. `Ok(None)` at a clean end of stream.
+pub async fn read_frame(
+    recv: &mut RecvStream,
+    max: usize,
+) -> Result<Option<Vec<u8>>, TransportError> {
+    match read_frame_len(recv, max).await? {
+        Some(len) => Ok(Some(read_frame_body(recv, len).await?)),
+        None => Ok(None),
     }
 }
 
