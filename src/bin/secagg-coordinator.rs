@@ -1,6 +1,9 @@
 //! `secagg-coordinator serve --config coordinator.toml`: runs secure-aggregation sessions over
-//! QUIC, one after another, and logs their progress (tracing; `RUST_LOG=secagg=debug` for
-//! every connection). Optionally writes each result to `<result_dir>/<session id>.json`.
+//! QUIC, one after another, and logs their progress (tracing, to standard error;
+//! `RUST_LOG=secagg=debug` for every connection). Each session's report (schema
+//! `secagg-result/1`, see `secagg::transport::result_file`) goes durably to
+//! `<result_dir>/<session id>.json`, or to standard output without `result_dir`; a report that
+//! cannot be written stops the coordinator with exit code 3.
 //!
 //! Example configuration (every field but `[session].vector_len` has a default):
 //!
@@ -40,6 +43,7 @@ use secagg::ring::Bits;
 use std::sync::Arc;
 
 use secagg::transport::auth::{ClientCertificates, HmacTokens, TokenFile, TrustClaimedId};
+use secagg::transport::result_file;
 use secagg::transport::tls::{read_certs_pem, CertificateDer, TlsIdentity};
 use secagg::transport::{Authenticator, Coordinator, CoordinatorOptions};
 use serde::Deserialize;
@@ -289,6 +293,7 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("secagg=info")),
         )
         .with_ansi(false)
+        .with_writer(std::io::stderr)
         .init();
     let Command::Serve {
         config,
@@ -369,6 +374,21 @@ async fn serve(cfg: Config) -> i32 {
             return 2;
         }
     };
+    // Everything that can be checked is checked before the port is bound and before the dev
+    // certificate is written.
+    if let Err(e) = params(&cfg.session, 0, roster.as_deref()) {
+        error!("session parameters: {e}");
+        return 2;
+    }
+    match &cfg.result_dir {
+        Some(dir) => {
+            if let Err(e) = result_file::check_writable(dir) {
+                error!(dir = %dir.display(), "result_dir is not writable: {e}");
+                return 2;
+            }
+        }
+        None => warn!("no result_dir: session reports go to standard output"),
+    }
     let identity = match (&cfg.tls.cert, &cfg.tls.key, &cfg.tls.dev_cert_out) {
         (Some(c), Some(k), _) => TlsIdentity::from_pem_files(c, k),
         (None, None, Some(out)) => TlsIdentity::self_signed(&["localhost"]).and_then(|id| {
@@ -422,9 +442,26 @@ async fn serve(cfg: Config) -> i32 {
                     ms = report.elapsed.as_millis() as u64,
                     "session finished"
                 );
-                if let Some(dir) = &cfg.result_dir {
-                    if let Err(e) = write_result(dir, &report) {
-                        error!("writing the result: {e}");
+                // A result is stored durably or the process fails: never silently nowhere.
+                match &cfg.result_dir {
+                    Some(dir) => match result_file::write_report(dir, &report) {
+                        Ok(path) => info!(path = %path.display(), "session report written"),
+                        Err(e) => {
+                            error!(dir = %dir.display(), "session report NOT written: {e}");
+                            coordinator.close();
+                            return 3;
+                        }
+                    },
+                    None => {
+                        let stdout = std::io::stdout();
+                        let mut w = std::io::BufWriter::new(stdout.lock());
+                        if let Err(e) = result_file::write_json(&mut w, &report)
+                            .and_then(|()| std::io::Write::flush(&mut w))
+                        {
+                            error!("session report NOT written to stdout: {e}");
+                            coordinator.close();
+                            return 3;
+                        }
                     }
                 }
                 if report.result.is_err() {
@@ -443,29 +480,4 @@ async fn serve(cfg: Config) -> i32 {
     } else {
         0
     }
-}
-
-/// Result file: `{"session_id", "included", "sum", "weight_sum", "dequantized_sum",
-/// "weighted_mean"}` (sum elements as decimal strings), or `{"session_id", "aborted"}`.
-fn write_result(
-    dir: &std::path::Path,
-    r: &secagg::transport::SessionReport,
-) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let sid: String = r.session_id.0.iter().map(|b| format!("{b:02x}")).collect();
-    let v = match &r.result {
-        Ok(o) => serde_json::json!({
-            "session_id": sid,
-            "included": o.included.iter().map(|p| p.get()).collect::<Vec<_>>(),
-            "sum": o.sum.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
-            "weight_sum": o.weight_sum,
-            "dequantized_sum": o.dequantized_sum,
-            "weighted_mean": o.weighted_mean,
-        }),
-        Err(e) => serde_json::json!({"session_id": sid, "aborted": e.to_string()}),
-    };
-    std::fs::write(
-        dir.join(format!("{sid}.json")),
-        serde_json::to_vec_pretty(&v)?,
-    )
 }

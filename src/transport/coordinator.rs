@@ -116,6 +116,8 @@ pub struct RoundLog {
 pub struct SessionReport {
     /// The session id.
     pub session_id: SessionId,
+    /// The session's parameters.
+    pub params: Arc<SessionParams>,
     /// The result or the abort.
     pub result: Result<AggregateOutput, SessionAbort>,
     /// Each participant's fate.
@@ -376,6 +378,7 @@ impl Coordinator {
         }
         Ok(SessionReport {
             session_id,
+            params: params.clone(),
             fates: params
                 .participants
                 .iter()

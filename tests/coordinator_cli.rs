@@ -1,0 +1,257 @@
+//! The `secagg-coordinator` binary as an operator meets it: configuration errors are reported
+//! before the port is bound, authentication is required outside dev mode, and every session
+//! report is stored (a result file, or standard output) or the process fails.
+#![cfg(feature = "quic")]
+
+mod protocol_common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chacha20::rand_core::SeedableRng;
+use chacha20::ChaCha20Rng;
+use protocol_common::unique_inputs;
+use secagg::ids::ParticipantId;
+use secagg::transport::tls::{client_config, client_endpoint, read_certs_pem};
+use secagg::transport::{participate, ClientOptions, ClientOutcome, ParamsPolicy};
+
+const BIN: &str = env!("CARGO_BIN_EXE_secagg-coordinator");
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("secagg-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn run(config: &Path) -> std::process::Output {
+    Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "secagg=info")
+        .output()
+        .unwrap()
+}
+
+fn session_toml(extra: &str) -> String {
+    format!(
+        "[session]\nclients = 3\nvector_len = 4\ngraph = \"complete\"\nthreshold = 2\n\
+         levels = 65537\nround_timeout_ms = [5000, 5000, 5000, 5000, 5000]\n{extra}"
+    )
+}
+
+/// Finding 5: a `result_dir` below a regular file was accepted and the sum stored nowhere.
+#[test]
+fn unwritable_result_dir_fails_before_binding() {
+    let d = temp_dir("rdir");
+    std::fs::write(d.join("file"), b"x").unwrap();
+    let cfg = d.join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:0\"\nresult_dir = \"{}\"\n[tls]\ndev_cert_out = \"{}\"\n{}",
+            d.join("file/results").display(),
+            d.join("cert.pem").display(),
+            session_toml("")
+        ),
+    )
+    .unwrap();
+    let out = run(&cfg);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("result_dir is not writable"), "{err}");
+    assert!(err.contains("file/results"), "{err}");
+    assert!(!err.contains("listening"), "{err}");
+    assert!(
+        !d.join("cert.pem").exists(),
+        "dev certificate written by a failed start"
+    );
+}
+
+/// Findings 9 and 10: bad session parameters were reported after binding, and the failed start
+/// had already rewritten the dev certificate.
+#[test]
+fn bad_parameters_fail_before_binding_and_write_no_certificate() {
+    let d = temp_dir("params");
+    let cfg = d.join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:0\"\n[tls]\ndev_cert_out = \"{}\"\n[session]\nclients = 3\n\
+             vector_len = 4\ngraph = \"complete\"\nthreshold = 9\n",
+            d.join("cert.pem").display()
+        ),
+    )
+    .unwrap();
+    let out = run(&cfg);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("session parameters"), "{err}");
+    assert!(!err.contains("listening"), "{err}");
+    assert!(!d.join("cert.pem").exists());
+}
+
+/// Finding 1 at the binary: with a real certificate (not dev mode) the coordinator refuses to
+/// start without participant authentication.
+#[test]
+fn authentication_is_required_outside_dev_mode() {
+    let d = temp_dir("auth");
+    let cfg = d.join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:0\"\n[tls]\ncert = \"{0}/cert.pem\"\nkey = \"{0}/key.pem\"\n{1}",
+            d.display(),
+            session_toml("")
+        ),
+    )
+    .unwrap();
+    let out = run(&cfg);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("must be authenticated"), "{err}");
+}
+
+/// Starts the coordinator and returns it with its address (parsed from the "listening" log).
+fn start(
+    cfg: &Path,
+) -> (
+    std::process::Child,
+    SocketAddr,
+    std::thread::JoinHandle<String>,
+) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(cfg)
+        .env("RUST_LOG", "secagg=info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    let addr = loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("exited before listening: {seen}"))
+            .unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if let Some(rest) = line.split("addr=Some(").nth(1) {
+            break rest.split(')').next().unwrap().parse().unwrap();
+        }
+    };
+    let rest = std::thread::spawn(move || {
+        let mut all = seen;
+        for l in lines.map_while(Result::ok) {
+            all.push_str(&l);
+            all.push('\n');
+        }
+        all
+    });
+    (child, addr, rest)
+}
+
+async fn clients(addr: SocketAddr, cert: &Path, tokens: Vec<String>) -> Vec<ClientOutcome> {
+    let roots = read_certs_pem(cert).unwrap();
+    let cfg = client_config(&roots, Duration::from_secs(20)).unwrap();
+    let endpoint = client_endpoint("127.0.0.1:0".parse().unwrap()).unwrap();
+    let inputs = Arc::new(unique_inputs(3, 4));
+    let mut tasks = Vec::new();
+    for (i, token) in tokens.into_iter().enumerate() {
+        let opts = ClientOptions {
+            server: addr,
+            server_name: "localhost".into(),
+            id: ParticipantId::new(i as u16 + 1).unwrap(),
+            credential: token.into_bytes().into(),
+            connect_timeout: Duration::from_secs(10),
+            message_timeout: Duration::from_secs(20),
+            policy: ParamsPolicy::for_len(4),
+            vanish: None,
+        };
+        let (cfg, endpoint, inputs) = (cfg.clone(), endpoint.clone(), inputs.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut rng = ChaCha20Rng::seed_from_u64(i as u64);
+            participate(&endpoint, cfg, &opts, None, &inputs[i], 1, &mut rng).await
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap().unwrap());
+    }
+    out
+}
+
+fn check_report(v: &serde_json::Value) {
+    assert_eq!(v["schema"], "secagg-result/1");
+    assert_eq!(v["status"], "complete");
+    assert_eq!(v["result"]["included"], serde_json::json!([1, 2, 3]));
+    let inputs = unique_inputs(3, 4);
+    let got = v["result"]["dequantized_sum"].as_array().unwrap();
+    for (j, g) in got.iter().enumerate() {
+        let want: f64 = inputs.iter().map(|x| x[j]).sum();
+        assert!(
+            (g.as_f64().unwrap() - want).abs() < 1e-9,
+            "{j}: {g} vs {want}"
+        );
+    }
+}
+
+/// Finding 5: without `result_dir` the sum was thrown away with no warning. The report now goes
+/// to standard output (and the log says so); with `result_dir` it is a file. Authentication
+/// by token file through the binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_report_is_stored_on_stdout_or_in_result_dir() {
+    let d = temp_dir("session");
+    let tokens: Vec<String> = (1..=3).map(|i| format!("{i:0>40}")).collect();
+    let registry: String = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("{} {t}\n", i + 1))
+        .collect();
+    std::fs::write(d.join("participants.txt"), registry).unwrap();
+    for with_dir in [false, true] {
+        let cfg = d.join(format!("c{with_dir}.toml"));
+        let result_dir = if with_dir {
+            format!("result_dir = \"{}\"\n", d.join("results").display())
+        } else {
+            String::new()
+        };
+        std::fs::write(
+            &cfg,
+            format!(
+                "listen = \"127.0.0.1:0\"\n{result_dir}[tls]\ndev_cert_out = \"{}\"\n\
+                 [auth]\nmode = \"token-file\"\ntoken_file = \"{}\"\n{}",
+                d.join("cert.pem").display(),
+                d.join("participants.txt").display(),
+                session_toml("")
+            ),
+        )
+        .unwrap();
+        let (mut child, addr, log) = start(&cfg);
+        let outcomes = clients(addr, &d.join("cert.pem"), tokens.clone()).await;
+        assert_eq!(outcomes, vec![ClientOutcome::Included; 3]);
+        let mut stdout = String::new();
+        std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+        let status = child.wait().unwrap();
+        let log = log.join().unwrap();
+        assert!(status.success(), "{log}");
+        if with_dir {
+            assert!(stdout.trim().is_empty(), "{stdout}");
+            let files: Vec<_> = std::fs::read_dir(d.join("results"))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            assert_eq!(files.len(), 1, "{files:?}");
+            check_report(&serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap());
+            assert!(log.contains("session report written"), "{log}");
+        } else {
+            assert!(log.contains("no result_dir"), "{log}");
+            check_report(&serde_json::from_str(stdout.trim()).unwrap());
+        }
+    }
+}
