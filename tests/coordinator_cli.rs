@@ -63,7 +63,7 @@ fn unwritable_result_dir_fails_before_binding() {
     let out = run(&cfg);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("result_dir is not writable"), "{err}");
+    assert!(err.contains("is not writable"), "{err}");
     assert!(err.contains("file/results"), "{err}");
     assert!(!err.contains("listening"), "{err}");
     assert!(
@@ -254,4 +254,135 @@ async fn every_report_is_stored_on_stdout_or_in_result_dir() {
             check_report(&serde_json::from_str(stdout.trim()).unwrap());
         }
     }
+}
+
+/// The sample configuration in the repository validates (with the result directory moved to
+/// a temporary one through the environment, which also checks the overrides).
+#[test]
+fn sample_config_validates() {
+    let d = temp_dir("sample");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/coordinator.toml");
+    let out = Command::new(BIN)
+        .args(["validate", "--config"])
+        .arg(&sample)
+        .env("SECAGG_RESULT_DIR", d.join("results"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains(": OK"), "{stdout}");
+    assert!(stdout.contains("authentication  token-file"), "{stdout}");
+    assert!(stdout.contains("participants    10 (1..=10)"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{} (writable)", d.join("results").display())),
+        "{stdout}"
+    );
+    assert!(!stderr.contains("listening"), "{stderr}");
+    // Nothing bound, no certificate written.
+    assert!(!Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy/coordinator-cert.pem")
+        .exists());
+}
+
+/// Finding 10: all-zero deadlines were accepted; `--version` did not exist.
+#[test]
+fn zero_deadlines_are_refused_and_version_is_printed() {
+    let d = temp_dir("zero");
+    let cfg = d.join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[tls]\ndev_cert_out = \"cert.pem\"\n[session]\nvector_len = 4\nround_timeout_ms = [0, 0, 0, 0, 0]\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["validate", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("every deadline must be positive"), "{err}");
+    let v = Command::new(BIN).arg("--version").output().unwrap();
+    assert!(v.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&v.stdout).trim(),
+        format!("secagg-coordinator {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+/// Finding 9: SIGTERM killed the process at once, with no log line, no record of the session
+/// and no close to the clients. Now it drains: the running session (waiting for a third
+/// client) is aborted after the grace period, the clients are told, the report is written and
+/// the process exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_tells_the_clients_and_records_the_session() {
+    let d = temp_dir("drain");
+    let cfg = d.join("c.toml");
+    std::fs::write(
+        &cfg,
+        "listen = \"127.0.0.1:0\"\nresult_dir = \"results\"\ngrace_period_s = 1\n\
+         [tls]\ndev_cert_out = \"cert.pem\"\n[session]\nclients = 3\nvector_len = 4\n\
+         graph = \"complete\"\nthreshold = 2\nround_timeout_ms = [30000, 30000, 30000, 30000, 30000]\n",
+    )
+    .unwrap();
+    let (mut child, addr, log) = start(&cfg);
+    let clients = tokio::spawn({
+        let cert = d.join("cert.pem");
+        async move {
+            let roots = read_certs_pem(&cert).unwrap();
+            let cfg = client_config(&roots, Duration::from_secs(20)).unwrap();
+            let endpoint = client_endpoint("127.0.0.1:0".parse().unwrap()).unwrap();
+            let mut tasks = Vec::new();
+            for i in 0..2u16 {
+                let opts = ClientOptions {
+                    server: addr,
+                    server_name: "localhost".into(),
+                    id: ParticipantId::new(i + 1).unwrap(),
+                    credential: Default::default(),
+                    connect_timeout: Duration::from_secs(10),
+                    message_timeout: Duration::from_secs(20),
+                    policy: ParamsPolicy::for_len(4),
+                    vanish: None,
+                };
+                let (cfg, endpoint) = (cfg.clone(), endpoint.clone());
+                tasks.push(tokio::spawn(async move {
+                    let mut rng = ChaCha20Rng::seed_from_u64(i as u64);
+                    participate(&endpoint, cfg, &opts, None, &[0.5; 4], 1, &mut rng).await
+                }));
+            }
+            let mut out = Vec::new();
+            for t in tasks {
+                out.push(t.await.unwrap());
+            }
+            out
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let sent = std::time::Instant::now();
+    // SAFETY: kill(2) on our own child's pid with a valid signal touches no memory.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    let took = sent.elapsed();
+    let log = log.join().unwrap();
+    assert!(status.success(), "{status:?}\n{log}");
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+    assert!(log.contains("draining"), "{log}");
+    for o in clients.await.unwrap() {
+        let o = format!("{o:?}");
+        assert!(
+            o.contains("ServerAborted(4)") || o.contains("Shutdown"),
+            "client outcome {o}"
+        );
+    }
+    let files: Vec<_> = std::fs::read_dir(d.join("results"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    assert_eq!(v["status"], "aborted");
+    assert_eq!(v["abort"]["reason"], "the coordinator shut down");
 }

@@ -35,10 +35,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use secagg::ids::ParticipantId;
 use secagg::protocol::params::{Graph, SessionParams, ThreatModel};
+use secagg::protocol::AbortReason;
 use secagg::ring::Bits;
 use std::sync::Arc;
 
@@ -52,30 +54,58 @@ use tracing::{error, info, warn};
 #[derive(Parser)]
 #[command(
     name = "secagg-coordinator",
+    version,
     about = "Secure aggregation coordinator over QUIC"
 )]
 struct Cli {
+    /// Log format on standard error.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        env = "SECAGG_LOG_FORMAT",
+        global = true
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Settings that override the configuration file (flags, or environment variables).
+#[derive(clap::Args)]
+struct Overrides {
+    /// TOML configuration file.
+    #[arg(long, env = "SECAGG_CONFIG")]
+    config: PathBuf,
+    /// Override the listen address.
+    #[arg(long, env = "SECAGG_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Override the number of sessions.
+    #[arg(long, env = "SECAGG_SESSIONS")]
+    sessions: Option<u32>,
+    /// Override the number of clients.
+    #[arg(long, env = "SECAGG_CLIENTS")]
+    clients: Option<u16>,
+    /// Override the result directory.
+    #[arg(long, env = "SECAGG_RESULT_DIR")]
+    result_dir: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Serve sessions.
-    Serve {
-        /// TOML configuration file.
-        #[arg(long)]
-        config: PathBuf,
-        /// Override the listen address.
-        #[arg(long)]
-        listen: Option<SocketAddr>,
-        /// Override the number of sessions.
-        #[arg(long)]
-        sessions: Option<u32>,
-        /// Override the number of clients.
-        #[arg(long)]
-        clients: Option<u16>,
-    },
+    /// Serve sessions; SIGTERM or SIGINT drains (no new connections, the running session
+    /// finishes within `grace_period_s` or is aborted, its report is written) and exits 0.
+    Serve(Overrides),
+    /// Check the configuration (parameters, files, keys, certificates, result directory)
+    /// without binding a port; writes nothing but a probe file in `result_dir` (created if
+    /// missing). Prints a summary.
+    Validate(Overrides),
 }
 
 #[derive(Deserialize)]
@@ -86,11 +116,36 @@ struct Config {
     #[serde(default = "one")]
     sessions: u32,
     result_dir: Option<PathBuf>,
+    /// Seconds a running session may take to finish after SIGTERM/SIGINT.
+    #[serde(default = "default_grace")]
+    grace_period_s: u64,
     #[serde(default)]
     tls: TlsConfig,
     /// Participant authentication; required unless in dev mode (`tls.dev_cert_out`).
     auth: Option<AuthConfig>,
     session: SessionConfig,
+}
+
+/// The communication graph.
+#[derive(Deserialize, Default, Clone, Copy, Debug)]
+#[serde(rename_all = "kebab-case")]
+enum GraphKind {
+    /// Every client a neighbour of every other.
+    Complete,
+    /// SecAgg+: a Harary graph, degree and threshold from the chooser unless given.
+    #[default]
+    Harary,
+}
+
+/// The threat model.
+#[derive(Deserialize, Default, Clone, Copy, Debug)]
+#[serde(rename_all = "kebab-case")]
+enum ThreatKind {
+    /// Semi-honest server and clients.
+    #[default]
+    SemiHonest,
+    /// Active adversary: identity keys and the consistency check.
+    Active,
 }
 
 /// How participants prove who they are (see `secagg::transport::auth`).
@@ -123,8 +178,8 @@ struct SessionConfig {
     #[serde(default = "default_clients")]
     clients: u16,
     vector_len: u32,
-    #[serde(default = "default_graph")]
-    graph: String,
+    #[serde(default)]
+    graph: GraphKind,
     degree: Option<u16>,
     threshold: Option<u16>,
     #[serde(default = "default_dropout")]
@@ -142,8 +197,8 @@ struct SessionConfig {
     #[serde(default = "default_timeouts")]
     round_timeout_ms: [u32; 5],
     /// "semi-honest" (default) or "active".
-    #[serde(default = "default_threat")]
-    threat_model: String,
+    #[serde(default)]
+    threat_model: ThreatKind,
     /// Active model: a file with one hex Ed25519 public key per line, for participants
     /// 1..=clients in order.
     identity_keys_file: Option<PathBuf>,
@@ -152,14 +207,14 @@ struct SessionConfig {
 fn default_listen() -> SocketAddr {
     "0.0.0.0:4433".parse().expect("literal address")
 }
+fn default_grace() -> u64 {
+    30
+}
 fn one() -> u32 {
     1
 }
 fn default_clients() -> u16 {
     100
-}
-fn default_graph() -> String {
-    "harary".into()
 }
 fn default_dropout() -> f64 {
     0.1
@@ -178,9 +233,6 @@ fn default_levels() -> u64 {
 }
 fn default_timeouts() -> [u32; 5] {
     [30_000; 5]
-}
-fn default_threat() -> String {
-    "semi-honest".into()
 }
 
 fn read_identity_keys(path: &std::path::Path, n: usize) -> Result<Vec<[u8; 32]>, String> {
@@ -219,9 +271,9 @@ fn params(
         None => (1..=c.clients).filter_map(ParticipantId::new).collect(),
     };
     let n = participants.len();
-    let (graph, threshold) = match c.graph.as_str() {
-        "complete" => (Graph::Complete, c.threshold.unwrap_or((n / 2) as u16)),
-        "harary" => {
+    let (graph, threshold) = match c.graph {
+        GraphKind::Complete => (Graph::Complete, c.threshold.unwrap_or((n / 2) as u16)),
+        GraphKind::Harary => {
             let chosen =
                 secagg::protocol::chooser::choose_graph_params(n as u64, c.dropout, c.corrupt)
                     .map_err(|e| format!("parameter chooser: {e}"))?;
@@ -233,16 +285,15 @@ fn params(
                 (Graph::Harary { degree: k }, t)
             }
         }
-        g => return Err(format!("unknown graph {g:?} (complete or harary)")),
     };
     let mut nonce = [0u8; 32];
     nonce[..4].copy_from_slice(&session_index.to_be_bytes());
     let mut rand = [0u8; 28];
     getrandom::fill(&mut rand).map_err(|e| e.to_string())?;
     nonce[4..].copy_from_slice(&rand);
-    let (threat_model, identity_keys) = match c.threat_model.as_str() {
-        "semi-honest" => (ThreatModel::SemiHonest, Vec::new()),
-        "active" => match (roster, c.identity_keys_file.as_ref()) {
+    let (threat_model, identity_keys) = match c.threat_model {
+        ThreatKind::SemiHonest => (ThreatModel::SemiHonest, Vec::new()),
+        ThreatKind::Active => match (roster, c.identity_keys_file.as_ref()) {
             (Some(_), Some(_)) => {
                 return Err(
                     "identity keys come from the token file; remove identity_keys_file".into(),
@@ -262,11 +313,6 @@ fn params(
             (None, Some(path)) => (ThreatModel::Active, read_identity_keys(path, n)?),
             (None, None) => return Err("the active model needs identity_keys_file".into()),
         },
-        t => {
-            return Err(format!(
-                "unknown threat model {t:?} (semi-honest or active)"
-            ))
-        }
     };
     let p = SessionParams {
         nonce,
@@ -287,42 +333,204 @@ fn params(
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("secagg=info")),
-        )
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("secagg=info"));
+    let fmt = tracing_subscriber::fmt()
+        .with_env_filter(filter)
         .with_ansi(false)
-        .with_writer(std::io::stderr)
-        .init();
-    let Command::Serve {
-        config,
-        listen,
-        sessions,
-        clients,
-    } = Cli::parse().command;
-    let mut cfg: Config = match std::fs::read_to_string(&config)
-        .map_err(|e| e.to_string())
-        .and_then(|s| toml::from_str(&s).map_err(|e| e.to_string()))
-    {
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => fmt.init(),
+        LogFormat::Json => fmt.json().init(),
+    }
+    let (validate_only, o) = match cli.command {
+        Command::Serve(o) => (false, o),
+        Command::Validate(o) => (true, o),
+    };
+    let cfg = match load_config(&o) {
         Ok(c) => c,
         Err(e) => {
-            error!("{}: {e}", config.display());
+            error!("{}: {e}", o.config.display());
             std::process::exit(2);
         }
     };
-    if let Some(l) = listen {
+    let prepared = match prepare(&cfg) {
+        Ok(p) => p,
+        Err(e) => {
+            error!("{e}");
+            std::process::exit(2);
+        }
+    };
+    if validate_only {
+        print_summary(&o.config, &cfg, &prepared);
+        return;
+    }
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!("tokio runtime: {e}");
+            std::process::exit(2);
+        }
+    };
+    let code = rt.block_on(serve(cfg, prepared));
+    std::process::exit(code);
+}
+
+/// Reads the file, applies the overrides, and resolves relative paths against the
+/// configuration file's directory (so a configuration works from any working directory).
+fn load_config(o: &Overrides) -> Result<Config, String> {
+    let text = std::fs::read_to_string(&o.config).map_err(|e| e.to_string())?;
+    let mut cfg: Config = toml::from_str(&text).map_err(|e| e.to_string())?;
+    if let Some(l) = o.listen {
         cfg.listen = l;
     }
-    if let Some(s) = sessions {
+    if let Some(s) = o.sessions {
         cfg.sessions = s;
     }
-    if let Some(c) = clients {
+    if let Some(c) = o.clients {
         cfg.session.clients = c;
     }
-    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
-    let code = rt.block_on(serve(cfg));
-    std::process::exit(code);
+    if let Some(d) = &o.result_dir {
+        cfg.result_dir = Some(d.clone());
+    }
+    let base = o
+        .config
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let fix = |p: &mut PathBuf| {
+        if p.is_relative() {
+            *p = base.join(&*p);
+        }
+    };
+    for p in [
+        cfg.result_dir.as_mut(),
+        cfg.tls.cert.as_mut(),
+        cfg.tls.key.as_mut(),
+        cfg.tls.dev_cert_out.as_mut(),
+        cfg.session.identity_keys_file.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        fix(p);
+    }
+    match cfg.auth.as_mut() {
+        Some(AuthConfig::TokenFile { token_file: p })
+        | Some(AuthConfig::Hmac { key_file: p })
+        | Some(AuthConfig::MutualTls { client_ca: p }) => fix(p),
+        _ => {}
+    }
+    if cfg.session.round_timeout_ms.contains(&0) {
+        return Err("round_timeout_ms: every deadline must be positive".into());
+    }
+    Ok(cfg)
+}
+
+/// Everything checked and loaded before the port is bound.
+struct Prepared {
+    authenticator: Arc<dyn Authenticator>,
+    client_ca: Option<Vec<CertificateDer<'static>>>,
+    roster: Option<Arc<TokenFile>>,
+    identity: TlsIdentity,
+    first: SessionParams,
+}
+
+fn prepare(cfg: &Config) -> Result<Prepared, String> {
+    let (authenticator, client_ca, roster) = authenticator(cfg)?;
+    let first = params(&cfg.session, 0, roster.as_deref())
+        .map_err(|e| format!("session parameters: {e}"))?;
+    match &cfg.result_dir {
+        Some(dir) => result_file::check_writable(dir)
+            .map_err(|e| format!("result_dir {} is not writable: {e}", dir.display()))?,
+        None => warn!("no result_dir: session reports go to standard output"),
+    }
+    let identity = match (&cfg.tls.cert, &cfg.tls.key, &cfg.tls.dev_cert_out) {
+        (Some(c), Some(k), _) => TlsIdentity::from_pem_files(c, k)
+            .map_err(|e| format!("TLS certificate {} / key {}: {e}", c.display(), k.display()))?,
+        (None, None, Some(out)) => {
+            let dir = out
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            if !dir.is_dir() {
+                return Err(format!(
+                    "dev_cert_out {}: directory {} does not exist",
+                    out.display(),
+                    dir.display()
+                ));
+            }
+            TlsIdentity::self_signed(&["localhost"]).map_err(|e| format!("TLS: {e}"))?
+        }
+        _ => return Err("[tls] needs cert and key, or dev_cert_out".into()),
+    };
+    // Building the server configuration checks that the key fits the certificate.
+    secagg::transport::tls::server_config(&identity, Duration::from_secs(60), client_ca.as_deref())
+        .map_err(|e| format!("TLS: {e}"))?;
+    Ok(Prepared {
+        authenticator,
+        client_ca,
+        roster,
+        identity,
+        first,
+    })
+}
+
+fn print_summary(path: &std::path::Path, cfg: &Config, p: &Prepared) {
+    let f = &p.first;
+    println!("{}: OK", path.display());
+    println!("  listen          {}", cfg.listen);
+    println!(
+        "  tls             {}",
+        match (&cfg.tls.cert, &cfg.tls.dev_cert_out) {
+            (Some(c), _) => format!("certificate {}", c.display()),
+            (None, Some(o)) => format!("dev mode, self-signed certificate to {}", o.display()),
+            _ => "?".into(),
+        }
+    );
+    println!(
+        "  authentication  {}{}",
+        p.authenticator.name(),
+        p.client_ca
+            .as_ref()
+            .map(|c| format!(" ({} CA certificates)", c.len()))
+            .unwrap_or_default()
+    );
+    println!(
+        "  sessions        {} (grace period {} s on SIGTERM)",
+        cfg.sessions, cfg.grace_period_s
+    );
+    println!(
+        "  participants    {} ({}..={})",
+        f.n(),
+        f.participants.first().map(|p| p.get()).unwrap_or(0),
+        f.participants.last().map(|p| p.get()).unwrap_or(0)
+    );
+    println!(
+        "  protocol        {:?}, graph {:?} (degree {}), threshold {}, {:?}",
+        f.threat_model,
+        f.graph,
+        f.degree(),
+        f.threshold,
+        cfg.session.threat_model
+    );
+    println!(
+        "  vectors         L = {}, bits = {}, clip = {}, levels = {}, max weight = {}",
+        f.vector_len,
+        f.bits.get(),
+        f.clip,
+        f.levels,
+        f.max_weight
+    );
+    println!("  deadlines (ms)  {:?}", f.round_timeout_ms);
+    println!(
+        "  results         {}",
+        cfg.result_dir
+            .as_ref()
+            .map(|d| format!("{} (writable)", d.display()))
+            .unwrap_or_else(|| "standard output".into())
+    );
 }
 
 /// The authenticator, the client CA for mutual TLS, and the participant roster if the
@@ -366,65 +574,70 @@ fn authenticator(cfg: &Config) -> Result<Auth, String> {
     }
 }
 
-async fn serve(cfg: Config) -> i32 {
-    let (authenticator, client_ca, roster) = match authenticator(&cfg) {
-        Ok(a) => a,
-        Err(e) => {
-            error!("{e}");
+async fn serve(cfg: Config, prepared: Prepared) -> i32 {
+    let Prepared {
+        authenticator,
+        client_ca,
+        roster,
+        identity,
+        first,
+    } = prepared;
+    if let (None, Some(out)) = (&cfg.tls.cert, &cfg.tls.dev_cert_out) {
+        if let Err(e) = std::fs::write(out, &identity.cert_pem) {
+            error!(path = %out.display(), "dev_cert_out is not writable: {e}");
             return 2;
         }
-    };
-    // Everything that can be checked is checked before the port is bound and before the dev
-    // certificate is written.
-    if let Err(e) = params(&cfg.session, 0, roster.as_deref()) {
-        error!("session parameters: {e}");
-        return 2;
+        info!(path = %out.display(), "dev mode: self-signed certificate written");
     }
-    match &cfg.result_dir {
-        Some(dir) => {
-            if let Err(e) = result_file::check_writable(dir) {
-                error!(dir = %dir.display(), "result_dir is not writable: {e}");
-                return 2;
-            }
-        }
-        None => warn!("no result_dir: session reports go to standard output"),
-    }
-    let identity = match (&cfg.tls.cert, &cfg.tls.key, &cfg.tls.dev_cert_out) {
-        (Some(c), Some(k), _) => TlsIdentity::from_pem_files(c, k),
-        (None, None, Some(out)) => TlsIdentity::self_signed(&["localhost"]).and_then(|id| {
-            std::fs::write(out, &id.cert_pem)
-                .map_err(|e| secagg::transport::TransportError::Config(e.to_string()))?;
-            info!(path = %out.display(), "dev mode: self-signed certificate written");
-            Ok(id)
-        }),
-        _ => {
-            error!("[tls] needs cert and key, or dev_cert_out");
-            return 2;
-        }
-    };
-    let identity = match identity {
-        Ok(i) => i,
-        Err(e) => {
-            error!("TLS: {e}");
-            return 2;
-        }
-    };
     let opts = CoordinatorOptions {
         authenticator,
         client_ca,
         ..CoordinatorOptions::default()
     };
     let coordinator = match Coordinator::bind(cfg.listen, &identity, opts) {
-        Ok(c) => c,
+        Ok(c) => Arc::new(c),
         Err(e) => {
             error!("bind {}: {e}", cfg.listen);
             return 2;
         }
     };
+    // SIGTERM / SIGINT: drain. A second signal does not cut the grace period short: a
+    // report must still be written.
+    {
+        let (c, grace) = (coordinator.clone(), Duration::from_secs(cfg.grace_period_s));
+        tokio::spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut term), Ok(mut int)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) else {
+                error!("cannot install signal handlers");
+                return;
+            };
+            let which = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            warn!(
+                signal = which,
+                grace_s = grace.as_secs(),
+                "draining: no new connections; the running session has the grace period to finish"
+            );
+            c.drain(grace);
+        });
+    }
     info!(addr = ?coordinator.local_addr().ok(), sessions = cfg.sessions, "listening");
     let mut failures = 0;
+    let mut first = Some(first);
     for s in 0..cfg.sessions {
-        let p = match params(&cfg.session, s, roster.as_deref()) {
+        if coordinator.is_draining() {
+            break;
+        }
+        let p = match first
+            .take()
+            .map(Ok)
+            .unwrap_or_else(|| params(&cfg.session, s, roster.as_deref()))
+        {
             Ok(p) => p,
             Err(e) => {
                 error!("session parameters: {e}");
@@ -448,7 +661,7 @@ async fn serve(cfg: Config) -> i32 {
                         Ok(path) => info!(path = %path.display(), "session report written"),
                         Err(e) => {
                             error!(dir = %dir.display(), "session report NOT written: {e}");
-                            coordinator.close();
+                            coordinator.shutdown(Duration::from_secs(2)).await;
                             return 3;
                         }
                     },
@@ -459,12 +672,13 @@ async fn serve(cfg: Config) -> i32 {
                             .and_then(|()| std::io::Write::flush(&mut w))
                         {
                             error!("session report NOT written to stdout: {e}");
-                            coordinator.close();
+                            coordinator.shutdown(Duration::from_secs(2)).await;
                             return 3;
                         }
                     }
                 }
-                if report.result.is_err() {
+                // A session aborted by the drain is an orderly stop, not a failure.
+                if matches!(&report.result, Err(e) if e.reason != AbortReason::Shutdown) {
                     failures += 1;
                 }
             }
@@ -474,7 +688,11 @@ async fn serve(cfg: Config) -> i32 {
             }
         }
     }
-    coordinator.close();
+    // Wait until the peers have been told (bounded), so closes are not lost at exit.
+    coordinator.shutdown(Duration::from_secs(2)).await;
+    if coordinator.is_draining() {
+        info!("drained; exiting");
+    }
     if failures > 0 {
         1
     } else {

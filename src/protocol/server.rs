@@ -320,6 +320,14 @@ impl Server {
         self.close_round(now);
     }
 
+    /// The driver ends the session without a result (shutdown): every client still present is
+    /// sent `Finished(Aborted, Shutdown)`. No effect once the session has ended.
+    pub fn shut_down(&mut self) {
+        if self.result.is_none() {
+            self.abort(AbortReason::Shutdown);
+        }
+    }
+
     /// The driver reports that `id`'s connection closed: it is a dropout for the current round.
     pub fn client_gone(&mut self, id: ParticipantId, now: u64) {
         if self.result.is_some() {

@@ -179,6 +179,8 @@ struct Shared {
 pub struct Coordinator {
     endpoint: quinn::Endpoint,
     opts: CoordinatorOptions,
+    /// Set by [`Coordinator::drain`]: when the running session must end at the latest.
+    drain: tokio::sync::watch::Sender<Option<tokio::time::Instant>>,
 }
 
 impl Coordinator {
@@ -199,7 +201,33 @@ impl Coordinator {
             Arc::new(quinn::TokioRuntime),
         )
         .map_err(|e| TransportError::Config(e.to_string()))?;
-        Ok(Self { endpoint, opts })
+        Ok(Self {
+            endpoint,
+            opts,
+            drain: tokio::sync::watch::Sender::new(None),
+        })
+    }
+
+    /// Starts a graceful shutdown: new connections are refused from now on, and the running
+    /// session (if any) may finish within `grace`; after that it is aborted
+    /// ([`crate::protocol::AbortReason::Shutdown`]), its clients are sent `Finished(Aborted)`
+    /// and their connections are closed with [`CloseCode::Shutdown`].
+    pub fn drain(&self, grace: Duration) {
+        self.endpoint.set_server_config(None);
+        self.drain
+            .send_replace(Some(tokio::time::Instant::now() + grace));
+    }
+
+    /// Whether [`Coordinator::drain`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.drain.borrow().is_some()
+    }
+
+    /// Closes every connection with [`CloseCode::Shutdown`] and waits (at most `wait`) until
+    /// the peers have been told, so the close is not lost when the process exits.
+    pub async fn shutdown(&self, wait: Duration) {
+        self.close();
+        let _ = tokio::time::timeout(wait, self.endpoint.wait_idle()).await;
     }
 
     /// The bound address.
@@ -281,6 +309,7 @@ impl Coordinator {
         let mut rounds = Vec::new();
         let mut round = server.round();
         let mut sets_seen = 0usize;
+        let mut drain = self.drain.subscribe();
         while server.result().is_none() {
             let deadline = server
                 .poll_timeout()
@@ -317,6 +346,22 @@ impl Coordinator {
                         None => std::future::pending::<()>().await,
                     }
                 } => off_io(|| server.handle_timeout(now_ms())),
+                _ = async {
+                    loop {
+                        let at = *drain.borrow_and_update();
+                        match at {
+                            Some(at) => return tokio::time::sleep_until(at).await,
+                            None => {
+                                if drain.changed().await.is_err() {
+                                    std::future::pending::<()>().await
+                                }
+                            }
+                        }
+                    }
+                } => {
+                    warn!(session = ?session_id, round = ?server.round(), "grace period over: aborting the session");
+                    off_io(|| server.shut_down());
+                }
             }
             bytes_out += flush(&mut server, &shared);
             if server.round() != round || server.result().is_some() {
@@ -350,8 +395,20 @@ impl Coordinator {
                 _ = &mut linger => break,
             }
         }
+        let shut_down = matches!(
+            server.result(),
+            Some(Err(SessionAbort {
+                reason: crate::protocol::AbortReason::Shutdown,
+                ..
+            }))
+        );
+        let (code, why): (_, &[u8]) = if shut_down {
+            (CloseCode::Shutdown, b"coordinator shutting down")
+        } else {
+            (CloseCode::Done, b"session over")
+        };
         for c in conns {
-            c.close(CloseCode::Done.varint(), b"session over");
+            c.close(code.varint(), why);
         }
         let result = server.result().cloned().unwrap_or(Err(SessionAbort {
             round: server.round(),
