@@ -386,3 +386,92 @@ async fn sigterm_drains_tells_the_clients_and_records_the_session() {
     assert_eq!(v["status"], "aborted");
     assert_eq!(v["abort"]["reason"], "the coordinator shut down");
 }
+
+const CLIENT: &str = env!("CARGO_BIN_EXE_secagg-client");
+
+/// Finding 10: `secagg-client` exited 0 on Excluded and Aborted, panicked on
+/// `--server localhost:4433` and had no `--help`. Now: --help works, bad arguments exit 2
+/// without a panic, an included client exits 0 and an aborted one 11.
+#[test]
+fn secagg_client_exit_codes() {
+    let help = Command::new(CLIENT).arg("--help").output().unwrap();
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--token-file"));
+    for args in [
+        vec!["--server", "localhost:4433", "--id", "3"],
+        vec![
+            "--server", "no-port", "--cert", "x", "--input", "y", "--id", "1",
+        ],
+        vec!["--id", "0"],
+        vec!["--weight", "x"],
+    ] {
+        let out = Command::new(CLIENT).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    let d = temp_dir("client");
+    let cfg = d.join("c.toml");
+    std::fs::write(
+        &cfg,
+        "listen = \"127.0.0.1:0\"\nsessions = 2\nresult_dir = \"results\"\n\
+         [tls]\ndev_cert_out = \"cert.pem\"\n[session]\nclients = 3\nvector_len = 3\n\
+         graph = \"complete\"\nthreshold = 2\nround_timeout_ms = [3000, 3000, 3000, 3000, 3000]\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("in.csv"), "0.5, 0.25, -0.5\n").unwrap();
+    let (mut coordinator, addr, log) = start(&cfg);
+    let port = addr.port();
+    let dir = d.clone();
+    let client = move |id: u16| {
+        let d = &dir;
+        let addr = (port,);
+        Command::new(CLIENT)
+            .args(["--server", &format!("localhost:{}", addr.0)])
+            .arg("--cert")
+            .arg(d.join("cert.pem"))
+            .arg("--input")
+            .arg(d.join("in.csv"))
+            .args([
+                "--format",
+                "csv",
+                "--id",
+                &id.to_string(),
+                "--timeout-s",
+                "20",
+            ])
+            .output()
+            .unwrap()
+    };
+    // Session 1: all three take part.
+    let all: Vec<_> = (1..=3)
+        .map(|id| {
+            let client = client.clone();
+            std::thread::spawn(move || client(id))
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    for o in &all {
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    // Session 2: alone, below the threshold: aborted.
+    let alone = client(1);
+    assert_eq!(
+        alone.status.code(),
+        Some(11),
+        "{}{}",
+        String::from_utf8_lossy(&alone.stdout),
+        String::from_utf8_lossy(&alone.stderr)
+    );
+    let status = coordinator.wait().unwrap();
+    let log = log.join().unwrap();
+    // One of two sessions aborted: the coordinator reports failure.
+    assert_eq!(status.code(), Some(1), "{log}");
+}

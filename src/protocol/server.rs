@@ -153,6 +153,10 @@ struct Slot {
 enum Outgoing {
     One(ParticipantId, Vec<u8>),
     Same(VecDeque<ParticipantId>, Arc<Vec<u8>>),
+    /// `Finished` for a client dropped from the session, encoded when polled: `Excluded` if
+    /// the session is still going or produced a sum, `Aborted` if it ended without one (a
+    /// client dropped in the step that aborts the session must not be told a sum exists).
+    DropNotice(ParticipantId),
 }
 
 /// Shares collected for one secret that must be rebuilt.
@@ -289,6 +293,22 @@ impl Server {
                 Some(Outgoing::One(to, bytes)) => Some((to, bytes)),
                 _ => None,
             },
+            Outgoing::DropNotice(_) => match self.outbox.pop_front() {
+                Some(Outgoing::DropNotice(to)) => {
+                    let finished = match &self.result {
+                        Some(Err(abort)) => Finished {
+                            outcome: Outcome::Aborted,
+                            code: abort.reason.code(),
+                        },
+                        _ => Finished {
+                            outcome: Outcome::Excluded,
+                            code: 0,
+                        },
+                    };
+                    Some((to, ServerMessage::Finished(finished).encode(&self.session)))
+                }
+                _ => None,
+            },
             Outgoing::Same(to, bytes) => {
                 let next = to.pop_front();
                 let out = next.map(|t| (t, bytes.as_ref().clone()));
@@ -376,13 +396,8 @@ impl Server {
         });
         s.outgoing = Vec::new();
         if notify {
-            self.send(
-                i,
-                ServerMessage::Finished(Finished {
-                    outcome: Outcome::Excluded,
-                    code: 0,
-                }),
-            );
+            let to = self.params.participants[i];
+            self.outbox.push_back(Outgoing::DropNotice(to));
         }
     }
 
