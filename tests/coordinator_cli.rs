@@ -475,3 +475,67 @@ fn secagg_client_exit_codes() {
     // One of two sessions aborted: the coordinator reports failure.
     assert_eq!(status.code(), Some(1), "{log}");
 }
+
+/// Coordinator killed with SIGKILL mid-round: the clients get a typed timeout within their
+/// configured message timeout (not QUIC's idle timeout), and a coordinator restarted on the
+/// same port serves the next session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_survive_a_killed_coordinator_and_the_restart_serves() {
+    let d = temp_dir("kill");
+    let write_cfg = |listen: &str| {
+        let cfg = d.join("c.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "listen = \"{listen}\"\n[tls]\ndev_cert_out = \"cert.pem\"\n[session]\n\
+                 clients = 3\nvector_len = 4\ngraph = \"complete\"\nthreshold = 2\n\
+                 levels = 65537\nround_timeout_ms = [20000, 20000, 20000, 20000, 20000]\n"
+            ),
+        )
+        .unwrap();
+        cfg
+    };
+    let (mut child, addr, _log) = start(&write_cfg("127.0.0.1:0"));
+    let roots = read_certs_pem(&d.join("cert.pem")).unwrap();
+    let cfg = client_config(&roots, Duration::from_secs(30)).unwrap();
+    let endpoint = client_endpoint("127.0.0.1:0".parse().unwrap()).unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..2u16 {
+        let opts = ClientOptions {
+            server: addr,
+            server_name: "localhost".into(),
+            id: ParticipantId::new(i + 1).unwrap(),
+            credential: Default::default(),
+            connect_timeout: Duration::from_secs(10),
+            message_timeout: Duration::from_secs(3),
+            policy: ParamsPolicy::for_len(4),
+            vanish: None,
+        };
+        let (cfg, endpoint) = (cfg.clone(), endpoint.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut rng = ChaCha20Rng::seed_from_u64(i as u64);
+            let r = participate(&endpoint, cfg, &opts, None, &[0.5; 4], 1, &mut rng).await;
+            (r, std::time::Instant::now())
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    child.kill().unwrap();
+    let killed = std::time::Instant::now();
+    child.wait().unwrap();
+    for t in tasks {
+        let (r, at) = t.await.unwrap();
+        assert!(
+            matches!(r, Err(secagg::transport::TransportError::Timeout(_))),
+            "{r:?}"
+        );
+        assert!(at.duration_since(killed) < Duration::from_secs(5));
+    }
+    // Restart on the same port; the next session completes.
+    let (mut child, addr2, log) = start(&write_cfg(&addr.to_string()));
+    assert_eq!(addr2, addr);
+    let tokens = vec![String::new(); 3];
+    let outcomes = clients(addr, &d.join("cert.pem"), tokens).await;
+    assert_eq!(outcomes, vec![ClientOutcome::Included; 3]);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{}", log.join().unwrap());
+}

@@ -13,8 +13,9 @@ use chacha20::rand_core::SeedableRng;
 use chacha20::ChaCha20Rng;
 use protocol_common::*;
 use quinn::ConnectionError;
-use secagg::ids::ParticipantId;
+use secagg::ids::{ParticipantId, Round};
 use secagg::protocol::params::{Graph, SessionParams};
+use secagg::protocol::sim::Vanish;
 use secagg::transport::auth::{ClientCertificates, HmacTokens, TokenFile};
 use secagg::transport::frame::{encode_hello, write_frame, CloseCode};
 use secagg::transport::tls::CertificateDer;
@@ -24,6 +25,7 @@ use secagg::transport::{
     ParamsPolicy, SessionReport, TransportError,
 };
 
+#[derive(Clone)]
 struct Net {
     coordinator: Arc<Coordinator>,
     addr: SocketAddr,
@@ -70,6 +72,16 @@ async fn participants(
     p: &SessionParams,
     who: Vec<Who>,
 ) -> Vec<Result<ClientOutcome, TransportError>> {
+    participants_vanishing(net, p, who, &[]).await
+}
+
+/// As [`participants`], the clients at the given indices leaving at the given rounds.
+async fn participants_vanishing(
+    net: &Net,
+    p: &SessionParams,
+    who: Vec<Who>,
+    vanish: &[(usize, Vanish)],
+) -> Vec<Result<ClientOutcome, TransportError>> {
     let inputs = Arc::new(unique_inputs(p.n(), p.vector_len as usize));
     let mut tasks = Vec::new();
     for w in who {
@@ -83,7 +95,7 @@ async fn participants(
             connect_timeout: Duration::from_secs(10),
             message_timeout: Duration::from_secs(30),
             policy: ParamsPolicy::for_len(p.vector_len),
-            vanish: None,
+            vanish: vanish.iter().find(|v| v.0 == w.index).map(|v| v.1),
         };
         let (endpoint, inputs) = (net.endpoint.clone(), inputs.clone());
         tasks.push(tokio::spawn(async move {
@@ -459,4 +471,61 @@ async fn participant_spamming_refused_frames_is_disconnected() {
         assert!((got - want).abs() < 1e-9);
     }
     assert!(report.rejected >= 9, "rejected {}", report.rejected);
+}
+
+/// Finding 7: a client connecting while a session was past round 0 was absorbed into it and
+/// failed with "malformed frame". It is now told there is no open session, with a bound on
+/// when to retry, and the running session completes without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_client_is_told_to_retry_not_absorbed() {
+    let net = dev_net(opts(Arc::new(secagg::transport::auth::TrustClaimedId)));
+    let mut p = params(5, 2, Graph::Complete, false, 4);
+    p.round_timeout_ms = [800, 3000, 3000, 3000, 3000];
+    let run = {
+        let (c, p) = (net.coordinator.clone(), p.clone());
+        tokio::spawn(async move { c.run_session(p).await })
+    };
+    let early = {
+        let who = (0..4)
+            .map(|index| Who {
+                index,
+                tls: None,
+                credential: Vec::new(),
+            })
+            .collect();
+        let (p, net) = (p.clone(), net.clone());
+        tokio::spawn(async move {
+            // Participant 4 stays silent in round 2, which keeps the session running until
+            // that round's deadline.
+            let silent = [(3, Vanish::Silent(Round::MaskedInput))];
+            participants_vanishing(&net, &p, who, &silent).await
+        })
+    };
+    // Round 0 closes at its deadline without participant 5.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let cfg = client_config_with_identity(&net.roots, Duration::from_secs(20), None).unwrap();
+    let conn = net
+        .endpoint
+        .connect_with(cfg, net.addr, "localhost")
+        .unwrap()
+        .await
+        .expect("late client connects");
+    let (mut send, _recv) = conn.open_bi().await.unwrap();
+    write_frame(&mut send, &encode_hello(p.participants[4], b"").unwrap())
+        .await
+        .unwrap();
+    match tokio::time::timeout(Duration::from_secs(5), conn.closed()).await {
+        Ok(ConnectionError::ApplicationClosed(a)) => {
+            assert_eq!(a.error_code, CloseCode::Busy.varint());
+            let why = String::from_utf8_lossy(&a.reason);
+            assert!(why.contains("retry within 12 s"), "{why}");
+        }
+        other => panic!("late client not told to retry: {other:?}"),
+    }
+    let early = early.await.unwrap();
+    assert_eq!(early[0].as_ref().unwrap(), &ClientOutcome::Included);
+    assert_eq!(early[1].as_ref().unwrap(), &ClientOutcome::Included);
+    assert_eq!(early[2].as_ref().unwrap(), &ClientOutcome::Included);
+    let report = run.await.unwrap().unwrap();
+    assert_eq!(report.result.unwrap().included, p.participants[..3]);
 }

@@ -170,6 +170,9 @@ struct Peer {
 #[derive(Default)]
 struct Shared {
     peers: Mutex<HashMap<ParticipantId, Peer>>,
+    /// Whether participants may still join: only while round 0 is collecting. Written and
+    /// read under the `peers` lock, so no connection slips in after the round closed.
+    closed_to_new: std::sync::atomic::AtomicBool,
     bytes_in: AtomicU64,
     connections: AtomicUsize,
     refused: AtomicUsize,
@@ -310,6 +313,11 @@ impl Coordinator {
         let mut round = server.round();
         let mut sets_seen = 0usize;
         let mut drain = self.drain.subscribe();
+        let close_to_new = |shared: &Shared| {
+            if let Ok(_peers) = shared.peers.lock() {
+                shared.closed_to_new.store(true, Ordering::SeqCst);
+            }
+        };
         while server.result().is_none() {
             let deadline = server
                 .poll_timeout()
@@ -364,6 +372,9 @@ impl Coordinator {
                 }
             }
             bytes_out += flush(&mut server, &shared);
+            if server.round() != Round::AdvertiseKeys || server.result().is_some() {
+                close_to_new(&shared);
+            }
             if server.round() != round || server.result().is_some() {
                 let sets = &server.set_sizes().sets;
                 let set = sets.get(sets_seen).copied();
@@ -378,6 +389,7 @@ impl Coordinator {
             }
         }
         bytes_out += flush(&mut server, &shared);
+        close_to_new(&shared);
         acceptor.abort();
         // Let the writers deliver `Finished`, then close every connection.
         let peers: Vec<Peer> = shared
@@ -548,6 +560,22 @@ async fn serve_connection(
                 CloseCode::Duplicate,
                 "participant already connected",
             );
+        }
+        if shared.closed_to_new.load(Ordering::SeqCst) {
+            drop(peers);
+            // Round 0 is over (or the session ended): joining now could only fail later. Say
+            // so, with a bound on when the next session can start.
+            let rest: u64 = params
+                .round_timeout_ms
+                .iter()
+                .skip(1)
+                .map(|&ms| u64::from(ms))
+                .sum();
+            let why = format!(
+                "no open session: the running session started; retry within {} s",
+                rest.div_ceil(1000)
+            );
+            return refuse(&shared, &conn, CloseCode::Busy, &why);
         }
         peers.insert(
             id,
