@@ -529,3 +529,149 @@ async fn late_client_is_told_to_retry_not_absorbed() {
     let report = run.await.unwrap().unwrap();
     assert_eq!(report.result.unwrap().included, p.participants[..3]);
 }
+
+async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
+
+/// The value of one sample line `name{labels} value` (or `name value`) in an exposition.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Metrics over HTTP, scraped during and after a session with an impostor, a dropout and a
+/// spammer: the counters equal the session report's figures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_endpoint_matches_the_session_report() {
+    let p = session_params(5);
+    let registry: String = (0..5)
+        .map(|i| format!("{} {}\n", p.participants[i], token(i)))
+        .collect();
+    let mut o = opts(Arc::new(TokenFile::parse(&registry).unwrap()));
+    o.max_refused = 3;
+    let server = TlsIdentity::self_signed(&["localhost"]).unwrap();
+    let net = net(&server, server.cert_chain.clone(), o);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http = listener.local_addr().unwrap();
+    let c = net.coordinator.clone();
+    tokio::spawn(secagg::transport::metrics::serve_http(
+        listener,
+        net.coordinator.metrics(),
+        Arc::new(move || !c.is_draining()),
+    ));
+    assert_eq!(http_get(http, "/healthz").await.0, 200);
+    assert_eq!(http_get(http, "/readyz").await.0, 200);
+    assert_eq!(http_get(http, "/nope").await.0, 404);
+    let run = {
+        let (c, p) = (net.coordinator.clone(), p.clone());
+        tokio::spawn(async move { c.run_session(p).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (_, during) = http_get(http, "/metrics").await;
+    assert_eq!(sample(&during, "secagg_sessions_started_total"), Some(1.0));
+    assert_eq!(
+        sample(&during, "secagg_sessions_completed_total"),
+        Some(0.0)
+    );
+    // An impostor, then the participants; participant 5 vanishes before its masked input.
+    assert_eq!(
+        hello_close_code(&net, None, p.participants[0], b"").await,
+        UNAUTHORIZED
+    );
+    let who = (0..5)
+        .map(|index| Who {
+            index,
+            tls: None,
+            credential: token(index).into_bytes(),
+        })
+        .collect();
+    let vanish = [(4, Vanish::Disconnect(Round::MaskedInput))];
+    let outcomes = participants_vanishing(&net, &p, who, &vanish).await;
+    let report = run.await.unwrap().unwrap();
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| matches!(o, Ok(ClientOutcome::Included)))
+            .count(),
+        4
+    );
+    let (status, after) = http_get(http, "/metrics").await;
+    assert_eq!(status, 200);
+    assert_eq!(sample(&after, "secagg_sessions_completed_total"), Some(1.0));
+    assert_eq!(
+        sample(
+            &after,
+            "secagg_connections_refused_total{code=\"Unauthorized\"}"
+        ),
+        Some(report.refused as f64)
+    );
+    assert_eq!(
+        sample(&after, "secagg_bytes_received_total"),
+        Some(report.bytes_in as f64)
+    );
+    assert_eq!(
+        sample(&after, "secagg_bytes_sent_total"),
+        Some(report.bytes_out as f64)
+    );
+    assert_eq!(
+        sample(&after, "secagg_messages_rejected_total"),
+        Some(report.rejected as f64)
+    );
+    let dropped: Vec<_> = report
+        .fates
+        .iter()
+        .filter_map(|(_, f)| match f {
+            secagg::protocol::ClientFate::Dropped { round, why } => Some((*round, *why)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dropped.len(), 1);
+    let (r, w) = dropped[0];
+    assert_eq!(
+        sample(
+            &after,
+            &format!("secagg_client_drops_total{{round=\"{r:?}\",reason=\"{w:?}\"}}")
+        ),
+        Some(1.0)
+    );
+    for (set, size) in &report
+        .rounds
+        .iter()
+        .filter_map(|l| l.set)
+        .collect::<Vec<_>>()
+    {
+        assert_eq!(
+            sample(
+                &after,
+                &format!("secagg_round_survivors_total{{set=\"{set}\"}}")
+            ),
+            Some(*size as f64),
+            "{set}"
+        );
+    }
+    assert_eq!(
+        sample(
+            &after,
+            "secagg_round_duration_seconds_count{round=\"AdvertiseKeys\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(sample(&after, "secagg_unmask_seconds_count"), Some(1.0));
+    net.coordinator.drain(Duration::ZERO);
+    assert_eq!(http_get(http, "/readyz").await.0, 503);
+}

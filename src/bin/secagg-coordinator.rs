@@ -116,6 +116,8 @@ struct Config {
     #[serde(default = "one")]
     sessions: u32,
     result_dir: Option<PathBuf>,
+    /// HTTP address for `/metrics` (Prometheus), `/healthz` and `/readyz`; none if unset.
+    metrics_listen: Option<SocketAddr>,
     /// Seconds a running session may take to finish after SIGTERM/SIGINT.
     #[serde(default = "default_grace")]
     grace_period_s: u64,
@@ -508,12 +510,15 @@ fn print_summary(path: &std::path::Path, cfg: &Config, p: &Prepared) {
         f.participants.last().map(|p| p.get()).unwrap_or(0)
     );
     println!(
-        "  protocol        {:?}, graph {:?} (degree {}), threshold {}, {:?}",
+        "  protocol        {:?}, {} graph of degree {}, threshold {}",
         f.threat_model,
-        f.graph,
+        match f.graph {
+            Graph::Complete => "complete",
+            Graph::Harary { .. } => "Harary",
+            _ => "other",
+        },
         f.degree(),
         f.threshold,
-        cfg.session.threat_model
     );
     println!(
         "  vectors         L = {}, bits = {}, clip = {}, levels = {}, max weight = {}",
@@ -524,6 +529,12 @@ fn print_summary(path: &std::path::Path, cfg: &Config, p: &Prepared) {
         f.max_weight
     );
     println!("  deadlines (ms)  {:?}", f.round_timeout_ms);
+    println!(
+        "  metrics         {}",
+        cfg.metrics_listen
+            .map(|a| format!("http://{a}/metrics, /healthz, /readyz"))
+            .unwrap_or_else(|| "off".into())
+    );
     println!(
         "  results         {}",
         cfg.result_dir
@@ -601,6 +612,23 @@ async fn serve(cfg: Config, prepared: Prepared) -> i32 {
             return 2;
         }
     };
+    if let Some(addr) = cfg.metrics_listen {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => {
+                info!(addr = ?l.local_addr().ok(), "metrics and health on HTTP");
+                let c = coordinator.clone();
+                tokio::spawn(secagg::transport::metrics::serve_http(
+                    l,
+                    coordinator.metrics(),
+                    Arc::new(move || !c.is_draining()),
+                ));
+            }
+            Err(e) => {
+                error!("metrics_listen {addr}: {e}");
+                return 2;
+            }
+        }
+    }
     // SIGTERM / SIGINT: drain. A second signal does not cut the grace period short: a
     // report must still be written.
     {

@@ -33,6 +33,7 @@ use rustls::pki_types::CertificateDer;
 
 use super::auth::{Authenticator, Claim, TrustClaimedId};
 use super::frame::*;
+use super::metrics::Metrics;
 use super::tls::{server_config, TlsIdentity};
 use crate::ids::{ParticipantId, Round, SessionId};
 use crate::protocol::messages::Limits;
@@ -167,8 +168,8 @@ struct Peer {
     conn: quinn::Connection,
 }
 
-#[derive(Default)]
 struct Shared {
+    metrics: Arc<Metrics>,
     peers: Mutex<HashMap<ParticipantId, Peer>>,
     /// Whether participants may still join: only while round 0 is collecting. Written and
     /// read under the `peers` lock, so no connection slips in after the round closed.
@@ -184,6 +185,7 @@ pub struct Coordinator {
     opts: CoordinatorOptions,
     /// Set by [`Coordinator::drain`]: when the running session must end at the latest.
     drain: tokio::sync::watch::Sender<Option<tokio::time::Instant>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Coordinator {
@@ -208,7 +210,13 @@ impl Coordinator {
             endpoint,
             opts,
             drain: tokio::sync::watch::Sender::new(None),
+            metrics: Arc::new(Metrics::new()),
         })
+    }
+
+    /// The coordinator's metrics (serve them with [`super::metrics::serve_http`]).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
     }
 
     /// Starts a graceful shutdown: new connections are refused from now on, and the running
@@ -261,7 +269,15 @@ impl Coordinator {
         let mut server = Server::new(params.clone(), now_ms())?;
         let limits = Limits::new(&params);
         let max_frame = limits.max_client_message();
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            metrics: self.metrics.clone(),
+            peers: Mutex::default(),
+            closed_to_new: Default::default(),
+            bytes_in: Default::default(),
+            connections: Default::default(),
+            refused: Default::default(),
+        });
+        self.metrics.add("secagg_sessions_started_total", &[], 1);
         let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
         let params_frame = Arc::new(encode_params(&params));
         info!(session = ?session_id, n = params.n(), t = params.threshold, degree = params.degree(), L = params.vector_len, "session open");
@@ -287,6 +303,11 @@ impl Coordinator {
                     let Ok(permit) = pending.clone().try_acquire_owned() else {
                         // Refused before the handshake: no TLS work, no connection state.
                         shared.refused.fetch_add(1, Ordering::Relaxed);
+                        shared.metrics.add(
+                            "secagg_connections_refused_total",
+                            &[("code", "RefusedBeforeHandshake")],
+                            1,
+                        );
                         warn!(remote = %incoming.remote_address(), "connection refused: too many connections without a Hello");
                         incoming.refuse();
                         continue;
@@ -325,7 +346,12 @@ impl Coordinator {
             tokio::select! {
                 ev = ev_rx.recv() => match ev {
                     Some(Event::Frame { id, bytes, .. }) => {
-                        if let Err(e) = off_io(|| server.handle_message(id, &bytes, now_ms())) {
+                        let t0 = Instant::now();
+                        let r = off_io(|| server.handle_message(id, &bytes, now_ms()));
+                        if round == Round::Unmasking && matches!(server.result(), Some(Ok(_))) {
+                            self.metrics.observe("secagg_unmask_seconds", &[], t0.elapsed());
+                        }
+                        if let Err(e) = r {
                             rejected += 1;
                             debug!(%e, "message refused");
                             let n = rejected_by.entry(id).or_default();
@@ -338,6 +364,7 @@ impl Coordinator {
                                 if let Some(c) = conn {
                                     c.close(CloseCode::TooManyRefused.varint(), b"too many refused messages");
                                 }
+                                self.metrics.add("secagg_connections_refused_total", &[("code", "TooManyRefused")], 1);
                                 off_io(|| server.client_gone(id, now_ms()));
                             }
                         }
@@ -380,6 +407,23 @@ impl Coordinator {
                 let set = sets.get(sets_seen).copied();
                 sets_seen = sets.len();
                 info!(round = ?round, ms = start.elapsed().as_millis() as u64, set = ?set, "round closed");
+                let opened = rounds
+                    .last()
+                    .map(|r: &RoundLog| r.closed_at)
+                    .unwrap_or_default();
+                let round_name = format!("{round:?}");
+                self.metrics.observe(
+                    "secagg_round_duration_seconds",
+                    &[("round", &round_name)],
+                    start.elapsed().saturating_sub(opened),
+                );
+                if let Some((name, size)) = set {
+                    self.metrics.add(
+                        "secagg_round_survivors_total",
+                        &[("set", name)],
+                        size as u64,
+                    );
+                }
                 rounds.push(RoundLog {
                     round,
                     closed_at: start.elapsed(),
@@ -435,6 +479,33 @@ impl Coordinator {
             }
         }
         info!(session = ?session_id, dropouts = ?dropped, "dropouts by round and reason");
+        for &id in &params.participants {
+            if let Some(ClientFate::Dropped { round, why }) = server.fate(id) {
+                let (r, w) = (format!("{round:?}"), format!("{why:?}"));
+                self.metrics.add(
+                    "secagg_client_drops_total",
+                    &[("round", &r), ("reason", &w)],
+                    1,
+                );
+            }
+        }
+        match &result {
+            Ok(_) => self.metrics.add("secagg_sessions_completed_total", &[], 1),
+            Err(e) => {
+                let reason = format!("{:?}", e.reason);
+                let reason = reason.split([' ', '{', '(']).next().unwrap_or("");
+                self.metrics
+                    .add("secagg_sessions_aborted_total", &[("reason", reason)], 1)
+            }
+        }
+        self.metrics
+            .add("secagg_messages_rejected_total", &[], rejected as u64);
+        self.metrics.add(
+            "secagg_bytes_received_total",
+            &[],
+            shared.bytes_in.load(Ordering::Relaxed),
+        );
+        self.metrics.add("secagg_bytes_sent_total", &[], bytes_out);
         match &result {
             Ok(out) => info!(
                 session = ?session_id,
@@ -482,6 +553,11 @@ fn flush(server: &mut Server, shared: &Shared) -> u64 {
 
 fn refuse(shared: &Shared, conn: &quinn::Connection, code: CloseCode, why: &str) {
     shared.refused.fetch_add(1, Ordering::Relaxed);
+    shared.metrics.add(
+        "secagg_connections_refused_total",
+        &[("code", &format!("{code:?}"))],
+        1,
+    );
     warn!(remote = %conn.remote_address(), ?code, why, "connection refused");
     conn.close(code.varint(), why.as_bytes());
 }

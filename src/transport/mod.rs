@@ -15,6 +15,7 @@ pub mod auth;
 pub mod client;
 pub mod coordinator;
 pub mod frame;
+pub mod metrics;
 pub mod result_file;
 pub mod tls;
 
