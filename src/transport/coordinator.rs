@@ -195,14 +195,27 @@ impl Coordinator {
         identity: &TlsIdentity,
         opts: CoordinatorOptions,
     ) -> Result<Self, TransportError> {
+        let socket =
+            quinn::Runtime::wrap_udp_socket(&quinn::TokioRuntime, super::tls::udp_socket(addr)?)
+                .map_err(|e| TransportError::Config(e.to_string()))?;
+        Self::with_socket(socket, identity, opts)
+    }
+
+    /// As [`Coordinator::bind`], on a socket the caller provides (for example a
+    /// [`super::faults::FaultySocket`] in tests of lossy networks).
+    pub fn with_socket(
+        socket: Arc<dyn quinn::AsyncUdpSocket>,
+        identity: &TlsIdentity,
+        opts: CoordinatorOptions,
+    ) -> Result<Self, TransportError> {
         let cfg = server_config(identity, opts.idle_timeout, opts.client_ca.as_deref())?;
         if opts.authenticator.name() == TrustClaimedId.name() {
             warn!("participants are not authenticated: any connection may claim any id (development only)");
         }
-        let endpoint = quinn::Endpoint::new(
+        let endpoint = quinn::Endpoint::new_with_abstract_socket(
             quinn::EndpointConfig::default(),
             Some(cfg),
-            super::tls::udp_socket(addr)?,
+            socket,
             Arc::new(quinn::TokioRuntime),
         )
         .map_err(|e| TransportError::Config(e.to_string()))?;

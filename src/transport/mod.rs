@@ -14,6 +14,7 @@
 pub mod auth;
 pub mod client;
 pub mod coordinator;
+pub mod faults;
 pub mod frame;
 pub mod metrics;
 pub mod result_file;
