@@ -678,6 +678,7 @@ async fn serve(cfg: Config, prepared: Prepared) -> i32 {
                     session = s,
                     connections = report.connections,
                     refused = report.refused,
+                    rejected_messages = report.rejected,
                     bytes_in = report.bytes_in,
                     bytes_out = report.bytes_out,
                     ms = report.elapsed.as_millis() as u64,
