@@ -26,4 +26,6 @@ pub mod sim;
 pub use client::{Client, ClientStatus};
 pub use error::{AbortReason, ClientAbort, ClientCheck, RejectReason, Rejected, SessionAbort};
 pub use params::{Graph, ParamsError, SessionParams, ThreatModel};
-pub use server::{AggregateOutput, ClientFate, Server, UnmaskPhase, UnmaskStats};
+pub use server::{
+    AggregateOutput, ClientFate, DropReason, Server, ServerObserver, UnmaskPhase, UnmaskStats,
+};

@@ -123,6 +123,23 @@ pub struct UnmaskStats {
     pub threads: usize,
 }
 
+/// Session events as the server decides them, for metrics and logs. Any driver (the QUIC
+/// coordinator, a test harness, another transport) installs one with
+/// [`Server::set_observer`] and sees the same figures. Callbacks run inside the server's
+/// methods, so they must be quick and must not block.
+pub trait ServerObserver: Send + Sync {
+    /// `client` left the session while the server was collecting `round`. (A client whose
+    /// masked input is already in the sum can leave later and still be included.)
+    fn client_dropped(&mut self, _client: ParticipantId, _round: Round, _why: DropReason) {}
+    /// `round` closed at `now` (the caller's clock), with its survivor set's name and size if
+    /// the round records one.
+    fn round_closed(&mut self, _round: Round, _set: Option<(&'static str, usize)>, _now: u64) {}
+    /// A message was refused.
+    fn message_rejected(&mut self, _rejected: &Rejected) {}
+    /// The session ended with a sum or an abort.
+    fn session_ended(&mut self, _result: &Result<AggregateOutput, SessionAbort>) {}
+}
+
 /// An observer of the unmasking phases.
 pub type UnmaskObserver = Box<dyn FnMut(UnmaskPhase) + Send>;
 
@@ -189,6 +206,11 @@ pub struct Server {
     result: Option<Result<AggregateOutput, SessionAbort>>,
     sizes: SetSizes,
     observer: Option<Mutex<UnmaskObserver>>,
+    events: Option<Box<dyn ServerObserver>>,
+    /// Whether `events` was told the session ended (it is told once).
+    end_reported: bool,
+    /// The last round `events` was told closed (each round is reported once).
+    close_reported: Option<Round>,
     stats: Option<UnmaskStats>,
 }
 
@@ -240,6 +262,9 @@ impl Server {
             result: None,
             sizes: SetSizes::default(),
             observer: None,
+            events: None,
+            end_reported: false,
+            close_reported: None,
             stats: None,
         })
     }
@@ -264,6 +289,11 @@ impl Server {
         let i = self.params.index_of(id)?;
         let s = &self.slots[i];
         Some(s.fate.unwrap_or(ClientFate::Active(s.completed)))
+    }
+
+    /// Installs the observer of session events (see [`ServerObserver`]), replacing any.
+    pub fn set_observer(&mut self, o: Box<dyn ServerObserver>) {
+        self.events = Some(o);
     }
 
     /// Calls `f` at each phase of unmasking (for drivers that report a timing breakdown).
@@ -346,6 +376,7 @@ impl Server {
         if self.result.is_none() {
             self.abort(AbortReason::Shutdown);
         }
+        self.report_end();
     }
 
     /// The driver reports that `id`'s connection closed: it is a dropout for the current round.
@@ -394,6 +425,9 @@ impl Server {
             round: self.round,
             why,
         });
+        if let Some(o) = self.events.as_mut() {
+            o.client_dropped(self.params.participants[i], self.round, why);
+        }
         s.outgoing = Vec::new();
         if notify {
             let to = self.params.participants[i];
@@ -422,6 +456,26 @@ impl Server {
     /// Processes one message from the authenticated participant `from` at time `now`. An error
     /// means the message was refused; the session itself carries on.
     pub fn handle_message(
+        &mut self,
+        from: ParticipantId,
+        bytes: &[u8],
+        now: u64,
+    ) -> Result<(), Rejected> {
+        let (round, sets, running) = (self.round, self.sizes.sets.len(), self.result.is_none());
+        let r = self.handle_message_inner(from, bytes, now);
+        if let (Err(e), Some(o)) = (&r, self.events.as_mut()) {
+            o.message_rejected(e);
+        }
+        if running && self.result.is_some() {
+            // The unmasking can finish early, as soon as every secret can be rebuilt, without
+            // waiting for the round to close: report that close here.
+            self.report_close(round, sets, now);
+        }
+        self.report_end();
+        r
+    }
+
+    fn handle_message_inner(
         &mut self,
         from: ParticipantId,
         bytes: &[u8],
@@ -734,6 +788,33 @@ impl Server {
     }
 
     fn close_round(&mut self, now: u64) {
+        let (round, sets) = (self.round, self.sizes.sets.len());
+        self.close_round_inner(now);
+        self.report_close(round, sets, now);
+        self.report_end();
+    }
+
+    /// Tells the observer, once per round, that `round` closed; `sets` is how many survivor
+    /// sets were recorded before it closed.
+    fn report_close(&mut self, round: Round, sets: usize, now: u64) {
+        if self.close_reported == Some(round) {
+            return;
+        }
+        self.close_reported = Some(round);
+        if let Some(o) = self.events.as_mut() {
+            o.round_closed(round, self.sizes.sets.get(sets).copied(), now);
+        }
+    }
+
+    /// Tells the observer, once, that the session ended.
+    fn report_end(&mut self) {
+        if let (Some(o), Some(r), false) = (self.events.as_mut(), &self.result, self.end_reported) {
+            o.session_ended(r);
+            self.end_reported = true;
+        }
+    }
+
+    fn close_round_inner(&mut self, now: u64) {
         match self.round {
             Round::AdvertiseKeys => {
                 let Some(u1) = self.close_membership(Round::AdvertiseKeys) else {

@@ -280,6 +280,10 @@ impl Coordinator {
         let start = Instant::now();
         let now_ms = move || start.elapsed().as_millis() as u64;
         let mut server = Server::new(params.clone(), now_ms())?;
+        server.set_observer(Box::new(super::metrics::MetricsObserver::new(
+            self.metrics.clone(),
+            now_ms(),
+        )));
         let limits = Limits::new(&params);
         let max_frame = limits.max_client_message();
         let shared = Arc::new(Shared {
@@ -420,23 +424,6 @@ impl Coordinator {
                 let set = sets.get(sets_seen).copied();
                 sets_seen = sets.len();
                 info!(round = ?round, ms = start.elapsed().as_millis() as u64, set = ?set, "round closed");
-                let opened = rounds
-                    .last()
-                    .map(|r: &RoundLog| r.closed_at)
-                    .unwrap_or_default();
-                let round_name = format!("{round:?}");
-                self.metrics.observe(
-                    "secagg_round_duration_seconds",
-                    &[("round", &round_name)],
-                    start.elapsed().saturating_sub(opened),
-                );
-                if let Some((name, size)) = set {
-                    self.metrics.add(
-                        "secagg_round_survivors_total",
-                        &[("set", name)],
-                        size as u64,
-                    );
-                }
                 rounds.push(RoundLog {
                     round,
                     closed_at: start.elapsed(),
@@ -492,27 +479,6 @@ impl Coordinator {
             }
         }
         info!(session = ?session_id, dropouts = ?dropped, "dropouts by round and reason");
-        for &id in &params.participants {
-            if let Some(ClientFate::Dropped { round, why }) = server.fate(id) {
-                let (r, w) = (format!("{round:?}"), format!("{why:?}"));
-                self.metrics.add(
-                    "secagg_client_drops_total",
-                    &[("round", &r), ("reason", &w)],
-                    1,
-                );
-            }
-        }
-        match &result {
-            Ok(_) => self.metrics.add("secagg_sessions_completed_total", &[], 1),
-            Err(e) => {
-                let reason = format!("{:?}", e.reason);
-                let reason = reason.split([' ', '{', '(']).next().unwrap_or("");
-                self.metrics
-                    .add("secagg_sessions_aborted_total", &[("reason", reason)], 1)
-            }
-        }
-        self.metrics
-            .add("secagg_messages_rejected_total", &[], rejected as u64);
         self.metrics.add(
             "secagg_bytes_received_total",
             &[],

@@ -1,10 +1,12 @@
 //! Coordinator metrics in the Prometheus text exposition format, and a small HTTP endpoint
 //! serving `/metrics`, `/healthz` and `/readyz`.
 //!
-//! The coordinator records into a [`Metrics`] as sessions run; the figures are the ones its
-//! [`super::SessionReport`]s carry (sessions, survivors per round, drops by round and reason,
-//! refused connections by close code, refused messages, round durations, bytes, the duration
-//! of the step that unmasked). Hand-written exposition text keeps the dependency list short.
+//! The protocol figures (survivors per round, drops by round and reason, refused messages,
+//! round durations, session outcomes) come from the sans-IO server through
+//! [`MetricsObserver`], so any driver gets the same numbers; the coordinator adds what only it
+//! sees (sessions started, refused connections by close code, bytes, the duration of the step
+//! that unmasked). They equal the figures of its [`super::SessionReport`]s. Hand-written
+//! exposition text keeps the dependency list short.
 //!
 //! The HTTP server is deliberately minimal: it reads one request head (at most 8 KiB, 5 s),
 //! answers `GET` on the three paths, and closes the connection. It is meant for a scraper on an
@@ -214,6 +216,79 @@ impl Metrics {
             }
         }
         out
+    }
+}
+
+/// Feeds a [`Metrics`] from the sans-IO server's events ([`crate::protocol::ServerObserver`]):
+/// drops, refused messages, survivors and durations per round, session outcomes. Times are the
+/// driver's clock in milliseconds, as passed to the server.
+pub struct MetricsObserver {
+    metrics: std::sync::Arc<Metrics>,
+    round_opened_ms: u64,
+}
+
+impl MetricsObserver {
+    /// For a session whose clock starts at `start_ms`.
+    pub fn new(metrics: std::sync::Arc<Metrics>, start_ms: u64) -> Self {
+        Self {
+            metrics,
+            round_opened_ms: start_ms,
+        }
+    }
+}
+
+impl crate::protocol::ServerObserver for MetricsObserver {
+    fn client_dropped(
+        &mut self,
+        _client: crate::ids::ParticipantId,
+        round: crate::ids::Round,
+        why: crate::protocol::DropReason,
+    ) {
+        let (r, w) = (format!("{round:?}"), format!("{why:?}"));
+        self.metrics.add(
+            "secagg_client_drops_total",
+            &[("round", &r), ("reason", &w)],
+            1,
+        );
+    }
+
+    fn round_closed(
+        &mut self,
+        round: crate::ids::Round,
+        set: Option<(&'static str, usize)>,
+        now: u64,
+    ) {
+        let r = format!("{round:?}");
+        let took = Duration::from_millis(now.saturating_sub(self.round_opened_ms));
+        self.round_opened_ms = now;
+        self.metrics
+            .observe("secagg_round_duration_seconds", &[("round", &r)], took);
+        if let Some((name, size)) = set {
+            self.metrics.add(
+                "secagg_round_survivors_total",
+                &[("set", name)],
+                size as u64,
+            );
+        }
+    }
+
+    fn message_rejected(&mut self, _rejected: &crate::protocol::Rejected) {
+        self.metrics.add("secagg_messages_rejected_total", &[], 1);
+    }
+
+    fn session_ended(
+        &mut self,
+        result: &Result<crate::protocol::AggregateOutput, crate::protocol::SessionAbort>,
+    ) {
+        match result {
+            Ok(_) => self.metrics.add("secagg_sessions_completed_total", &[], 1),
+            Err(e) => {
+                let reason = format!("{:?}", e.reason);
+                let reason = reason.split([' ', '{', '(']).next().unwrap_or("");
+                self.metrics
+                    .add("secagg_sessions_aborted_total", &[("reason", reason)], 1)
+            }
+        }
     }
 }
 
