@@ -283,6 +283,7 @@ async fn run(a: Args) -> bool {
             server: addr,
             server_name: "localhost".into(),
             id: params.participants[i],
+            credential: Default::default(),
             connect_timeout: Duration::from_secs(10),
             message_timeout: Duration::from_millis(
                 deadline_ms as u64 * 6 + n as u64 * a.dim as u64 / 5000 + 5000,

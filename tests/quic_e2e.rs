@@ -41,6 +41,7 @@ fn net_with(hello_timeout: Duration) -> Net {
         hello_timeout,
         idle_timeout: Duration::from_secs(20),
         linger: Duration::from_millis(500),
+        ..CoordinatorOptions::default()
     };
     let coordinator =
         Arc::new(Coordinator::bind("127.0.0.1:0".parse().unwrap(), &identity, opts).unwrap());
@@ -90,6 +91,7 @@ async fn session_staggered(
             server: net.addr,
             server_name: "localhost".into(),
             id: p.participants[i],
+            credential: Default::default(),
             connect_timeout: Duration::from_secs(10),
             message_timeout: Duration::from_secs(30),
             policy: test_policy(&p),
@@ -265,9 +267,12 @@ async fn hostile_peers_are_dropped_and_others_unaffected() {
     eprintln!("connecting c4");
     let c4 = raw_connection(&net).await;
     let (mut s4, _r4) = c4.open_bi().await.unwrap();
-    write_frame(&mut s4, &encode_hello(ParticipantId::new(999).unwrap()))
-        .await
-        .unwrap();
+    write_frame(
+        &mut s4,
+        &encode_hello(ParticipantId::new(999).unwrap(), b"").unwrap(),
+    )
+    .await
+    .unwrap();
     for (c, want) in [
         (&c1, CloseCode::Malformed),
         (&c2, CloseCode::FrameTooLarge),
@@ -285,7 +290,7 @@ async fn hostile_peers_are_dropped_and_others_unaffected() {
     eprintln!("connecting c5");
     let c5 = raw_connection(&net).await;
     let (mut s5, mut r5) = c5.open_bi().await.unwrap();
-    write_frame(&mut s5, &encode_hello(p.participants[5]))
+    write_frame(&mut s5, &encode_hello(p.participants[5], b"").unwrap())
         .await
         .unwrap();
     let params_frame = read_frame(&mut r5, MAX_PARAMS_FRAME)
@@ -312,6 +317,7 @@ async fn hostile_peers_are_dropped_and_others_unaffected() {
             server: net.addr,
             server_name: "localhost".into(),
             id: p.participants[i],
+            credential: Default::default(),
             connect_timeout: Duration::from_secs(10),
             message_timeout: Duration::from_secs(30),
             policy: test_policy(&p),
@@ -329,7 +335,7 @@ async fn hostile_peers_are_dropped_and_others_unaffected() {
     eprintln!("connecting c6");
     let c6 = raw_connection(&net).await;
     let (mut s6, _r6) = c6.open_bi().await.unwrap();
-    write_frame(&mut s6, &encode_hello(p.participants[0]))
+    write_frame(&mut s6, &encode_hello(p.participants[0], b"").unwrap())
         .await
         .unwrap();
     match tokio::time::timeout(Duration::from_secs(5), c6.closed())

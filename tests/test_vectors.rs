@@ -918,9 +918,10 @@ fn replay_quic_frames() {
     let f = load("quic");
     for h in f["hello"].as_array().unwrap() {
         let id = pid(&h["participant"]);
+        let credential = unhex(&h["credential"]);
         let payload = unhex(&h["payload"]);
-        assert_eq!(encode_hello(id), payload);
-        assert_eq!(decode_hello(&payload).unwrap(), id);
+        assert_eq!(encode_hello(id, &credential).unwrap(), payload);
+        assert_eq!(decode_hello(&payload).unwrap(), (id, &credential[..]));
         let frame = unhex(&h["frame"]);
         assert_eq!(&frame[..4], &(payload.len() as u32).to_be_bytes());
         assert_eq!(&frame[4..], &payload[..]);
@@ -942,5 +943,5 @@ fn replay_quic_frames() {
         assert_eq!(cc.varint().into_inner(), code);
         assert_eq!(unhex(&c["varint"]), vec![code as u8]);
     }
-    assert!(CloseCode::from_u64(8).is_none());
+    assert!(CloseCode::from_u64(11).is_none());
 }

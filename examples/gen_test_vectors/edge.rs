@@ -750,20 +750,55 @@ fn quic(params: &SessionParams) -> (String, Value) {
         f
     };
     let mut hellos = Vec::new();
-    for id in [1u16, 10, 513, 65535] {
-        let h = encode_hello(ParticipantId::new(id).expect("nonzero"));
-        hellos.push(json!({"participant": id, "payload": hx(&h), "frame": hx(&framed(&h))}));
+    // Hello: magic, participant, u16 credential length, credential (a bearer token here; empty
+    // with client certificates).
+    for (id, credential) in [
+        (1u16, &b""[..]),
+        (10, &b"token-10"[..]),
+        (513, &[0xa5; 32][..]),
+        (65535, &b""[..]),
+    ] {
+        let h = encode_hello(ParticipantId::new(id).expect("nonzero"), credential)
+            .expect("credential within the limit");
+        hellos.push(json!({
+            "participant": id,
+            "credential": hx(credential),
+            "payload": hx(&h),
+            "frame": hx(&framed(&h)),
+        }));
     }
     let mut bad = Vec::new();
     for (why, b, want) in [
-        ("participant 0", b"SAGG\x01H\x00\x00".to_vec(), "Malformed"),
         (
-            "wrong kind byte",
-            b"SAGG\x01P\x00\x0a".to_vec(),
+            "participant 0",
+            b"SAGG\x01H\x00\x00\x00\x00".to_vec(),
             "Malformed",
         ),
-        ("version 2", b"SAGG\x02H\x00\x0a".to_vec(), "Malformed"),
-        ("7 bytes", b"SAGG\x01H\x00".to_vec(), "Malformed"),
+        (
+            "wrong kind byte",
+            b"SAGG\x01P\x00\x0a\x00\x00".to_vec(),
+            "Malformed",
+        ),
+        (
+            "version 2",
+            b"SAGG\x02H\x00\x0a\x00\x00".to_vec(),
+            "Malformed",
+        ),
+        (
+            "no credential length",
+            b"SAGG\x01H\x00\x0a".to_vec(),
+            "Malformed",
+        ),
+        (
+            "credential shorter than its length",
+            b"SAGG\x01H\x00\x0a\x00\x03ab".to_vec(),
+            "Malformed",
+        ),
+        (
+            "credential longer than its length",
+            b"SAGG\x01H\x00\x0a\x00\x01ab".to_vec(),
+            "Malformed",
+        ),
     ] {
         assert!(decode_hello(&b).is_err(), "{why}");
         bad.push(json!({"comment": why, "payload": hx(&b), "error": want}));
@@ -778,6 +813,9 @@ fn quic(params: &SessionParams) -> (String, Value) {
         CloseCode::Duplicate,
         CloseCode::Timeout,
         CloseCode::Shutdown,
+        CloseCode::Unauthorized,
+        CloseCode::Busy,
+        CloseCode::TooManyRefused,
     ];
     let names = [
         "done",
@@ -788,6 +826,9 @@ fn quic(params: &SessionParams) -> (String, Value) {
         "duplicate",
         "timeout",
         "shutdown",
+        "unauthorized",
+        "busy",
+        "too_many_refused",
     ];
     let close: Vec<Value> = codes
         .iter()

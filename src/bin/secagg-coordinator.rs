@@ -1,6 +1,9 @@
 //! `secagg-coordinator serve --config coordinator.toml`: runs secure-aggregation sessions over
-//! QUIC, one after another, and logs their progress (tracing; `RUST_LOG=secagg=debug` for
-//! every connection). Optionally writes each result to `<result_dir>/<session id>.json`.
+//! QUIC, one after another, and logs their progress (tracing, to standard error;
+//! `RUST_LOG=secagg=debug` for every connection). Each session's report (schema
+//! `secagg-result/1`, see `secagg::transport::result_file`) goes durably to
+//! `<result_dir>/<session id>.json`, or to standard output without `result_dir`; a report that
+//! cannot be written stops the coordinator with exit code 3.
 //!
 //! Example configuration (every field but `[session].vector_len` has a default):
 //!
@@ -10,6 +13,12 @@
 //! result_dir = "results"
 //! [tls]
 //! dev_cert_out = "coordinator-cert.pem"   # self-signed; or cert = "..." and key = "..." (PEM)
+//! [auth]                                   # required unless in dev mode
+//! mode = "token-file"                      # token_file = "participants.txt": lines
+//!                                          #   `<id> <token> [<identity key hex>]`;
+//!                                          # or mode = "hmac", key_file = "hmac.key";
+//!                                          # or mode = "mutual-tls", client_ca = "ca.pem"
+//! token_file = "participants.txt"
 //! [session]
 //! clients = 100                            # participants 1..=clients
 //! vector_len = 100000
@@ -27,43 +36,77 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use secagg::ids::ParticipantId;
 use secagg::protocol::params::{Graph, SessionParams, ThreatModel};
+use secagg::protocol::AbortReason;
 use secagg::ring::Bits;
-use secagg::transport::tls::TlsIdentity;
-use secagg::transport::{Coordinator, CoordinatorOptions};
+use std::sync::Arc;
+
+use secagg::transport::auth::{ClientCertificates, HmacTokens, TokenFile, TrustClaimedId};
+use secagg::transport::result_file;
+use secagg::transport::tls::{read_certs_pem, CertificateDer, TlsIdentity};
+use secagg::transport::{Authenticator, Coordinator, CoordinatorOptions};
 use serde::Deserialize;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 #[derive(Parser)]
 #[command(
     name = "secagg-coordinator",
+    version,
     about = "Secure aggregation coordinator over QUIC"
 )]
 struct Cli {
+    /// Log format on standard error.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        env = "SECAGG_LOG_FORMAT",
+        global = true
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Settings that override the configuration file (flags, or environment variables).
+#[derive(clap::Args)]
+struct Overrides {
+    /// TOML configuration file.
+    #[arg(long, env = "SECAGG_CONFIG")]
+    config: PathBuf,
+    /// Override the listen address.
+    #[arg(long, env = "SECAGG_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Override the number of sessions.
+    #[arg(long, env = "SECAGG_SESSIONS")]
+    sessions: Option<u32>,
+    /// Override the number of clients.
+    #[arg(long, env = "SECAGG_CLIENTS")]
+    clients: Option<u16>,
+    /// Override the result directory.
+    #[arg(long, env = "SECAGG_RESULT_DIR")]
+    result_dir: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Serve sessions.
-    Serve {
-        /// TOML configuration file.
-        #[arg(long)]
-        config: PathBuf,
-        /// Override the listen address.
-        #[arg(long)]
-        listen: Option<SocketAddr>,
-        /// Override the number of sessions.
-        #[arg(long)]
-        sessions: Option<u32>,
-        /// Override the number of clients.
-        #[arg(long)]
-        clients: Option<u16>,
-    },
+    /// Serve sessions; SIGTERM or SIGINT drains (no new connections, the running session
+    /// finishes within `grace_period_s` or is aborted, its report is written) and exits 0.
+    Serve(Overrides),
+    /// Check the configuration (parameters, files, keys, certificates, result directory)
+    /// without binding a port; writes nothing but a probe file in `result_dir` (created if
+    /// missing). Prints a summary.
+    Validate(Overrides),
 }
 
 #[derive(Deserialize)]
@@ -74,9 +117,54 @@ struct Config {
     #[serde(default = "one")]
     sessions: u32,
     result_dir: Option<PathBuf>,
+    /// HTTP address for `/metrics` (Prometheus), `/healthz` and `/readyz`; none if unset.
+    metrics_listen: Option<SocketAddr>,
+    /// Seconds a running session may take to finish after SIGTERM/SIGINT.
+    #[serde(default = "default_grace")]
+    grace_period_s: u64,
     #[serde(default)]
     tls: TlsConfig,
+    /// Participant authentication; required unless in dev mode (`tls.dev_cert_out`).
+    auth: Option<AuthConfig>,
     session: SessionConfig,
+}
+
+/// The communication graph.
+#[derive(Deserialize, Default, Clone, Copy, Debug)]
+#[serde(rename_all = "kebab-case")]
+enum GraphKind {
+    /// Every client a neighbour of every other.
+    Complete,
+    /// SecAgg+: a Harary graph, degree and threshold from the chooser unless given.
+    #[default]
+    Harary,
+}
+
+/// The threat model.
+#[derive(Deserialize, Default, Clone, Copy, Debug)]
+#[serde(rename_all = "kebab-case")]
+enum ThreatKind {
+    /// Semi-honest server and clients.
+    #[default]
+    SemiHonest,
+    /// Active adversary: identity keys and the consistency check.
+    Active,
+}
+
+/// How participants prove who they are (see `secagg::transport::auth`).
+#[derive(Deserialize)]
+#[serde(tag = "mode", rename_all = "kebab-case", deny_unknown_fields)]
+enum AuthConfig {
+    /// Bearer tokens from a registry file: `<participant id> <token> [<identity key hex>]`.
+    /// The registry lists the session's participants (and, in the active model, their
+    /// identity keys).
+    TokenFile { token_file: PathBuf },
+    /// HMAC-SHA256 tokens with expiry, under a hex key of at least 32 bytes.
+    Hmac { key_file: PathBuf },
+    /// Mutual TLS: client certificates from this CA, naming `participant-<id>.secagg`.
+    MutualTls { client_ca: PathBuf },
+    /// No authentication (dev mode only).
+    None,
 }
 
 #[derive(Deserialize, Default)]
@@ -93,8 +181,8 @@ struct SessionConfig {
     #[serde(default = "default_clients")]
     clients: u16,
     vector_len: u32,
-    #[serde(default = "default_graph")]
-    graph: String,
+    #[serde(default)]
+    graph: GraphKind,
     degree: Option<u16>,
     threshold: Option<u16>,
     #[serde(default = "default_dropout")]
@@ -112,8 +200,8 @@ struct SessionConfig {
     #[serde(default = "default_timeouts")]
     round_timeout_ms: [u32; 5],
     /// "semi-honest" (default) or "active".
-    #[serde(default = "default_threat")]
-    threat_model: String,
+    #[serde(default)]
+    threat_model: ThreatKind,
     /// Active model: the identity keys, as a roster (`ID HEXKEY` per line: the same file the
     /// clients pin with `--roster`) or one hex Ed25519 public key per line for participants
     /// 1..=clients in order.
@@ -123,14 +211,14 @@ struct SessionConfig {
 fn default_listen() -> SocketAddr {
     "0.0.0.0:4433".parse().expect("literal address")
 }
+fn default_grace() -> u64 {
+    30
+}
 fn one() -> u32 {
     1
 }
 fn default_clients() -> u16 {
     100
-}
-fn default_graph() -> String {
-    "harary".into()
 }
 fn default_dropout() -> f64 {
     0.1
@@ -149,9 +237,6 @@ fn default_levels() -> u64 {
 }
 fn default_timeouts() -> [u32; 5] {
     [30_000; 5]
-}
-fn default_threat() -> String {
-    "semi-honest".into()
 }
 
 /// The identity keys of participants 1..=n: either the roster format clients trust
@@ -211,15 +296,14 @@ fn graph_params(
         ThreatModel::Active => (k + cc) / 2 + 1,
         _ => (n / 2).max(cc + 1),
     };
-    let k = match (c.graph.as_str(), c.degree) {
-        ("harary", None) => {
+    let k = match (c.graph, c.degree) {
+        (GraphKind::Harary, None) => {
             let (g, t, cc) =
                 choose_session_graph(n as u64, c.dropout, c.corrupt, model).map_err(chooser)?;
             return Ok((g, c.threshold.unwrap_or(t), cc));
         }
-        ("harary", Some(k)) => (k as usize).min(n.saturating_sub(1)),
-        ("complete", _) => n.saturating_sub(1),
-        (g, _) => return Err(format!("unknown graph {g:?} (complete or harary)")),
+        (GraphKind::Harary, Some(k)) => (k as usize).min(n.saturating_sub(1)),
+        (GraphKind::Complete, _) => n.saturating_sub(1),
     };
     let margin = match model {
         ThreatModel::Active => GRINDING_MARGIN_BITS,
@@ -240,22 +324,40 @@ fn graph_params(
     ))
 }
 
-fn params(c: &SessionConfig, session_index: u32) -> Result<SessionParams, String> {
-    let n = c.clients as usize;
-    let (threat_model, identity_keys) = match c.threat_model.as_str() {
-        "semi-honest" => (ThreatModel::SemiHonest, Vec::new()),
-        "active" => {
-            let path = c
-                .identity_keys_file
-                .as_ref()
-                .ok_or("the active model needs identity_keys_file")?;
-            (ThreatModel::Active, read_identity_keys(path, n)?)
-        }
-        t => {
-            return Err(format!(
-                "unknown threat model {t:?} (semi-honest or active)"
-            ))
-        }
+fn params(
+    c: &SessionConfig,
+    session_index: u32,
+    roster: Option<&TokenFile>,
+) -> Result<SessionParams, String> {
+    // With a token registry, the registry is the roster (and holds the identity keys);
+    // otherwise participants are 1..=clients.
+    let participants: Vec<ParticipantId> = match roster {
+        Some(r) => r.participants(),
+        None => (1..=c.clients).filter_map(ParticipantId::new).collect(),
+    };
+    let n = participants.len();
+    let (threat_model, identity_keys) = match c.threat_model {
+        ThreatKind::SemiHonest => (ThreatModel::SemiHonest, Vec::new()),
+        ThreatKind::Active => match (roster, c.identity_keys_file.as_ref()) {
+            (Some(_), Some(_)) => {
+                return Err(
+                    "identity keys come from the token file; remove identity_keys_file".into(),
+                )
+            }
+            (Some(r), None) => {
+                let keys = participants
+                    .iter()
+                    .map(|&id| {
+                        r.identity_key(id).ok_or(format!(
+                            "the active model needs an identity key for participant {id} in the token file"
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                (ThreatModel::Active, keys)
+            }
+            (None, Some(path)) => (ThreatModel::Active, read_identity_keys(path, n)?),
+            (None, None) => return Err("the active model needs identity_keys_file".into()),
+        },
     };
     let (graph, threshold, max_corrupt_neighbours) = graph_params(c, n, threat_model)?;
     let mut nonce = [0u8; 32];
@@ -266,7 +368,7 @@ fn params(c: &SessionConfig, session_index: u32) -> Result<SessionParams, String
     let p = SessionParams {
         dp: None,
         nonce,
-        participants: (1..=c.clients).filter_map(ParticipantId::new).collect(),
+        participants,
         threat_model,
         identity_keys,
         graph,
@@ -284,76 +386,337 @@ fn params(c: &SessionConfig, session_index: u32) -> Result<SessionParams, String
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("secagg=info")),
-        )
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("secagg=info"));
+    let fmt = tracing_subscriber::fmt()
+        .with_env_filter(filter)
         .with_ansi(false)
-        .init();
-    let Command::Serve {
-        config,
-        listen,
-        sessions,
-        clients,
-    } = Cli::parse().command;
-    let mut cfg: Config = match std::fs::read_to_string(&config)
-        .map_err(|e| e.to_string())
-        .and_then(|s| toml::from_str(&s).map_err(|e| e.to_string()))
-    {
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => fmt.init(),
+        LogFormat::Json => fmt.json().init(),
+    }
+    let (validate_only, o) = match cli.command {
+        Command::Serve(o) => (false, o),
+        Command::Validate(o) => (true, o),
+    };
+    let cfg = match load_config(&o) {
         Ok(c) => c,
         Err(e) => {
-            error!("{}: {e}", config.display());
+            error!("{}: {e}", o.config.display());
             std::process::exit(2);
         }
     };
-    if let Some(l) = listen {
-        cfg.listen = l;
+    let prepared = match prepare(&cfg) {
+        Ok(p) => p,
+        Err(e) => {
+            error!("{e}");
+            std::process::exit(2);
+        }
+    };
+    if validate_only {
+        print_summary(&o.config, &cfg, &prepared);
+        return;
     }
-    if let Some(s) = sessions {
-        cfg.sessions = s;
-    }
-    if let Some(c) = clients {
-        cfg.session.clients = c;
-    }
-    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
-    let code = rt.block_on(serve(cfg));
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!("tokio runtime: {e}");
+            std::process::exit(2);
+        }
+    };
+    let code = rt.block_on(serve(cfg, prepared));
     std::process::exit(code);
 }
 
-async fn serve(cfg: Config) -> i32 {
-    let identity = match (&cfg.tls.cert, &cfg.tls.key, &cfg.tls.dev_cert_out) {
-        (Some(c), Some(k), _) => TlsIdentity::from_pem_files(c, k),
-        (None, None, Some(out)) => TlsIdentity::self_signed(&["localhost"]).and_then(|id| {
-            std::fs::write(out, &id.cert_pem)
-                .map_err(|e| secagg::transport::TransportError::Config(e.to_string()))?;
-            info!(path = %out.display(), "dev mode: self-signed certificate written");
-            Ok(id)
-        }),
-        _ => {
-            error!("[tls] needs cert and key, or dev_cert_out");
-            return 2;
+/// Reads the file, applies the overrides, and resolves relative paths against the
+/// configuration file's directory (so a configuration works from any working directory).
+fn load_config(o: &Overrides) -> Result<Config, String> {
+    let text = std::fs::read_to_string(&o.config).map_err(|e| e.to_string())?;
+    let mut cfg: Config = toml::from_str(&text).map_err(|e| e.to_string())?;
+    if let Some(l) = o.listen {
+        cfg.listen = l;
+    }
+    if let Some(s) = o.sessions {
+        cfg.sessions = s;
+    }
+    if let Some(c) = o.clients {
+        cfg.session.clients = c;
+    }
+    if let Some(d) = &o.result_dir {
+        cfg.result_dir = Some(d.clone());
+    }
+    let base = o
+        .config
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let fix = |p: &mut PathBuf| {
+        if p.is_relative() {
+            *p = base.join(&*p);
         }
     };
-    let identity = match identity {
-        Ok(i) => i,
-        Err(e) => {
-            error!("TLS: {e}");
-            return 2;
-        }
-    };
-    let coordinator = match Coordinator::bind(cfg.listen, &identity, CoordinatorOptions::default())
+    for p in [
+        cfg.result_dir.as_mut(),
+        cfg.tls.cert.as_mut(),
+        cfg.tls.key.as_mut(),
+        cfg.tls.dev_cert_out.as_mut(),
+        cfg.session.identity_keys_file.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
     {
-        Ok(c) => c,
+        fix(p);
+    }
+    match cfg.auth.as_mut() {
+        Some(AuthConfig::TokenFile { token_file: p })
+        | Some(AuthConfig::Hmac { key_file: p })
+        | Some(AuthConfig::MutualTls { client_ca: p }) => fix(p),
+        _ => {}
+    }
+    if cfg.session.round_timeout_ms.contains(&0) {
+        return Err("round_timeout_ms: every deadline must be positive".into());
+    }
+    Ok(cfg)
+}
+
+/// Everything checked and loaded before the port is bound.
+struct Prepared {
+    authenticator: Arc<dyn Authenticator>,
+    client_ca: Option<Vec<CertificateDer<'static>>>,
+    roster: Option<Arc<TokenFile>>,
+    identity: TlsIdentity,
+    first: SessionParams,
+}
+
+fn prepare(cfg: &Config) -> Result<Prepared, String> {
+    let (authenticator, client_ca, roster) = authenticator(cfg)?;
+    let first = params(&cfg.session, 0, roster.as_deref())
+        .map_err(|e| format!("session parameters: {e}"))?;
+    match &cfg.result_dir {
+        Some(dir) => result_file::check_writable(dir)
+            .map_err(|e| format!("result_dir {} is not writable: {e}", dir.display()))?,
+        None => warn!("no result_dir: session reports go to standard output"),
+    }
+    let identity = match (&cfg.tls.cert, &cfg.tls.key, &cfg.tls.dev_cert_out) {
+        (Some(c), Some(k), _) => TlsIdentity::from_pem_files(c, k)
+            .map_err(|e| format!("TLS certificate {} / key {}: {e}", c.display(), k.display()))?,
+        (None, None, Some(out)) => {
+            let dir = out
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            if !dir.is_dir() {
+                return Err(format!(
+                    "dev_cert_out {}: directory {} does not exist",
+                    out.display(),
+                    dir.display()
+                ));
+            }
+            TlsIdentity::self_signed(&["localhost"]).map_err(|e| format!("TLS: {e}"))?
+        }
+        _ => return Err("[tls] needs cert and key, or dev_cert_out".into()),
+    };
+    // Building the server configuration checks that the key fits the certificate.
+    secagg::transport::tls::server_config(&identity, Duration::from_secs(60), client_ca.as_deref())
+        .map_err(|e| format!("TLS: {e}"))?;
+    Ok(Prepared {
+        authenticator,
+        client_ca,
+        roster,
+        identity,
+        first,
+    })
+}
+
+fn print_summary(path: &std::path::Path, cfg: &Config, p: &Prepared) {
+    let f = &p.first;
+    println!("{}: OK", path.display());
+    println!("  listen          {}", cfg.listen);
+    println!(
+        "  tls             {}",
+        match (&cfg.tls.cert, &cfg.tls.dev_cert_out) {
+            (Some(c), _) => format!("certificate {}", c.display()),
+            (None, Some(o)) => format!("dev mode, self-signed certificate to {}", o.display()),
+            _ => "?".into(),
+        }
+    );
+    println!(
+        "  authentication  {}{}",
+        p.authenticator.name(),
+        p.client_ca
+            .as_ref()
+            .map(|c| format!(" ({} CA certificates)", c.len()))
+            .unwrap_or_default()
+    );
+    println!(
+        "  sessions        {} (grace period {} s on SIGTERM)",
+        cfg.sessions, cfg.grace_period_s
+    );
+    println!(
+        "  participants    {} ({}..={})",
+        f.n(),
+        f.participants.first().map(|p| p.get()).unwrap_or(0),
+        f.participants.last().map(|p| p.get()).unwrap_or(0)
+    );
+    println!(
+        "  protocol        {:?}, {} graph of degree {}, threshold {}",
+        f.threat_model,
+        match f.graph {
+            Graph::Complete => "complete",
+            Graph::Harary { .. } => "Harary",
+            _ => "other",
+        },
+        f.degree(),
+        f.threshold,
+    );
+    println!(
+        "  vectors         L = {}, bits = {}, clip = {}, levels = {}, max weight = {}",
+        f.vector_len,
+        f.bits.get(),
+        f.clip,
+        f.levels,
+        f.max_weight
+    );
+    println!("  deadlines (ms)  {:?}", f.round_timeout_ms);
+    println!(
+        "  metrics         {}",
+        cfg.metrics_listen
+            .map(|a| format!("http://{a}/metrics, /healthz, /readyz"))
+            .unwrap_or_else(|| "off".into())
+    );
+    println!(
+        "  results         {}",
+        cfg.result_dir
+            .as_ref()
+            .map(|d| format!("{} (writable)", d.display()))
+            .unwrap_or_else(|| "standard output".into())
+    );
+}
+
+/// The authenticator, the client CA for mutual TLS, and the participant roster if the
+/// registry defines one.
+type Auth = (
+    Arc<dyn Authenticator>,
+    Option<Vec<CertificateDer<'static>>>,
+    Option<Arc<TokenFile>>,
+);
+
+fn authenticator(cfg: &Config) -> Result<Auth, String> {
+    let dev = cfg.tls.cert.is_none() && cfg.tls.dev_cert_out.is_some();
+    match &cfg.auth {
+        None | Some(AuthConfig::None) if !dev => Err(
+            "participants must be authenticated outside dev mode: add an [auth] section \
+             (mode = \"token-file\", \"hmac\" or \"mutual-tls\")"
+                .into(),
+        ),
+        None | Some(AuthConfig::None) => {
+            warn!("dev mode: participants are not authenticated");
+            Ok((Arc::new(TrustClaimedId), None, None))
+        }
+        Some(AuthConfig::TokenFile { token_file }) => {
+            let reg =
+                Arc::new(TokenFile::load(token_file).map_err(|e| format!("token file: {e}"))?);
+            Ok((reg.clone(), None, Some(reg)))
+        }
+        Some(AuthConfig::Hmac { key_file }) => Ok((
+            Arc::new(HmacTokens::from_hex_file(key_file).map_err(|e| format!("HMAC key: {e}"))?),
+            None,
+            None,
+        )),
+        Some(AuthConfig::MutualTls { client_ca }) => {
+            let roots = read_certs_pem(client_ca)
+                .map_err(|e| format!("client CA {}: {e}", client_ca.display()))?;
+            if roots.is_empty() {
+                return Err(format!("client CA {}: no certificate", client_ca.display()));
+            }
+            Ok((Arc::new(ClientCertificates::new()), Some(roots), None))
+        }
+    }
+}
+
+async fn serve(cfg: Config, prepared: Prepared) -> i32 {
+    let Prepared {
+        authenticator,
+        client_ca,
+        roster,
+        identity,
+        first,
+    } = prepared;
+    if let (None, Some(out)) = (&cfg.tls.cert, &cfg.tls.dev_cert_out) {
+        if let Err(e) = std::fs::write(out, &identity.cert_pem) {
+            error!(path = %out.display(), "dev_cert_out is not writable: {e}");
+            return 2;
+        }
+        info!(path = %out.display(), "dev mode: self-signed certificate written");
+    }
+    let opts = CoordinatorOptions {
+        authenticator,
+        client_ca,
+        ..CoordinatorOptions::default()
+    };
+    let coordinator = match Coordinator::bind(cfg.listen, &identity, opts) {
+        Ok(c) => Arc::new(c),
         Err(e) => {
             error!("bind {}: {e}", cfg.listen);
             return 2;
         }
     };
+    if let Some(addr) = cfg.metrics_listen {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => {
+                info!(addr = ?l.local_addr().ok(), "metrics and health on HTTP");
+                let c = coordinator.clone();
+                tokio::spawn(secagg::transport::metrics::serve_http(
+                    l,
+                    coordinator.metrics(),
+                    Arc::new(move || !c.is_draining()),
+                ));
+            }
+            Err(e) => {
+                error!("metrics_listen {addr}: {e}");
+                return 2;
+            }
+        }
+    }
+    // SIGTERM / SIGINT: drain. A second signal does not cut the grace period short: a
+    // report must still be written.
+    {
+        let (c, grace) = (coordinator.clone(), Duration::from_secs(cfg.grace_period_s));
+        tokio::spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut term), Ok(mut int)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) else {
+                error!("cannot install signal handlers");
+                return;
+            };
+            let which = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            warn!(
+                signal = which,
+                grace_s = grace.as_secs(),
+                "draining: no new connections; the running session has the grace period to finish"
+            );
+            c.drain(grace);
+        });
+    }
     info!(addr = ?coordinator.local_addr().ok(), sessions = cfg.sessions, "listening");
     let mut failures = 0;
+    let mut first = Some(first);
     for s in 0..cfg.sessions {
-        let p = match params(&cfg.session, s) {
+        if coordinator.is_draining() {
+            break;
+        }
+        let p = match first
+            .take()
+            .map(Ok)
+            .unwrap_or_else(|| params(&cfg.session, s, roster.as_deref()))
+        {
             Ok(p) => p,
             Err(e) => {
                 error!("session parameters: {e}");
@@ -366,17 +729,36 @@ async fn serve(cfg: Config) -> i32 {
                     session = s,
                     connections = report.connections,
                     refused = report.refused,
+                    rejected_messages = report.rejected,
                     bytes_in = report.bytes_in,
                     bytes_out = report.bytes_out,
                     ms = report.elapsed.as_millis() as u64,
                     "session finished"
                 );
-                if let Some(dir) = &cfg.result_dir {
-                    if let Err(e) = write_result(dir, &report) {
-                        error!("writing the result: {e}");
+                // A result is stored durably or the process fails: never silently nowhere.
+                match &cfg.result_dir {
+                    Some(dir) => match result_file::write_report(dir, &report) {
+                        Ok(path) => info!(path = %path.display(), "session report written"),
+                        Err(e) => {
+                            error!(dir = %dir.display(), "session report NOT written: {e}");
+                            coordinator.shutdown(Duration::from_secs(2)).await;
+                            return 3;
+                        }
+                    },
+                    None => {
+                        let stdout = std::io::stdout();
+                        let mut w = std::io::BufWriter::new(stdout.lock());
+                        if let Err(e) = result_file::write_json(&mut w, &report)
+                            .and_then(|()| std::io::Write::flush(&mut w))
+                        {
+                            error!("session report NOT written to stdout: {e}");
+                            coordinator.shutdown(Duration::from_secs(2)).await;
+                            return 3;
+                        }
                     }
                 }
-                if report.result.is_err() {
+                // A session aborted by the drain is an orderly stop, not a failure.
+                if matches!(&report.result, Err(e) if e.reason != AbortReason::Shutdown) {
                     failures += 1;
                 }
             }
@@ -386,35 +768,14 @@ async fn serve(cfg: Config) -> i32 {
             }
         }
     }
-    coordinator.close();
+    // Wait until the peers have been told (bounded), so closes are not lost at exit.
+    coordinator.shutdown(Duration::from_secs(2)).await;
+    if coordinator.is_draining() {
+        info!("drained; exiting");
+    }
     if failures > 0 {
         1
     } else {
         0
     }
-}
-
-/// Result file: `{"session_id", "included", "sum", "weight_sum", "dequantized_sum",
-/// "weighted_mean"}` (sum elements as decimal strings), or `{"session_id", "aborted"}`.
-fn write_result(
-    dir: &std::path::Path,
-    r: &secagg::transport::SessionReport,
-) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let sid: String = r.session_id.0.iter().map(|b| format!("{b:02x}")).collect();
-    let v = match &r.result {
-        Ok(o) => serde_json::json!({
-            "session_id": sid,
-            "included": o.included.iter().map(|p| p.get()).collect::<Vec<_>>(),
-            "sum": o.sum.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
-            "weight_sum": o.weight_sum,
-            "dequantized_sum": o.dequantized_sum,
-            "weighted_mean": o.weighted_mean,
-        }),
-        Err(e) => serde_json::json!({"session_id": sid, "aborted": e.to_string()}),
-    };
-    std::fs::write(
-        dir.join(format!("{sid}.json")),
-        serde_json::to_vec_pretty(&v)?,
-    )
 }

@@ -222,6 +222,10 @@ pub enum AbortReason {
     /// A secret could not be rebuilt from the shares received.
     #[error("could not reconstruct the secret of {0}")]
     ReconstructionFailed(ParticipantId),
+    /// The coordinator shut down before the session ended (its driver's decision, e.g. on
+    /// SIGTERM after a grace period).
+    #[error("the coordinator shut down")]
+    Shutdown,
 }
 
 impl AbortReason {
@@ -231,6 +235,7 @@ impl AbortReason {
             AbortReason::TooFewClients { .. } => 1,
             AbortReason::NeighbourhoodTooSmall { .. } => 2,
             AbortReason::ReconstructionFailed(_) => 3,
+            AbortReason::Shutdown => 4,
         }
     }
 }

@@ -29,4 +29,6 @@ pub use error::ClientSetupError;
 pub use error::{AbortReason, ClientAbort, ClientCheck, RejectReason, Rejected, SessionAbort};
 pub use params::{Graph, ParamsError, SessionParams, ThreatModel};
 pub use policy::{ClientPolicy, DpRequirement, PolicyError, Roster, SignedRoster};
-pub use server::{AggregateOutput, ClientFate, Server, UnmaskPhase, UnmaskStats};
+pub use server::{
+    AggregateOutput, ClientFate, DropReason, Server, ServerObserver, UnmaskPhase, UnmaskStats,
+};

@@ -124,6 +124,23 @@ pub struct UnmaskStats {
     pub threads: usize,
 }
 
+/// Session events as the server decides them, for metrics and logs. Any driver (the QUIC
+/// coordinator, a test harness, another transport) installs one with
+/// [`Server::set_observer`] and sees the same figures. Callbacks run inside the server's
+/// methods, so they must be quick and must not block.
+pub trait ServerObserver: Send + Sync {
+    /// `client` left the session while the server was collecting `round`. (A client whose
+    /// masked input is already in the sum can leave later and still be included.)
+    fn client_dropped(&mut self, _client: ParticipantId, _round: Round, _why: DropReason) {}
+    /// `round` closed at `now` (the caller's clock), with its survivor set's name and size if
+    /// the round records one.
+    fn round_closed(&mut self, _round: Round, _set: Option<(&'static str, usize)>, _now: u64) {}
+    /// A message was refused.
+    fn message_rejected(&mut self, _rejected: &Rejected) {}
+    /// The session ended with a sum or an abort.
+    fn session_ended(&mut self, _result: &Result<AggregateOutput, SessionAbort>) {}
+}
+
 /// An observer of the unmasking phases.
 pub type UnmaskObserver = Box<dyn FnMut(UnmaskPhase) + Send>;
 
@@ -154,6 +171,10 @@ struct Slot {
 enum Outgoing {
     One(ParticipantId, Vec<u8>),
     Same(VecDeque<ParticipantId>, Arc<Vec<u8>>),
+    /// `Finished` for a client dropped from the session, encoded when polled: `Excluded` if
+    /// the session is still going or produced a sum, `Aborted` if it ended without one (a
+    /// client dropped in the step that aborts the session must not be told a sum exists).
+    DropNotice(ParticipantId),
 }
 
 /// Shares collected for one secret that must be rebuilt.
@@ -186,6 +207,11 @@ pub struct Server {
     result: Option<Result<AggregateOutput, SessionAbort>>,
     sizes: SetSizes,
     observer: Option<Mutex<UnmaskObserver>>,
+    events: Option<Box<dyn ServerObserver>>,
+    /// Whether `events` was told the session ended (it is told once).
+    end_reported: bool,
+    /// The last round `events` was told closed (each round is reported once).
+    close_reported: Option<Round>,
     stats: Option<UnmaskStats>,
 }
 
@@ -237,6 +263,9 @@ impl Server {
             result: None,
             sizes: SetSizes::default(),
             observer: None,
+            events: None,
+            end_reported: false,
+            close_reported: None,
             stats: None,
         })
     }
@@ -261,6 +290,11 @@ impl Server {
         let i = self.params.index_of(id)?;
         let s = &self.slots[i];
         Some(s.fate.unwrap_or(ClientFate::Active(s.completed)))
+    }
+
+    /// Installs the observer of session events (see [`ServerObserver`]), replacing any.
+    pub fn set_observer(&mut self, o: Box<dyn ServerObserver>) {
+        self.events = Some(o);
     }
 
     /// Calls `f` at each phase of unmasking (for drivers that report a timing breakdown).
@@ -288,6 +322,22 @@ impl Server {
         match self.outbox.front_mut()? {
             Outgoing::One(..) => match self.outbox.pop_front() {
                 Some(Outgoing::One(to, bytes)) => Some((to, bytes)),
+                _ => None,
+            },
+            Outgoing::DropNotice(_) => match self.outbox.pop_front() {
+                Some(Outgoing::DropNotice(to)) => {
+                    let finished = match &self.result {
+                        Some(Err(abort)) => Finished {
+                            outcome: Outcome::Aborted,
+                            code: abort.reason.code(),
+                        },
+                        _ => Finished {
+                            outcome: Outcome::Excluded,
+                            code: 0,
+                        },
+                    };
+                    Some((to, ServerMessage::Finished(finished).encode(&self.session)))
+                }
                 _ => None,
             },
             Outgoing::Same(to, bytes) => {
@@ -319,6 +369,15 @@ impl Server {
             }
         }
         self.close_round(now);
+    }
+
+    /// The driver ends the session without a result (shutdown): every client still present is
+    /// sent `Finished(Aborted, Shutdown)`. No effect once the session has ended.
+    pub fn shut_down(&mut self) {
+        if self.result.is_none() {
+            self.abort(AbortReason::Shutdown);
+        }
+        self.report_end();
     }
 
     /// The driver reports that `id`'s connection closed: it is a dropout for the current round.
@@ -367,15 +426,13 @@ impl Server {
             round: self.round,
             why,
         });
+        if let Some(o) = self.events.as_mut() {
+            o.client_dropped(self.params.participants[i], self.round, why);
+        }
         s.outgoing = Vec::new();
         if notify {
-            self.send(
-                i,
-                ServerMessage::Finished(Finished {
-                    outcome: Outcome::Excluded,
-                    code: 0,
-                }),
-            );
+            let to = self.params.participants[i];
+            self.outbox.push_back(Outgoing::DropNotice(to));
         }
     }
 
@@ -400,6 +457,26 @@ impl Server {
     /// Processes one message from the authenticated participant `from` at time `now`. An error
     /// means the message was refused; the session itself carries on.
     pub fn handle_message(
+        &mut self,
+        from: ParticipantId,
+        bytes: &[u8],
+        now: u64,
+    ) -> Result<(), Rejected> {
+        let (round, sets, running) = (self.round, self.sizes.sets.len(), self.result.is_none());
+        let r = self.handle_message_inner(from, bytes, now);
+        if let (Err(e), Some(o)) = (&r, self.events.as_mut()) {
+            o.message_rejected(e);
+        }
+        if running && self.result.is_some() {
+            // The unmasking can finish early, as soon as every secret can be rebuilt, without
+            // waiting for the round to close: report that close here.
+            self.report_close(round, sets, now);
+        }
+        self.report_end();
+        r
+    }
+
+    fn handle_message_inner(
         &mut self,
         from: ParticipantId,
         bytes: &[u8],
@@ -713,6 +790,33 @@ impl Server {
     }
 
     fn close_round(&mut self, now: u64) {
+        let (round, sets) = (self.round, self.sizes.sets.len());
+        self.close_round_inner(now);
+        self.report_close(round, sets, now);
+        self.report_end();
+    }
+
+    /// Tells the observer, once per round, that `round` closed; `sets` is how many survivor
+    /// sets were recorded before it closed.
+    fn report_close(&mut self, round: Round, sets: usize, now: u64) {
+        if self.close_reported == Some(round) {
+            return;
+        }
+        self.close_reported = Some(round);
+        if let Some(o) = self.events.as_mut() {
+            o.round_closed(round, self.sizes.sets.get(sets).copied(), now);
+        }
+    }
+
+    /// Tells the observer, once, that the session ended.
+    fn report_end(&mut self) {
+        if let (Some(o), Some(r), false) = (self.events.as_mut(), &self.result, self.end_reported) {
+            o.session_ended(r);
+            self.end_reported = true;
+        }
+    }
+
+    fn close_round_inner(&mut self, now: u64) {
         match self.round {
             Round::AdvertiseKeys => {
                 let Some(u1) = self.close_membership(Round::AdvertiseKeys) else {

@@ -25,6 +25,9 @@ pub struct ClientOptions {
     pub server_name: String,
     /// This client's participant id.
     pub id: ParticipantId,
+    /// The credential sent in the Hello (a bearer token; empty with client certificates or a
+    /// coordinator without authentication). Zeroized on drop.
+    pub credential: zeroize::Zeroizing<Vec<u8>>,
     /// Handshake timeout.
     pub connect_timeout: Duration,
     /// Longest wait for any single server message (cover the longest round deadline).
@@ -115,7 +118,7 @@ where
     let (mut send, mut recv) = tokio::time::timeout(wait, conn.open_bi())
         .await
         .map_err(|_| TransportError::Timeout("stream"))??;
-    write_frame(&mut send, &encode_hello(opts.id)).await?;
+    write_frame(&mut send, &encode_hello(opts.id, &opts.credential)?).await?;
     let frame = tokio::time::timeout(wait, read_frame(&mut recv, MAX_PARAMS_FRAME))
         .await
         .map_err(|_| TransportError::Timeout("session parameters"))??

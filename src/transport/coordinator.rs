@@ -6,10 +6,19 @@
 //! disconnections and deadlines, and routes its output. Nothing but the driver touches the
 //! protocol state.
 //!
-//! Invariants: a participant has at most one connection per session (a second one is closed
-//! with [`CloseCode::Duplicate`]); a client that closes its connection is reported to the server
-//! at once; a frame above the session's largest message closes the connection from its length
-//! prefix alone.
+//! Invariants: a connection takes a participant's slot only after the [`Authenticator`] proved
+//! it speaks for that participant ([`CloseCode::Unauthorized`] otherwise); a participant has at
+//! most one connection per session (a second one is closed with [`CloseCode::Duplicate`]); a
+//! client that closes its connection is reported to the server at once; a frame above the
+//! session's largest message closes the connection from its length prefix alone.
+//!
+//! Resource bounds (so no peer can grow the coordinator's memory without limit): at most
+//! `max_pending_hellos` connections between their first packet and their Hello, later ones
+//! refused before the TLS handshake; no QUIC datagrams; at most `frames_in_flight` frames per
+//! connection and `queue_bytes` bytes over all connections queued for the driver, the readers
+//! waiting (and QUIC flow control pushing back) when full; a participant whose messages the
+//! server refused more than `max_refused` times is disconnected; the unmasking runs with
+//! [`tokio::task::block_in_place`], off the threads that serve the connections.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -17,10 +26,14 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, info, warn};
 
+use rustls::pki_types::CertificateDer;
+
+use super::auth::{Authenticator, Claim, TrustClaimedId};
 use super::frame::*;
+use super::metrics::Metrics;
 use super::tls::{server_config, TlsIdentity};
 use crate::ids::{ParticipantId, Round, SessionId};
 use crate::protocol::messages::Limits;
@@ -28,22 +41,62 @@ use crate::protocol::server::{AggregateOutput, ClientFate};
 use crate::protocol::{Server, SessionAbort, SessionParams};
 
 /// Coordinator settings that are not session parameters.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CoordinatorOptions {
+    /// Who may speak for a participant; asked before a connection takes a participant's slot.
+    /// The default, [`TrustClaimedId`], authenticates nobody and is for development only.
+    pub authenticator: Arc<dyn Authenticator>,
+    /// Mutual TLS: the operator CA that client certificates must chain to (use with
+    /// [`super::auth::ClientCertificates`]). `None`: no client certificates.
+    pub client_ca: Option<Vec<CertificateDer<'static>>>,
     /// How long a new connection has to complete the handshake and send its Hello.
     pub hello_timeout: Duration,
     /// QUIC idle timeout.
     pub idle_timeout: Duration,
     /// How long to keep connections open after the result so clients receive `Finished`.
     pub linger: Duration,
+    /// Most connections that may be between their first packet and an authenticated Hello at
+    /// once; further ones are refused before the TLS handshake (QUIC `CONNECTION_REFUSED`).
+    pub max_pending_hellos: usize,
+    /// Frames one connection may have queued for the driver; the reader then stops reading,
+    /// so QUIC flow control pushes back on the peer.
+    pub frames_in_flight: u32,
+    /// Bytes of frames all connections together may have queued for the driver (raised to
+    /// twice the session's largest client message if smaller).
+    pub queue_bytes: usize,
+    /// Messages the server may refuse from one participant in a session before its connection
+    /// is closed with [`CloseCode::TooManyRefused`].
+    pub max_refused: u32,
+}
+
+impl core::fmt::Debug for CoordinatorOptions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CoordinatorOptions")
+            .field("authenticator", &self.authenticator.name())
+            .field("client_ca", &self.client_ca.as_ref().map(Vec::len))
+            .field("hello_timeout", &self.hello_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("linger", &self.linger)
+            .field("max_pending_hellos", &self.max_pending_hellos)
+            .field("frames_in_flight", &self.frames_in_flight)
+            .field("queue_bytes", &self.queue_bytes)
+            .field("max_refused", &self.max_refused)
+            .finish()
+    }
 }
 
 impl Default for CoordinatorOptions {
     fn default() -> Self {
         Self {
+            authenticator: Arc::new(TrustClaimedId),
+            client_ca: None,
             hello_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             linger: Duration::from_secs(2),
+            max_pending_hellos: 256,
+            frames_in_flight: 2,
+            queue_bytes: 16 << 20,
+            max_refused: 16,
         }
     }
 }
@@ -64,6 +117,8 @@ pub struct RoundLog {
 pub struct SessionReport {
     /// The session id.
     pub session_id: SessionId,
+    /// The session's parameters.
+    pub params: Arc<SessionParams>,
     /// The result or the abort.
     pub result: Result<AggregateOutput, SessionAbort>,
     /// Each participant's fate.
@@ -85,8 +140,27 @@ pub struct SessionReport {
 }
 
 enum Event {
-    Frame { id: ParticipantId, bytes: Vec<u8> },
-    Gone { id: ParticipantId },
+    Frame {
+        id: ParticipantId,
+        bytes: Vec<u8>,
+        /// The frame's share of the connection's and the global queue bounds, released when the
+        /// driver has handled it.
+        _slot: OwnedSemaphorePermit,
+        _bytes: OwnedSemaphorePermit,
+    },
+    Gone {
+        id: ParticipantId,
+    },
+}
+
+/// Runs a step of the sans-IO server that may take long (the unmasking regenerates every
+/// mask) without stalling the runtime's other tasks: on a multi-threaded runtime the worker
+/// hands its queued tasks (the connections' readers and writers) to other threads first.
+fn off_io<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
 }
 
 struct Peer {
@@ -94,9 +168,12 @@ struct Peer {
     conn: quinn::Connection,
 }
 
-#[derive(Default)]
 struct Shared {
+    metrics: Arc<Metrics>,
     peers: Mutex<HashMap<ParticipantId, Peer>>,
+    /// Whether participants may still join: only while round 0 is collecting. Written and
+    /// read under the `peers` lock, so no connection slips in after the round closed.
+    closed_to_new: std::sync::atomic::AtomicBool,
     bytes_in: AtomicU64,
     connections: AtomicUsize,
     refused: AtomicUsize,
@@ -106,6 +183,9 @@ struct Shared {
 pub struct Coordinator {
     endpoint: quinn::Endpoint,
     opts: CoordinatorOptions,
+    /// Set by [`Coordinator::drain`]: when the running session must end at the latest.
+    drain: tokio::sync::watch::Sender<Option<tokio::time::Instant>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Coordinator {
@@ -115,15 +195,63 @@ impl Coordinator {
         identity: &TlsIdentity,
         opts: CoordinatorOptions,
     ) -> Result<Self, TransportError> {
-        let cfg = server_config(identity, opts.idle_timeout)?;
-        let endpoint = quinn::Endpoint::new(
+        let socket =
+            quinn::Runtime::wrap_udp_socket(&quinn::TokioRuntime, super::tls::udp_socket(addr)?)
+                .map_err(|e| TransportError::Config(e.to_string()))?;
+        Self::with_socket(socket, identity, opts)
+    }
+
+    /// As [`Coordinator::bind`], on a socket the caller provides (for example a
+    /// [`super::faults::FaultySocket`] in tests of lossy networks).
+    pub fn with_socket(
+        socket: Arc<dyn quinn::AsyncUdpSocket>,
+        identity: &TlsIdentity,
+        opts: CoordinatorOptions,
+    ) -> Result<Self, TransportError> {
+        let cfg = server_config(identity, opts.idle_timeout, opts.client_ca.as_deref())?;
+        if opts.authenticator.name() == TrustClaimedId.name() {
+            warn!("participants are not authenticated: any connection may claim any id (development only)");
+        }
+        let endpoint = quinn::Endpoint::new_with_abstract_socket(
             quinn::EndpointConfig::default(),
             Some(cfg),
-            super::tls::udp_socket(addr)?,
+            socket,
             Arc::new(quinn::TokioRuntime),
         )
         .map_err(|e| TransportError::Config(e.to_string()))?;
-        Ok(Self { endpoint, opts })
+        Ok(Self {
+            endpoint,
+            opts,
+            drain: tokio::sync::watch::Sender::new(None),
+            metrics: Arc::new(Metrics::new()),
+        })
+    }
+
+    /// The coordinator's metrics (serve them with [`super::metrics::serve_http`]).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// Starts a graceful shutdown: new connections are refused from now on, and the running
+    /// session (if any) may finish within `grace`; after that it is aborted
+    /// ([`crate::protocol::AbortReason::Shutdown`]), its clients are sent `Finished(Aborted)`
+    /// and their connections are closed with [`CloseCode::Shutdown`].
+    pub fn drain(&self, grace: Duration) {
+        self.endpoint.set_server_config(None);
+        self.drain
+            .send_replace(Some(tokio::time::Instant::now() + grace));
+    }
+
+    /// Whether [`Coordinator::drain`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.drain.borrow().is_some()
+    }
+
+    /// Closes every connection with [`CloseCode::Shutdown`] and waits (at most `wait`) until
+    /// the peers have been told, so the close is not lost when the process exits.
+    pub async fn shutdown(&self, wait: Duration) {
+        self.close();
+        let _ = tokio::time::timeout(wait, self.endpoint.wait_idle()).await;
     }
 
     /// The bound address.
@@ -152,13 +280,32 @@ impl Coordinator {
         let start = Instant::now();
         let now_ms = move || start.elapsed().as_millis() as u64;
         let mut server = Server::new(params.clone(), now_ms())?;
+        server.set_observer(Box::new(super::metrics::MetricsObserver::new(
+            self.metrics.clone(),
+            now_ms(),
+        )));
         let limits = Limits::new(&params);
         let max_frame = limits.max_client_message();
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            metrics: self.metrics.clone(),
+            peers: Mutex::default(),
+            closed_to_new: Default::default(),
+            bytes_in: Default::default(),
+            connections: Default::default(),
+            refused: Default::default(),
+        });
+        self.metrics.add("secagg_sessions_started_total", &[], 1);
         let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
         let params_frame = Arc::new(encode_params(&params));
         info!(session = ?session_id, n = params.n(), t = params.threshold, degree = params.degree(), L = params.vector_len, "session open");
 
+        let queue = Arc::new(Semaphore::new(
+            self.opts
+                .queue_bytes
+                .max(2 * max_frame)
+                .min(Semaphore::MAX_PERMITS),
+        ));
+        let pending = Arc::new(Semaphore::new(self.opts.max_pending_hellos));
         let acceptor = {
             let endpoint = self.endpoint.clone();
             let (shared, params, params_frame, ev_tx, opts) = (
@@ -170,8 +317,22 @@ impl Coordinator {
             );
             tokio::spawn(async move {
                 while let Some(incoming) = endpoint.accept().await {
+                    let Ok(permit) = pending.clone().try_acquire_owned() else {
+                        // Refused before the handshake: no TLS work, no connection state.
+                        shared.refused.fetch_add(1, Ordering::Relaxed);
+                        shared.metrics.add(
+                            "secagg_connections_refused_total",
+                            &[("code", "RefusedBeforeHandshake")],
+                            1,
+                        );
+                        warn!(remote = %incoming.remote_address(), "connection refused: too many connections without a Hello");
+                        incoming.refuse();
+                        continue;
+                    };
                     tokio::spawn(serve_connection(
                         incoming,
+                        permit,
+                        queue.clone(),
                         params.clone(),
                         params_frame.clone(),
                         max_frame,
@@ -185,24 +346,49 @@ impl Coordinator {
 
         let mut bytes_out = 0u64;
         let mut rejected = 0usize;
+        let mut rejected_by: HashMap<ParticipantId, u32> = HashMap::new();
         let mut rounds = Vec::new();
         let mut round = server.round();
         let mut sets_seen = 0usize;
+        let mut drain = self.drain.subscribe();
+        let close_to_new = |shared: &Shared| {
+            if let Ok(_peers) = shared.peers.lock() {
+                shared.closed_to_new.store(true, Ordering::SeqCst);
+            }
+        };
         while server.result().is_none() {
             let deadline = server
                 .poll_timeout()
                 .map(|ms| tokio::time::Instant::from_std(start + Duration::from_millis(ms)));
             tokio::select! {
                 ev = ev_rx.recv() => match ev {
-                    Some(Event::Frame { id, bytes }) => {
-                        if let Err(e) = server.handle_message(id, &bytes, now_ms()) {
+                    Some(Event::Frame { id, bytes, .. }) => {
+                        let t0 = Instant::now();
+                        let r = off_io(|| server.handle_message(id, &bytes, now_ms()));
+                        if round == Round::Unmasking && matches!(server.result(), Some(Ok(_))) {
+                            self.metrics.observe("secagg_unmask_seconds", &[], t0.elapsed());
+                        }
+                        if let Err(e) = r {
                             rejected += 1;
                             debug!(%e, "message refused");
+                            let n = rejected_by.entry(id).or_default();
+                            *n += 1;
+                            if *n == self.opts.max_refused.saturating_add(1) {
+                                // A participant that keeps sending what the server refuses
+                                // is either broken or attacking: it is a dropout from now on.
+                                warn!(participant = %id, refused = *n, last = %e, "closing connection: too many refused messages");
+                                let conn = shared.peers.lock().ok().and_then(|p| p.get(&id).map(|p| p.conn.clone()));
+                                if let Some(c) = conn {
+                                    c.close(CloseCode::TooManyRefused.varint(), b"too many refused messages");
+                                }
+                                self.metrics.add("secagg_connections_refused_total", &[("code", "TooManyRefused")], 1);
+                                off_io(|| server.client_gone(id, now_ms()));
+                            }
                         }
                     }
                     Some(Event::Gone { id }) => {
                         debug!(participant = %id, "connection closed");
-                        server.client_gone(id, now_ms());
+                        off_io(|| server.client_gone(id, now_ms()));
                     }
                     None => break,
                 },
@@ -211,9 +397,28 @@ impl Coordinator {
                         Some(d) => tokio::time::sleep_until(d).await,
                         None => std::future::pending::<()>().await,
                     }
-                } => server.handle_timeout(now_ms()),
+                } => off_io(|| server.handle_timeout(now_ms())),
+                _ = async {
+                    loop {
+                        let at = *drain.borrow_and_update();
+                        match at {
+                            Some(at) => return tokio::time::sleep_until(at).await,
+                            None => {
+                                if drain.changed().await.is_err() {
+                                    std::future::pending::<()>().await
+                                }
+                            }
+                        }
+                    }
+                } => {
+                    warn!(session = ?session_id, round = ?server.round(), "grace period over: aborting the session");
+                    off_io(|| server.shut_down());
+                }
             }
             bytes_out += flush(&mut server, &shared);
+            if server.round() != Round::AdvertiseKeys || server.result().is_some() {
+                close_to_new(&shared);
+            }
             if server.round() != round || server.result().is_some() {
                 let sets = &server.set_sizes().sets;
                 let set = sets.get(sets_seen).copied();
@@ -228,6 +433,7 @@ impl Coordinator {
             }
         }
         bytes_out += flush(&mut server, &shared);
+        close_to_new(&shared);
         acceptor.abort();
         // Let the writers deliver `Finished`, then close every connection.
         let peers: Vec<Peer> = shared
@@ -245,8 +451,20 @@ impl Coordinator {
                 _ = &mut linger => break,
             }
         }
+        let shut_down = matches!(
+            server.result(),
+            Some(Err(SessionAbort {
+                reason: crate::protocol::AbortReason::Shutdown,
+                ..
+            }))
+        );
+        let (code, why): (_, &[u8]) = if shut_down {
+            (CloseCode::Shutdown, b"coordinator shutting down")
+        } else {
+            (CloseCode::Done, b"session over")
+        };
         for c in conns {
-            c.close(CloseCode::Done.varint(), b"session over");
+            c.close(code.varint(), why);
         }
         let result = server.result().cloned().unwrap_or(Err(SessionAbort {
             round: server.round(),
@@ -261,6 +479,12 @@ impl Coordinator {
             }
         }
         info!(session = ?session_id, dropouts = ?dropped, "dropouts by round and reason");
+        self.metrics.add(
+            "secagg_bytes_received_total",
+            &[],
+            shared.bytes_in.load(Ordering::Relaxed),
+        );
+        self.metrics.add("secagg_bytes_sent_total", &[], bytes_out);
         match &result {
             Ok(out) => info!(
                 session = ?session_id,
@@ -273,6 +497,7 @@ impl Coordinator {
         }
         Ok(SessionReport {
             session_id,
+            params: params.clone(),
             fates: params
                 .participants
                 .iter()
@@ -307,12 +532,20 @@ fn flush(server: &mut Server, shared: &Shared) -> u64 {
 
 fn refuse(shared: &Shared, conn: &quinn::Connection, code: CloseCode, why: &str) {
     shared.refused.fetch_add(1, Ordering::Relaxed);
-    debug!(remote = %conn.remote_address(), ?code, why, "connection refused");
+    shared.metrics.add(
+        "secagg_connections_refused_total",
+        &[("code", &format!("{code:?}"))],
+        1,
+    );
+    warn!(remote = %conn.remote_address(), ?code, why, "connection refused");
     conn.close(code.varint(), why.as_bytes());
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn serve_connection(
     incoming: quinn::Incoming,
+    pending: OwnedSemaphorePermit,
+    queue: Arc<Semaphore>,
     params: Arc<SessionParams>,
     params_frame: Arc<Vec<u8>>,
     max_frame: usize,
@@ -320,25 +553,47 @@ async fn serve_connection(
     shared: Arc<Shared>,
     opts: CoordinatorOptions,
 ) {
-    let wait = opts.hello_timeout;
-    let Ok(Ok(conn)) = tokio::time::timeout(wait, incoming).await else {
+    // One deadline for the handshake, the stream and the Hello together.
+    let deadline = tokio::time::Instant::now() + opts.hello_timeout;
+    let Ok(Ok(conn)) = tokio::time::timeout_at(deadline, incoming).await else {
         return;
     };
-    let (mut send, mut recv) = match tokio::time::timeout(wait, conn.accept_bi()).await {
+    let (mut send, mut recv) = match tokio::time::timeout_at(deadline, conn.accept_bi()).await {
         Ok(Ok(s)) => s,
         _ => return refuse(&shared, &conn, CloseCode::Timeout, "no stream"),
     };
-    let id = match tokio::time::timeout(wait, read_frame(&mut recv, HELLO_LEN)).await {
-        Ok(Ok(Some(h))) => match decode_hello(&h) {
-            Ok(id) => id,
-            Err(_) => return refuse(&shared, &conn, CloseCode::Malformed, "bad hello"),
-        },
+    let hello = match tokio::time::timeout_at(deadline, read_frame(&mut recv, MAX_HELLO)).await {
+        Ok(Ok(Some(h))) => zeroize::Zeroizing::new(h),
         Ok(Err(TransportError::FrameTooLarge { .. })) => {
             return refuse(&shared, &conn, CloseCode::FrameTooLarge, "hello too large")
         }
         Ok(_) => return refuse(&shared, &conn, CloseCode::Malformed, "bad hello"),
         Err(_) => return refuse(&shared, &conn, CloseCode::Timeout, "no hello"),
     };
+    let Ok((claimed, credential)) = decode_hello(&hello) else {
+        return refuse(&shared, &conn, CloseCode::Malformed, "bad hello");
+    };
+    // Authentication comes before the slot: a connection that cannot prove its identity never
+    // holds (or blocks) the participant's place.
+    let certs = conn
+        .peer_identity()
+        .and_then(|a| a.downcast::<Vec<CertificateDer<'static>>>().ok());
+    let claim = Claim {
+        participant: claimed,
+        credential,
+        peer_certificates: certs.as_deref().map(Vec::as_slice),
+        remote: conn.remote_address(),
+        now: std::time::SystemTime::now(),
+    };
+    let id = match opts.authenticator.authenticate(&claim) {
+        Ok(id) => id,
+        Err(e) => {
+            let why = format!("participant {claimed}: {e}");
+            return refuse(&shared, &conn, CloseCode::Unauthorized, &why);
+        }
+    };
+    drop(hello);
+    drop(pending);
     if params.index_of(id).is_none() {
         return refuse(
             &shared,
@@ -360,6 +615,22 @@ async fn serve_connection(
                 CloseCode::Duplicate,
                 "participant already connected",
             );
+        }
+        if shared.closed_to_new.load(Ordering::SeqCst) {
+            drop(peers);
+            // Round 0 is over (or the session ended): joining now could only fail later. Say
+            // so, with a bound on when the next session can start.
+            let rest: u64 = params
+                .round_timeout_ms
+                .iter()
+                .skip(1)
+                .map(|&ms| u64::from(ms))
+                .sum();
+            let why = format!(
+                "no open session: the running session started; retry within {} s",
+                rest.div_ceil(1000)
+            );
+            return refuse(&shared, &conn, CloseCode::Busy, &why);
         }
         peers.insert(
             id,
@@ -384,22 +655,48 @@ async fn serve_connection(
         let _ = send.finish();
         let _ = send.stopped().await;
     });
-    // Reader: frames to the driver until the stream or connection ends.
+    // Reader: frames to the driver until the stream or connection ends. Before reading a
+    // payload the reader takes one of the connection's frame slots and the payload's bytes
+    // from the global queue budget; while it waits it reads nothing, so QUIC flow control
+    // stops the peer instead of the coordinator's memory growing.
+    let slots = Arc::new(Semaphore::new(opts.frames_in_flight.max(1) as usize));
+    let budget = u32::try_from(max_frame.min(Semaphore::MAX_PERMITS)).unwrap_or(u32::MAX);
     loop {
-        match read_frame(&mut recv, max_frame).await {
-            Ok(Some(bytes)) => {
+        let len = match read_frame_len(&mut recv, max_frame).await {
+            Ok(Some(len)) => len,
+            Ok(None) => break,
+            Err(TransportError::FrameTooLarge { len, max }) => {
+                warn!(participant = %id, len, max, "closing connection: oversized frame");
+                conn.close(CloseCode::FrameTooLarge.varint(), b"frame too large");
+                break;
+            }
+            Err(TransportError::Malformed(why)) => {
+                conn.close(CloseCode::Malformed.varint(), why.as_bytes());
+                break;
+            }
+            Err(_) => break,
+        };
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        let want = u32::try_from(len).unwrap_or(u32::MAX).clamp(1, budget);
+        let Ok(bytes_permit) = queue.clone().acquire_many_owned(want).await else {
+            break;
+        };
+        match read_frame_body(&mut recv, len).await {
+            Ok(bytes) => {
                 shared
                     .bytes_in
                     .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                if events.send(Event::Frame { id, bytes }).is_err() {
+                let ev = Event::Frame {
+                    id,
+                    bytes,
+                    _slot: slot,
+                    _bytes: bytes_permit,
+                };
+                if events.send(ev).is_err() {
                     break;
                 }
-            }
-            Ok(None) => break,
-            Err(TransportError::FrameTooLarge { len, max }) => {
-                debug!(participant = %id, len, max, "oversized frame");
-                conn.close(CloseCode::FrameTooLarge.varint(), b"frame too large");
-                break;
             }
             Err(TransportError::Malformed(why)) => {
                 conn.close(CloseCode::Malformed.varint(), why.as_bytes());

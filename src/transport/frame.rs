@@ -18,8 +18,8 @@ pub const HELLO_MAGIC: &[u8; 6] = b"SAGG\x01H";
 /// Magic and version opening a Params frame.
 pub const PARAMS_MAGIC: &[u8; 6] = b"SAGG\x01P";
 
-/// Length of a Hello frame: magic, participant id.
-pub const HELLO_LEN: usize = 6 + 2;
+/// Largest Hello frame: magic, participant id, credential length, credential.
+pub const MAX_HELLO: usize = 6 + 2 + 2 + super::auth::MAX_CREDENTIAL;
 
 /// Largest Params frame: n = 65535 participants with identity keys.
 pub const MAX_PARAMS_FRAME: usize = 6 + 64 * 1024 + 34 * 65_535;
@@ -45,6 +45,14 @@ pub enum CloseCode {
     Timeout = 6,
     /// The coordinator is shutting down.
     Shutdown = 7,
+    /// The connection did not prove that it speaks for the participant it claims (section
+    /// "QUIC binding": credential missing, unknown, expired or for another participant).
+    Unauthorized = 8,
+    /// The coordinator is at a capacity limit (too many connections without a Hello); retry
+    /// later.
+    Busy = 9,
+    /// The participant sent more refused messages than its budget allows.
+    TooManyRefused = 10,
 }
 
 impl CloseCode {
@@ -64,6 +72,9 @@ impl CloseCode {
             5 => CloseCode::Duplicate,
             6 => CloseCode::Timeout,
             7 => CloseCode::Shutdown,
+            8 => CloseCode::Unauthorized,
+            9 => CloseCode::Busy,
+            10 => CloseCode::TooManyRefused,
             _ => return None,
         })
     }
@@ -145,52 +156,86 @@ pub async fn write_frame(send: &mut SendStream, bytes: &[u8]) -> Result<(), Tran
         .map_err(|e| TransportError::Connection(e.to_string()))
 }
 
-/// Reads one frame of at most `max` bytes. `Ok(None)` at a clean end of stream.
-pub async fn read_frame(
+fn read_error(e: quinn::ReadExactError) -> TransportError {
+    match e {
+        quinn::ReadExactError::FinishedEarly(_) => {
+            TransportError::Malformed("stream ended inside a frame")
+        }
+        quinn::ReadExactError::ReadError(quinn::ReadError::ConnectionLost(e)) => e.into(),
+        e => TransportError::Connection(e.to_string()),
+    }
+}
+
+/// Reads a frame's length prefix and checks it against `max`. `Ok(None)` at a clean end of
+/// stream. Nothing is allocated, so a caller can reserve memory for the payload (or wait for
+/// room, which stops reading and lets QUIC flow control push back on the peer) before
+/// [`read_frame_body`].
+pub async fn read_frame_len(
     recv: &mut RecvStream,
     max: usize,
-) -> Result<Option<Vec<u8>>, TransportError> {
+) -> Result<Option<usize>, TransportError> {
     let mut len = [0u8; 4];
     match recv.read_exact(&mut len).await {
         Ok(()) => {}
         Err(quinn::ReadExactError::FinishedEarly(0)) => return Ok(None),
-        Err(quinn::ReadExactError::FinishedEarly(_)) => {
-            return Err(TransportError::Malformed("stream ended inside a frame"))
-        }
-        Err(quinn::ReadExactError::ReadError(quinn::ReadError::ConnectionLost(e))) => {
-            return Err(e.into())
-        }
-        Err(e) => return Err(TransportError::Connection(e.to_string())),
+        Err(e) => return Err(read_error(e)),
     }
     let len = u32::from_be_bytes(len) as usize;
     if len > max {
         return Err(TransportError::FrameTooLarge { len, max });
     }
+    Ok(Some(len))
+}
+
+/// Reads a frame's payload of `len` bytes (announced by [`read_frame_len`]).
+pub async fn read_frame_body(recv: &mut RecvStream, len: usize) -> Result<Vec<u8>, TransportError> {
     let mut buf = vec![0u8; len];
-    match recv.read_exact(&mut buf).await {
-        Ok(()) => Ok(Some(buf)),
-        Err(quinn::ReadExactError::FinishedEarly(_)) => {
-            Err(TransportError::Malformed("stream ended inside a frame"))
-        }
-        Err(quinn::ReadExactError::ReadError(quinn::ReadError::ConnectionLost(e))) => Err(e.into()),
-        Err(e) => Err(TransportError::Connection(e.to_string())),
+    recv.read_exact(&mut buf).await.map_err(read_error)?;
+    Ok(buf)
+}
+
+/// Reads one frame of at most `max` bytes. `Ok(None)` at a clean end of stream.
+pub async fn read_frame(
+    recv: &mut RecvStream,
+    max: usize,
+) -> Result<Option<Vec<u8>>, TransportError> {
+    match read_frame_len(recv, max).await? {
+        Some(len) => Ok(Some(read_frame_body(recv, len).await?)),
+        None => Ok(None),
     }
 }
 
-/// The Hello frame: `"SAGG" 0x01 'H' || u16be(participant id)`.
-pub fn encode_hello(id: ParticipantId) -> Vec<u8> {
+/// The Hello frame: `"SAGG" 0x01 'H' || u16be(participant id) || u16be(len) || credential`,
+/// the credential (a bearer token, or empty with client certificates) at most
+/// [`super::auth::MAX_CREDENTIAL`] bytes.
+pub fn encode_hello(id: ParticipantId, credential: &[u8]) -> Result<Vec<u8>, TransportError> {
+    if credential.len() > super::auth::MAX_CREDENTIAL {
+        return Err(TransportError::Malformed("credential too long"));
+    }
     let mut v = HELLO_MAGIC.to_vec();
     v.extend_from_slice(&id.to_be_bytes());
-    v
+    v.extend_from_slice(&(credential.len() as u16).to_be_bytes());
+    v.extend_from_slice(credential);
+    Ok(v)
 }
 
-/// Parses a Hello frame.
-pub fn decode_hello(b: &[u8]) -> Result<ParticipantId, TransportError> {
-    if b.len() != HELLO_LEN || &b[..6] != HELLO_MAGIC {
-        return Err(TransportError::Malformed("hello"));
+/// Parses a Hello frame: the claimed participant and the credential.
+pub fn decode_hello(b: &[u8]) -> Result<(ParticipantId, &[u8]), TransportError> {
+    let bad = TransportError::Malformed("hello");
+    let (Some(magic), Some(&[i0, i1, l0, l1])) = (b.get(..6), b.get(6..10)) else {
+        return Err(bad);
+    };
+    if magic != HELLO_MAGIC {
+        return Err(bad);
     }
-    ParticipantId::new(u16::from_be_bytes([b[6], b[7]]))
-        .ok_or(TransportError::Malformed("hello: participant 0"))
+    let len = u16::from_be_bytes([l0, l1]) as usize;
+    let credential = b.get(10..).ok_or(TransportError::Malformed("hello"))?;
+    if credential.len() != len || len > super::auth::MAX_CREDENTIAL {
+        return Err(TransportError::Malformed("hello: credential length"));
+    }
+    let id = ParticipantId::new(u16::from_be_bytes([i0, i1]))
+        .ok_or(TransportError::Malformed("hello: participant 0"))?;
+    Ok((id, credential))
 }
 
 /// The Params frame: `"SAGG" 0x01 'P' || SessionParams::encode()`.

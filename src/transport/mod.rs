@@ -11,11 +11,16 @@
 //!   parameters; then the protocol messages of section 16.
 //! * Connection close codes: see [`CloseCode`].
 
+pub mod auth;
 pub mod client;
 pub mod coordinator;
+pub mod faults;
 pub mod frame;
+pub mod metrics;
+pub mod result_file;
 pub mod tls;
 
+pub use auth::{AuthError, Authenticator, Claim};
 pub use client::{participate, ClientOptions, ClientOutcome};
 pub use coordinator::{Coordinator, CoordinatorOptions, SessionReport};
 pub use frame::{CloseCode, TransportError};

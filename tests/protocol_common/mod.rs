@@ -57,14 +57,21 @@ pub fn params(n: usize, t: u16, graph: Graph, active: bool, len: u32) -> Session
     }
 }
 
+/// A semi-honest client policy for vectors of length `len` that accepts the small sessions the
+/// tests run (any cohort size, t >= 1, no corruption assumed).
+pub fn lenient_policy(len: u32) -> ClientPolicy {
+    let mut policy = ClientPolicy::new(len);
+    policy.participants = (2, u16::MAX as usize);
+    policy.min_threshold = 1;
+    policy.assumed_corrupt_rate = 0.0;
+    policy
+}
+
 /// A client policy that accepts the small test sessions built here (any cohort size, t >= 1,
 /// no corruption assumed) and, in the active model, trusts exactly the keys of `p` (the tests
 /// generated them: they are the operator).
 pub fn test_policy(p: &SessionParams) -> ClientPolicy {
-    let mut policy = ClientPolicy::new(p.vector_len);
-    policy.participants = (2, u16::MAX as usize);
-    policy.min_threshold = 1;
-    policy.assumed_corrupt_rate = 0.0;
+    let mut policy = lenient_policy(p.vector_len);
     if p.threat_model == ThreatModel::Active {
         let roster = Roster::new(
             p.participants
