@@ -439,6 +439,9 @@ fn secagg_client_exit_codes() {
                 &id.to_string(),
                 "--timeout-s",
                 "20",
+                // A three-client test cohort: below the policy's default minimum of 10.
+                "--min-clients",
+                "2",
             ])
             .output()
             .unwrap()
