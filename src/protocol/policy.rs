@@ -13,6 +13,8 @@
 //! Invariants of a [`Roster`]: ids strictly increasing, keys valid Ed25519 points, no key listed
 //! twice. A [`SignedRoster`] only yields its roster after the operator's signature verifies.
 
+use crate::prelude::*;
+
 use crate::crypto::sign::{SigPurpose, Signature, SigningKey, VerifyingKey, SIGNATURE_LEN};
 use crate::ids::{ParticipantId, SessionId};
 
