@@ -7,6 +7,7 @@
 //! ```text
 //! cargo build --example client_pipe --no-default-features --features std,client,getrandom
 //! cargo run --example pipe_round
+//! cargo run --example pipe_round -- node wasm/client.js   # the client in WebAssembly
 //! ```
 //! Frames are `u32` big-endian length + bytes in both directions (see `client_pipe.rs`).
 use std::io::{Read, Write};
@@ -44,7 +45,16 @@ fn input(i: usize) -> Vec<f32> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let exe = std::env::current_exe()?.with_file_name("client_pipe");
+    // The client command: the arguments if any (e.g. `node wasm/client.js`), else client_pipe.
+    let mut command: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if command.is_empty() {
+        command.push(
+            std::env::current_exe()?
+                .with_file_name("client_pipe")
+                .into(),
+        );
+    }
+    let exe = std::path::PathBuf::from(&command[0]);
     let ids: Vec<ParticipantId> = (1..=N).filter_map(ParticipantId::new).collect();
     let params = SessionParams::builder(
         *b"pipe_round example nonce 0000001",
@@ -66,6 +76,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut stdins: Vec<Option<ChildStdin>> = Vec::new();
     for (i, &id) in ids.iter().enumerate() {
         let mut cmd = Command::new(&exe);
+        cmd.args(&command[1..]);
         cmd.arg(id.get().to_string());
         cmd.args(input(i).iter().map(|x| x.to_string()));
         let mut child = cmd
