@@ -13,6 +13,8 @@
 //! exponent p - 2. Only [`FieldElement::random`]'s rejection loop depends on the RNG output, and
 //! only with probability 5 / 2^130 per draw.
 
+use crate::prelude::*;
+
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
 const M44: u64 = (1 << 44) - 1;

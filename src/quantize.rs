@@ -16,7 +16,12 @@
 //! Invariant: a [`Quantizer`] only exists for configurations where the sum of `max_clients`
 //! vectors cannot wrap the ring: `max_clients * (Q - 1) < 2^bits`.
 
+use crate::prelude::*;
+
 use crate::ring::{Bits, RingVec};
+
+/// 2^1000, the largest clip bound (`f64::powi` is not in `core`).
+const TWO_POW_1000: f64 = f64::from_bits((1023 + 1000) << 52);
 
 /// The largest number of levels. The scaled value `s` is computed in binary64; keeping
 /// `Q <= 2^32` leaves 20 bits below the integer part, so the rounding is unbiased up to about
@@ -104,6 +109,16 @@ fn needed_bits(max_clients: u64, levels: u64) -> Result<u32, QuantizeError> {
     Ok((128 - worst.leading_zeros()).max(1))
 }
 
+/// A quantized vector and how many of its inputs were clipped.
+#[derive(Debug)]
+pub struct Quantized {
+    /// The quantized values (and the appended tail element, if one was given).
+    pub vector: RingVec,
+    /// The number of inputs `v` whose weighted value `w * v` lay outside `[-c, c]`: each was
+    /// moved to the nearest bound before quantization, so the sum under-reports it.
+    pub clipped: u64,
+}
+
 /// A validated quantization configuration.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Quantizer {
@@ -122,7 +137,7 @@ impl Quantizer {
         max_clients: u64,
     ) -> Result<Self, QuantizeError> {
         // Normal and bounded, so 2c, the step and its inverse are all finite and nonzero.
-        if !(clip >= f64::MIN_POSITIVE && clip <= 2f64.powi(1000)) {
+        if !(f64::MIN_POSITIVE..=TWO_POW_1000).contains(&clip) {
             return Err(QuantizeError::InvalidClip(clip));
         }
         let needed = needed_bits(max_clients, levels)?;
@@ -205,8 +220,36 @@ impl Quantizer {
         &self,
         values: &[T],
         weight: f64,
-        mut next_u64: impl FnMut() -> u64,
+        next_u64: impl FnMut() -> u64,
     ) -> Result<RingVec, QuantizeError> {
+        self.quantize_counting(values, weight, None, next_u64)
+            .map(|q| q.vector)
+    }
+
+    /// [`Self::quantize`] that also counts the clipped coordinates and appends `tail` (reduced
+    /// mod 2^bits) as one more element. The input is read element by element, converted to `f64`
+    /// one value at a time, so an `f32` model is never copied into a `Vec<f64>`.
+    pub fn quantize_report<T, R>(
+        &self,
+        values: &[T],
+        weight: f64,
+        tail: Option<u64>,
+        rng: &mut R,
+    ) -> Result<Quantized, QuantizeError>
+    where
+        T: Copy + Into<f64>,
+        R: rand_core::CryptoRng + ?Sized,
+    {
+        self.quantize_counting(values, weight, tail, || rng.next_u64())
+    }
+
+    fn quantize_counting<T: Copy + Into<f64>>(
+        &self,
+        values: &[T],
+        weight: f64,
+        tail: Option<u64>,
+        mut next_u64: impl FnMut() -> u64,
+    ) -> Result<Quantized, QuantizeError> {
         if !(weight.is_finite() && weight >= 0.0) {
             return Err(QuantizeError::InvalidWeight(weight));
         }
@@ -215,8 +258,12 @@ impl Quantizer {
         }
         let inv_step = (self.levels - 1) as f64 / (2.0 * self.clip);
         let top = (self.levels - 1) as f64;
+        let mut clipped = 0u64;
         let q = values.iter().map(|v| {
-            let x = (weight * (*v).into()).clamp(-self.clip, self.clip);
+            let w = weight * (*v).into();
+            // Counted here rather than in a second pass, so the input is read once.
+            clipped += u64::from(!(-self.clip..=self.clip).contains(&w));
+            let x = w.clamp(-self.clip, self.clip);
             let s = ((x + self.clip) * inv_step).clamp(0.0, top);
             // floor(s) as a truncating cast: s is in [0, 2^32], so both conversions are exact
             // (and this avoids a libm call per element on targets without SSE4.1).
@@ -226,7 +273,8 @@ impl Quantizer {
             let up = (u < s - f) as u64;
             (fi + up).min(self.levels - 1)
         });
-        Ok(RingVec::from_u64s_reduced(self.bits, q))
+        let vector = RingVec::from_u64s_reduced(self.bits, q.chain(tail));
+        Ok(Quantized { vector, clipped })
     }
 
     /// Dequantizes the sum of `count` quantized vectors: the sum of the clipped weighted inputs.

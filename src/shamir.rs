@@ -14,6 +14,8 @@
 //! shared among the same holders at 2t multiplications each. A reconstructed half that is not
 //! below 2^128 proves the shares inconsistent and is reported as an error.
 
+use crate::prelude::*;
+
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 

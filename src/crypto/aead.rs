@@ -10,6 +10,8 @@
 //!   ciphertext replayed into another session, round or pair of clients fails to open.
 //! * Tags are compared in constant time (inside `chacha20poly1305`).
 
+use crate::prelude::*;
+
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::ChaCha20Poly1305;
 use zeroize::Zeroizing;

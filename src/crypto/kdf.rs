@@ -11,6 +11,8 @@
 //! their length, `info` splits into (label, fields) in exactly one way: two different derivations
 //! can never share an `info` string.
 
+use crate::prelude::*;
+
 use hkdf::Hkdf;
 use sha2::Sha256;
 use zeroize::Zeroizing;

@@ -138,7 +138,7 @@ impl MaskSign {
 }
 
 /// Elements per cache chunk of [`apply_masks`]: 8192 elements are 32 KiB of `u32` words, which stay
-/// in L1/L2 while every mask's keystream for them is folded in. A multiple of [`BLOCK_ELEMS`], so
+/// in L1/L2 while every mask's keystream for them is folded in. A multiple of `BLOCK_ELEMS`, so
 /// every chunk starts on a byte (indeed a 64-byte ChaCha block) boundary of every mask's keystream.
 pub const CHUNK_ELEMS: usize = 8 * BLOCK_ELEMS;
 

@@ -11,6 +11,8 @@
 //! strict (`verify_strict`): non-canonical `R`/`S` encodings and small-order keys are rejected,
 //! so signatures are not malleable and every implementation must agree on validity.
 
+use crate::prelude::*;
+
 use core::fmt;
 
 use ed25519_dalek::Signer;

@@ -23,20 +23,33 @@
 //! for the number of clients whose noise is actually in the sum, which dropouts can only lower
 //! to the protocol's threshold, and the calibration targets that minimum.
 
+// The configuration (part of the session parameters) builds everywhere; the pipeline, the
+// accountant and the calibration use `std`'s floating-point functions.
+#[cfg(feature = "std")]
 pub mod accounting;
+#[cfg(feature = "std")]
 pub mod calibrate;
+#[cfg(feature = "std")]
 pub mod client;
+#[cfg(feature = "std")]
 pub mod clip;
 pub mod config;
+#[cfg(feature = "std")]
 pub mod decode;
+#[cfg(feature = "std")]
 pub mod rotation;
+#[cfg(feature = "std")]
 pub mod rounding;
 pub mod sample;
 
+#[cfg(feature = "std")]
 pub use calibrate::{calibrate, Calibration, CalibrationTarget};
+#[cfg(feature = "std")]
 pub use client::{encode, EncodeReport};
 pub use config::{DpConfig, Mechanism};
+#[cfg(feature = "std")]
 pub use decode::{decode_sum, NoisySum};
+#[cfg(feature = "std")]
 pub use rotation::Rotation;
 
 /// Errors of the DP pipeline, its configuration and its calibration. None carries private data.

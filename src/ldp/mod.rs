@@ -17,6 +17,28 @@
 //!   probability simplex) and Norm-Mul (clip and rescale).
 //! * Fixed-length byte encodings of every report ([`wire`], specified in `protocol-spec/ldp.md`).
 //!
+//! # Example
+//!
+//! Each device randomizes its value with k-RR ([`Grr`]) before it leaves; the server adds the
+//! reports and estimates every category's frequency without bias.
+//!
+//! ```
+//! use secagg::ldp::{FrequencyOracle, Grr};
+//! use secagg::rand_core::SeedableRng;
+//!
+//! let oracle = Grr::new(4, 2.0)?; // 4 categories, epsilon = 2
+//! let mut rng = secagg::rng::ChaCha20Rng::from_seed([5; 32]);
+//! let mut server = oracle.aggregator();
+//! for i in 0..20_000u32 {
+//!     let value = u32::from(i % 10 == 0); // 10% say 1, 90% say 0
+//!     let report = oracle.randomize(value, &mut rng)?; // on the device
+//!     server.add(&report)?;
+//! }
+//! let freq = server.estimate();
+//! assert!((freq[0] - 0.9).abs() < 0.03 && (freq[1] - 0.1).abs() < 0.03);
+//! # Ok::<(), secagg::ldp::LdpError>(())
+//! ```
+//!
 //! # Invariants
 //!
 //! * Every privacy parameter is finite and in `[MIN_EPSILON, MAX_EPSILON]`, every domain size in

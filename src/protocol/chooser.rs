@@ -55,7 +55,33 @@
 //! so `n` up to 10^7 and beyond is fast and accurate. The cost is
 //! `O(k_final^2)` floating point operations after an `O(k_final)` scan.
 
-use std::f64::consts::LN_2;
+use core::f64::consts::LN_2;
+
+use crate::prelude::*;
+
+/// The elementary functions the chooser needs: the platform's with `std` (the chooser vectors
+/// were generated with them), `libm`'s without. They agree to within an ulp or so, which can only
+/// move a result that sits exactly on a probability boundary.
+mod fmath {
+    #[cfg(feature = "std")]
+    pub fn ln(x: f64) -> f64 {
+        x.ln()
+    }
+    #[cfg(feature = "std")]
+    pub fn exp(x: f64) -> f64 {
+        x.exp()
+    }
+    #[cfg(feature = "std")]
+    pub fn ln_1p(x: f64) -> f64 {
+        x.ln_1p()
+    }
+    #[cfg(feature = "std")]
+    pub fn floor(x: f64) -> f64 {
+        x.floor()
+    }
+    #[cfg(not(feature = "std"))]
+    pub use libm::{exp, floor, log as ln, log1p as ln_1p};
+}
 
 /// Statistical security parameter sigma: security holds except with
 /// probability 2^-40.
@@ -340,7 +366,7 @@ pub fn corrupt_neighbour_bound(
 
 /// `floor((rate + RATE_EPSILON) * n)`, clamped to `n`.
 fn count_of(rate: f64, n: u64) -> u64 {
-    let c = ((rate + RATE_EPSILON) * n as f64).floor();
+    let c = fmath::floor((rate + RATE_EPSILON) * n as f64);
     // `c` is finite and >= 0 here; the cast saturates anyway.
     (c as u64).min(n)
 }
@@ -362,7 +388,7 @@ impl Finder {
     /// `margin_bits` tightens both security events by 2^-margin (graph grinding, see
     /// [`choose_active_graph_params_with_margin`]); 0 for the published rules.
     fn new(n: u64, corrupt: u64, dropout: u64, margin_bits: u32) -> Self {
-        let ln_n = (n as f64).ln();
+        let ln_n = fmath::ln(n as f64);
         let ln_sec_event = -f64::from(SECURITY_BITS + 1 + margin_bits) * LN_2;
         Finder {
             n,
@@ -397,7 +423,7 @@ impl Finder {
         while k < n - 1 && k <= MAX_SEARCH_DEGREE {
             for i in (k - 2)..k {
                 if i < self.bad {
-                    ln_all_bad += ((self.bad - i) as f64 / (n - i) as f64).ln();
+                    ln_all_bad += fmath::ln((self.bad - i) as f64 / (n - i) as f64);
                 }
             }
             // The connectivity bound is non-increasing in k, so failing
@@ -419,7 +445,7 @@ impl Finder {
             return true;
         }
         let n = self.n as f64;
-        let ln_pairs = n.ln() + ((self.n - k - 1) as f64).ln() - LN_2;
+        let ln_pairs = fmath::ln(n) + fmath::ln((self.n - k - 1) as f64) - LN_2;
         ln_pairs + ln_all_bad < self.ln_sec_event
     }
 
@@ -511,15 +537,15 @@ impl Hypergeometric {
         let mut anchor = 0.0_f64;
         // ln C(m, lo)
         for i in 0..lo {
-            anchor += ((m - i) as f64 / (i + 1) as f64).ln();
+            anchor += fmath::ln((m - i) as f64 / (i + 1) as f64);
         }
         // ln([K]_lo / [N]_lo)
         for i in 0..lo {
-            anchor += ((kk - i) as f64 / (nn - i) as f64).ln();
+            anchor += fmath::ln((kk - i) as f64 / (nn - i) as f64);
         }
         // ln([N-K]_{m-lo} / [N-lo]_{m-lo})
         for j in 0..(m - lo) {
-            anchor += ((nn - kk - j) as f64 / (nn - lo - j) as f64).ln();
+            anchor += fmath::ln((nn - kk - j) as f64 / (nn - lo - j) as f64);
         }
         let len = (self.hi - lo + 1) as usize;
         let mut out = Vec::with_capacity(len);
@@ -528,7 +554,7 @@ impl Hypergeometric {
         for x in lo..self.hi {
             let ratio = ((kk - x) as f64 / (x + 1) as f64)
                 * ((m - x) as f64 / (nn - kk + x + 1 - m) as f64);
-            cur += ratio.ln();
+            cur += fmath::ln(ratio);
             out.push(cur);
         }
         out
@@ -541,7 +567,7 @@ fn log_add_exp(a: f64, b: f64) -> f64 {
     if lo == f64::NEG_INFINITY {
         return hi;
     }
-    hi + (lo - hi).exp().ln_1p()
+    hi + fmath::ln_1p(fmath::exp(lo - hi))
 }
 
 #[cfg(test)]

@@ -7,13 +7,15 @@
 //! [`ClientAbort`] and never produces another message.
 //!
 //! Invariants:
-//! * states only move forward (keys -> shares -> masked input -> [consistency] -> unmasking ->
+//! * states only move forward (keys -> shares -> masked input -> (consistency) -> unmasking ->
 //!   finished); a message for another state is an abort, never a half-applied update;
 //! * survivor sets only shrink: U2 (senders of the share bundle) is within the key directory,
 //!   U3 within U2, and the client is in each;
 //! * for every peer, at most one kind of share is ever revealed ([`Client::revealed`] lists them).
 
-use std::sync::Arc;
+use alloc::sync::Arc;
+
+use crate::prelude::*;
 
 use zeroize::Zeroizing;
 
@@ -37,6 +39,9 @@ use crate::shamir::{self, Share, SHARE_LEN};
 pub enum ClientStatus {
     /// Waiting for the server's message that ends `round`.
     Waiting(Round),
+    /// The server's share bundle arrived before the input: [`Client::set_input`] masks the
+    /// input and returns the masked-input message to send.
+    NeedsInput,
     /// The session ended with this outcome.
     Finished(Outcome),
     /// The client aborted.
@@ -49,7 +54,6 @@ struct KeysSent {
     s_sk: KexSecretKey,
     c_pk: KexPublicKey,
     s_pk: KexPublicKey,
-    input: RingVec,
 }
 
 /// A neighbour in U1 (from the key directory) and what this client derived for it.
@@ -65,7 +69,14 @@ struct Peer {
 struct SharesSent {
     peers: Vec<Peer>,
     self_mask: SelfMaskSecret,
-    input: RingVec,
+}
+
+/// The share bundle was accepted, but the app has not given its input yet.
+struct AwaitingInput {
+    shares: SharesSent,
+    /// Indices into `shares.peers` of the neighbours in U2.
+    senders: Vec<usize>,
+    held: Vec<Held>,
 }
 
 /// The shares this client holds for one neighbour in U2.
@@ -86,6 +97,7 @@ struct InputSent {
 enum State {
     KeysSent(KeysSent),
     SharesSent(SharesSent),
+    AwaitingInput(AwaitingInput),
     InputSent(InputSent),
     Unmasked,
     Done(Outcome),
@@ -93,6 +105,33 @@ enum State {
 }
 
 /// One client's side of one session.
+///
+/// Start it with [`Client::start`] (or [`Client::join`] with the input at once), send the
+/// returned bytes to the coordinator, pass each message from it to [`Client::handle`] and send
+/// back the reply it returns, if any. Give the input with [`Client::set_input`] any time before
+/// the masked-input round.
+///
+/// ```
+/// use std::sync::Arc;
+/// use secagg::ids::{ParticipantId, Round};
+/// use secagg::protocol::{Client, ClientPolicy, ClientSetupError, ClientStatus, SessionParams};
+///
+/// let ids: Vec<ParticipantId> = (1..=20).filter_map(ParticipantId::new).collect();
+/// let params = Arc::new(SessionParams::builder([9; 32], ids.clone(), 2).build()?);
+/// let mut rng = secagg::rng::os_rng()?;
+/// // The policy refuses sessions that are too small, too costly or too weak, before any key.
+/// let tiny = Arc::new(SessionParams::builder([9; 32], ids[..3].to_vec(), 2).build()?);
+/// let refused = Client::start(tiny, &ClientPolicy::new(2), ids[0], None, &mut rng);
+/// assert!(matches!(refused, Err(ClientSetupError::Policy(_))));
+///
+/// let (mut client, hello) = Client::start(params, &ClientPolicy::new(2), ids[0], None, &mut rng)?;
+/// assert!(!hello.is_empty()); // AdvertiseKeys: send it to the coordinator
+/// assert_eq!(client.status(), ClientStatus::Waiting(Round::AdvertiseKeys));
+/// // Later, while the keys are being exchanged: the input, read in place, 1 of 2 clipped.
+/// assert_eq!(client.set_input(&[0.5f32, 3.0], 1, &mut rng)?, None);
+/// assert_eq!(client.clipped_coordinates(), Some(1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Client {
     params: Arc<SessionParams>,
     session: SessionId,
@@ -103,6 +142,10 @@ pub struct Client {
     /// This client's round-0 public keys (bound into its consistency signature).
     own_keys: (KexPublicKey, KexPublicKey),
     state: State,
+    /// The quantized input (with the weight as its last element) until it is masked.
+    input: Option<RingVec>,
+    /// Inputs clipped by the quantizer, once the input is set.
+    clipped: Option<u64>,
     revealed: Vec<(ParticipantId, ShareKind)>,
 }
 
@@ -169,26 +212,96 @@ impl Client {
         rng: &mut R,
     ) -> Result<(Client, Vec<u8>), ClientSetupError> {
         params.validate()?;
+        // Quantized before the keys are generated: the RNG is consumed in the order the test
+        // vectors' transcripts replay.
+        let q = quantize_input(&params, input, weight, rng)?;
+        Self::setup(params, me, identity, Some(q), rng)
+    }
+
+    /// Starts a session before the input is known (for apps that train while keys are set up):
+    /// checks `policy`, generates this session's key pairs and returns the client with its
+    /// `AdvertiseKeys` message. Give the input with [`Self::set_input`] before the masked-input
+    /// round.
+    pub fn start<R: rand_core::CryptoRng + ?Sized>(
+        params: Arc<SessionParams>,
+        policy: &ClientPolicy,
+        me: ParticipantId,
+        identity: Option<SigningKey>,
+        rng: &mut R,
+    ) -> Result<(Client, Vec<u8>), ClientSetupError> {
+        policy.check(&params, me)?;
+        params.validate()?;
+        Self::setup(params, me, identity, None, rng)
+    }
+
+    /// Gives the input: `input` (`&[f32]` or `&[f64]`, read in place) scaled by
+    /// `weight / max_weight`, quantized with `rng`'s rounding randomness. Allowed until the
+    /// masked input is sent: if the server's share bundle already arrived
+    /// ([`ClientStatus::NeedsInput`]), the input is masked now and the `MaskedInput` message to
+    /// send is returned; otherwise `None`, and the reply to the share bundle will carry it.
+    ///
+    /// # Errors
+    /// [`ClientSetupError::InputLength`], [`ClientSetupError::Weight`],
+    /// [`ClientSetupError::Quantize`] (NaN or infinity; the client is unchanged and may retry),
+    /// [`ClientSetupError::InputAlreadySet`], or [`ClientSetupError::InputTooLate`] once the
+    /// masked input was sent or the client finished or aborted.
+    pub fn set_input<T, R>(
+        &mut self,
+        input: &[T],
+        weight: u32,
+        rng: &mut R,
+    ) -> Result<Option<Vec<u8>>, ClientSetupError>
+    where
+        T: Copy + Into<f64>,
+        R: rand_core::CryptoRng + ?Sized,
+    {
+        match self.state {
+            State::KeysSent(_) | State::SharesSent(_) | State::AwaitingInput(_) => {}
+            _ => return Err(ClientSetupError::InputTooLate),
+        }
+        if self.clipped.is_some() {
+            return Err(ClientSetupError::InputAlreadySet);
+        }
+        let (vector, clipped) = quantize_input(&self.params, input, weight, rng)?;
+        self.clipped = Some(clipped);
+        match core::mem::replace(&mut self.state, State::Unmasked) {
+            State::AwaitingInput(a) => match self.mask_input(a, vector) {
+                Ok(msg) => Ok(Some(msg)),
+                Err(check) => {
+                    let abort = ClientAbort {
+                        client: self.me,
+                        round: Round::MaskedInput,
+                        check,
+                    };
+                    self.state = State::Aborted(abort.clone());
+                    Err(ClientSetupError::Aborted(abort))
+                }
+            },
+            other => {
+                self.state = other;
+                self.input = Some(vector);
+                Ok(None)
+            }
+        }
+    }
+
+    /// How many input coordinates the quantizer clipped to `[-clip, clip]` (after weighting),
+    /// once the input is set. The aggregate under-reports each of them; a high count means the
+    /// session's clip bound is too small for this client's data.
+    pub fn clipped_coordinates(&self) -> Option<u64> {
+        self.clipped
+    }
+
+    fn setup<R: rand_core::CryptoRng + ?Sized>(
+        params: Arc<SessionParams>,
+        me: ParticipantId,
+        identity: Option<SigningKey>,
+        input: Option<(RingVec, u64)>,
+        rng: &mut R,
+    ) -> Result<(Client, Vec<u8>), ClientSetupError> {
         let index = params
             .index_of(me)
             .ok_or(ClientSetupError::NotAParticipant(me))?;
-        // With DP the input has the configuration's dimension; the masked vector is padded.
-        let expected = params
-            .dp
-            .as_ref()
-            .map_or(params.vector_len as usize, |dp| dp.dim());
-        if input.len() != expected {
-            return Err(ClientSetupError::InputLength {
-                got: input.len(),
-                expected,
-            });
-        }
-        if weight > params.max_weight {
-            return Err(ClientSetupError::Weight {
-                weight,
-                max: params.max_weight,
-            });
-        }
         let identity = match (params.threat_model, identity) {
             (ThreatModel::Active, Some(k)) => {
                 if params.identity_keys.get(index) != Some(&k.verifying_key().to_bytes()) {
@@ -200,19 +313,10 @@ impl Client {
             _ => None,
         };
         let session = params.session_id();
-        // Quantize w/W * x (or, with DP, run the DP pipeline: clip, rotate, round, add this
-        // client's noise share), then append the weight as the last element.
-        let scaled = match &params.dp {
-            None => {
-                let q = params.quantizer()?;
-                q.quantize(input, weight as f64 / params.max_weight as f64, rng)?
-            }
-            Some(dp) => {
-                let rotation = crate::ddp::Rotation::new(&session, dp.padded_dim());
-                crate::ddp::encode(dp, &rotation, input, rng)?.0
-            }
+        let (input, clipped) = match input {
+            Some((v, c)) => (Some(v), Some(c)),
+            None => (None, None),
         };
-        let input = RingVec::from_u64s_reduced(params.bits, scaled.iter().chain([weight as u64]));
         let c_sk = KexSecretKey::generate(rng);
         let s_sk = KexSecretKey::generate(rng);
         let (c_pk, s_pk) = (c_sk.public_key(), s_sk.public_key());
@@ -243,8 +347,9 @@ impl Client {
                 s_sk,
                 c_pk,
                 s_pk,
-                input,
             }),
+            input,
+            clipped,
             revealed: Vec::new(),
         };
         Ok((client, msg))
@@ -275,6 +380,7 @@ impl Client {
         match &self.state {
             State::KeysSent(_) => ClientStatus::Waiting(Round::AdvertiseKeys),
             State::SharesSent(_) => ClientStatus::Waiting(Round::ShareKeys),
+            State::AwaitingInput(_) => ClientStatus::NeedsInput,
             State::InputSent(i) if i.signed.is_some() => {
                 ClientStatus::Waiting(Round::ConsistencyCheck)
             }
@@ -289,6 +395,7 @@ impl Client {
         match &self.state {
             State::KeysSent(_) => Round::AdvertiseKeys,
             State::SharesSent(_) => Round::ShareKeys,
+            State::AwaitingInput(_) => Round::MaskedInput,
             State::InputSent(i) if i.signed.is_some() => Round::ConsistencyCheck,
             State::InputSent(_) => Round::MaskedInput,
             _ => Round::Unmasking,
@@ -346,9 +453,7 @@ impl Client {
             (State::KeysSent(k), ServerMessage::KeyDirectory(d)) => {
                 self.on_directory(k, d, rng).map(Some)
             }
-            (State::SharesSent(s), ServerMessage::ShareBundle(b)) => {
-                self.on_bundle(s, b, rng).map(Some)
-            }
+            (State::SharesSent(s), ServerMessage::ShareBundle(b)) => self.on_bundle(s, b, rng),
             (State::InputSent(i), ServerMessage::ConsistencyRequest(c))
                 if self.params.threat_model == ThreatModel::Active && i.signed.is_none() =>
             {
@@ -508,23 +613,20 @@ impl Client {
             ciphertexts,
         })
         .encode(&self.session);
-        self.state = State::SharesSent(SharesSent {
-            peers,
-            self_mask,
-            input: k.input,
-        });
+        self.state = State::SharesSent(SharesSent { peers, self_mask });
         Ok(msg)
     }
 
     /// Round 1 -> 2. Checks, in order: every sender is a neighbour from the key directory (U2
     /// within U1); at least t senders; every ciphertext decrypts under its binding and names this
-    /// sender, this recipient and this holder. Then masks the input.
+    /// sender, this recipient and this holder. Then masks the input, or waits for it
+    /// ([`Self::set_input`]) and returns `None`.
     fn on_bundle<R: rand_core::CryptoRng + ?Sized>(
         &mut self,
         s: SharesSent,
         b: ShareBundle,
         _rng: &mut R,
-    ) -> Result<Vec<u8>, ClientCheck> {
+    ) -> Result<Option<Vec<u8>>, ClientCheck> {
         let mut senders = Vec::with_capacity(b.ciphertexts.len());
         for (from, _) in &b.ciphertexts {
             self.check_neighbour(*from)?;
@@ -567,13 +669,28 @@ impl Client {
                 seed_share,
             });
         }
-        // y = x + PRG(self seed) + sum_{v > u} PRG(s_uv) - sum_{v < u} PRG(s_uv), over U2.
-        let SharesSent {
-            peers,
-            self_mask,
-            mut input,
-        } = s;
-        let prg_err = |_| ClientCheck::TooFewNeighbours { have: 0, need: 0 };
+        let waiting = AwaitingInput {
+            shares: s,
+            senders,
+            held,
+        };
+        match self.input.take() {
+            Some(input) => self.mask_input(waiting, input).map(Some),
+            None => {
+                self.state = State::AwaitingInput(waiting);
+                Ok(None)
+            }
+        }
+    }
+
+    /// y = x + PRG(self seed) + sum_{v > u} PRG(s_uv) - sum_{v < u} PRG(s_uv), over U2; moves
+    /// to `InputSent` and returns the `MaskedInput` message.
+    fn mask_input(&mut self, a: AwaitingInput, mut input: RingVec) -> Result<Vec<u8>, ClientCheck> {
+        let AwaitingInput {
+            shares: SharesSent { peers, self_mask },
+            senders,
+            held,
+        } = a;
         // All k + 1 masks in one pass over the input (bit-identical to one pass per mask).
         let self_seed = self_mask.mask_seed(&self.session, self.me);
         let mut masks = Vec::with_capacity(senders.len() + 1);
@@ -587,7 +704,10 @@ impl Client {
             };
             masks.push((&p.mask_seed, sign));
         }
-        apply_masks(&masks, &mut input).map_err(prg_err)?;
+        // Refused only for a vector longer than the PRG's keystream, which validated
+        // parameters exclude.
+        apply_masks(&masks, &mut input)
+            .map_err(|_| ClientCheck::TooFewNeighbours { have: 0, need: 0 })?;
         let msg = ClientMessage::MaskedInput(MaskedInput {
             sender: self.me,
             packed: input.pack(),
@@ -718,4 +838,57 @@ impl Client {
         })
         .encode(&self.session))
     }
+}
+
+/// Checks the input's length and weight and quantizes `weight / max_weight * input` with the
+/// weight appended as the last element. Returns the vector and the number of clipped inputs.
+fn quantize_input<T, R>(
+    params: &SessionParams,
+    input: &[T],
+    weight: u32,
+    rng: &mut R,
+) -> Result<(RingVec, u64), ClientSetupError>
+where
+    T: Copy + Into<f64>,
+    R: rand_core::CryptoRng + ?Sized,
+{
+    // With DP the input has the configuration's dimension; the masked vector is padded.
+    #[cfg(feature = "std")]
+    let expected = params
+        .dp
+        .as_ref()
+        .map_or(params.vector_len as usize, |dp| dp.dim());
+    #[cfg(not(feature = "std"))]
+    let expected = params.vector_len as usize;
+    if input.len() != expected {
+        return Err(ClientSetupError::InputLength {
+            got: input.len(),
+            expected,
+        });
+    }
+    if weight > params.max_weight {
+        return Err(ClientSetupError::Weight {
+            weight,
+            max: params.max_weight,
+        });
+    }
+    // With DP: clip, rotate, round and add this client's noise share (ddp.md), then append the
+    // weight. The pipeline reads the whole input as f64 (it rotates it).
+    #[cfg(feature = "std")]
+    if let Some(dp) = &params.dp {
+        let session = params.session_id();
+        let rotation = crate::ddp::Rotation::new(&session, dp.padded_dim());
+        let x: Vec<f64> = input.iter().map(|&v| v.into()).collect();
+        let (v, report) = crate::ddp::encode(dp, &rotation, &x, rng)?;
+        let vector = RingVec::from_u64s_reduced(params.bits, v.iter().chain([u64::from(weight)]));
+        return Ok((vector, u64::from(report.clipped)));
+    }
+    let q = params.quantizer()?;
+    let r = q.quantize_report(
+        input,
+        weight as f64 / params.max_weight as f64,
+        Some(u64::from(weight)),
+        rng,
+    )?;
+    Ok((r.vector, r.clipped))
 }

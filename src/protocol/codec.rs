@@ -4,6 +4,8 @@
 //! is allocated, and [`Reader::finish`] rejects trailing bytes, so a decoder built on it accepts
 //! exactly one encoding of each message.
 
+use crate::prelude::*;
+
 /// Errors of message decoding. Safe to report to the peer that sent the bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -135,6 +135,16 @@ pub enum ClientSetupError {
     /// The client's policy refused the session.
     #[error("policy: {0}")]
     Policy(#[from] super::policy::PolicyError),
+    /// [`super::Client::set_input`] was called a second time.
+    #[error("the input was already set")]
+    InputAlreadySet,
+    /// [`super::Client::set_input`] after the masked input was sent, or after the client
+    /// finished or aborted.
+    #[error("too late to set the input: the masked-input round is over")]
+    InputTooLate,
+    /// Masking the input given to [`super::Client::set_input`] failed; the client aborted.
+    #[error(transparent)]
+    Aborted(ClientAbort),
 }
 
 /// Why the server refused one message.

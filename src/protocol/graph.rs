@@ -14,6 +14,8 @@
 //! Indices are positions in the sorted participant list. Invariant: the relation is symmetric
 //! and irreflexive, and every client has exactly `degree` neighbours.
 
+use crate::prelude::*;
+
 use chacha20::cipher::{KeyIvInit, StreamCipher};
 use chacha20::ChaCha20;
 

@@ -7,6 +7,8 @@
 //! every count against them before allocating, and rejects trailing bytes; encoding a decoded
 //! message reproduces its bytes.
 
+use crate::prelude::*;
+
 use super::codec::{DecodeError, Reader, Writer};
 use super::params::{SessionParams, ThreatModel};
 use crate::crypto::aead::TAG_LEN;

@@ -13,22 +13,34 @@
 //! [`client::Client`] and [`server::Server`] never touch sockets, clocks or global randomness:
 //! the caller passes bytes, a `CryptoRng`, and (server) the time. [`sim`] drives them in-process.
 
+#[cfg(feature = "client")]
+pub mod builder;
+#[cfg(feature = "client")]
 pub mod chooser;
+#[cfg(feature = "client")]
 pub mod client;
 pub mod codec;
 pub mod error;
 pub mod graph;
 pub mod messages;
 pub mod params;
+#[cfg(feature = "client")]
 pub mod policy;
+#[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "sim")]
 pub mod sim;
 
+#[cfg(feature = "client")]
+pub use builder::{BuildError, SessionParamsBuilder};
+#[cfg(feature = "client")]
 pub use client::{Client, ClientStatus};
 pub use error::ClientSetupError;
 pub use error::{AbortReason, ClientAbort, ClientCheck, RejectReason, Rejected, SessionAbort};
 pub use params::{Graph, ParamsError, SessionParams, ThreatModel};
+#[cfg(feature = "client")]
 pub use policy::{ClientPolicy, DpRequirement, PolicyError, Roster, SignedRoster};
+#[cfg(feature = "server")]
 pub use server::{
     AggregateOutput, ClientFate, DropReason, Server, ServerObserver, UnmaskPhase, UnmaskStats,
 };

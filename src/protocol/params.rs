@@ -13,6 +13,8 @@
 //! neighbours reveal both. Getting `t` of each kind needs `2(t - c)` honest neighbours, so it is
 //! impossible when `2(t - c) > k - c`, i.e. `2t > k + c` (spec section "Threat models").
 
+use crate::prelude::*;
+
 use sha2::{Digest, Sha256};
 
 use crate::crypto::sign::VerifyingKey;

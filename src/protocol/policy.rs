@@ -13,6 +13,8 @@
 //! Invariants of a [`Roster`]: ids strictly increasing, keys valid Ed25519 points, no key listed
 //! twice. A [`SignedRoster`] only yields its roster after the operator's signature verifies.
 
+use crate::prelude::*;
+
 use crate::crypto::sign::{SigPurpose, Signature, SigningKey, VerifyingKey, SIGNATURE_LEN};
 use crate::ids::{ParticipantId, SessionId};
 
@@ -356,6 +358,7 @@ pub struct ClientPolicy {
     /// `max(1, t + 1 - c)` clients (the fewest a completed session includes, less the
     /// corrupted ones, which may add none; on SecAgg+ graphs `c` bounds a neighbourhood, not
     /// the whole cohort, so set `min_corrupt_neighbours` accordingly). Default `None`.
+    #[cfg(feature = "std")]
     pub require_dp: Option<DpRequirement>,
     /// The identity keys this client trusts (pinned, or taken from a verified
     /// [`SignedRoster`]). Required for active sessions: without it the keys come from the
@@ -377,6 +380,7 @@ impl ClientPolicy {
             min_corrupt_neighbours: 0,
             assumed_corrupt_rate: 0.05,
             grinding_margin_bits: GRINDING_MARGIN_BITS,
+            #[cfg(feature = "std")]
             require_dp: None,
             roster: None,
         }
@@ -462,6 +466,7 @@ impl ClientPolicy {
                 required,
             });
         }
+        #[cfg(feature = "std")]
         if let Some(req) = &self.require_dp {
             let cfg = params.dp.as_ref().ok_or(PolicyError::DpRequired)?;
             if !(req.max_epsilon > 0.0 && req.delta > 0.0 && req.delta < 1.0) {

@@ -90,7 +90,7 @@ pub struct AggregateOutput {
 /// Sizes of the survivor sets as each round closed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SetSizes {
-    /// (set name, size) in order: U1, U2, U3, [U4], U5.
+    /// (set name, size) in order: U1, U2, U3, (U4), U5.
     pub sets: Vec<(&'static str, usize)>,
 }
 
@@ -185,6 +185,35 @@ struct Needed {
 }
 
 /// The coordinator's side of one session.
+///
+/// Feed it each client's bytes with [`Server::handle_message`], connection losses with
+/// [`Server::client_gone`] and time with [`Server::handle_timeout`] (when
+/// [`Server::poll_timeout`] says), and send what [`Server::poll_transmit`] returns, draining it
+/// every time. The crate root has a complete round.
+///
+/// ```
+/// use std::sync::Arc;
+/// use secagg::ids::{ParticipantId, Round};
+/// use secagg::protocol::{Server, SessionParams};
+///
+/// let ids: Vec<ParticipantId> = (1..=10).filter_map(ParticipantId::new).collect();
+/// let params = Arc::new(SessionParams::builder([2; 32], ids.clone(), 4).build()?);
+/// let mut server = Server::new(params, 0)?;
+/// assert_eq!(server.round(), Round::AdvertiseKeys);
+/// // Garbage is refused with a reason; the session carries on.
+/// assert!(server.handle_message(ids[0], b"not a message", 5).is_err());
+/// // Nobody answered: at the deadline round 0 closes with too few clients and the session
+/// // aborts, and every participant is told.
+/// let deadline = server.poll_timeout().ok_or("no deadline")?;
+/// server.handle_timeout(deadline);
+/// assert!(matches!(server.result(), Some(Err(_))));
+/// let mut told = 0;
+/// while server.poll_transmit().is_some() {
+///     told += 1;
+/// }
+/// assert_eq!(told, 10);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Server {
     params: Arc<SessionParams>,
     session: SessionId,
@@ -318,6 +347,12 @@ impl Server {
     }
 
     /// The next message to send, as (recipient, bytes).
+    ///
+    /// Draining rule: call it until it returns `None` after every `handle_message`,
+    /// `handle_timeout` and `client_gone`, including the call that produced the result
+    /// ([`Self::result`]): the `Finished` messages that tell each client whether it was included
+    /// are queued at that moment, so a driver that stops when the result appears leaves the
+    /// clients waiting for their deadline.
     pub fn poll_transmit(&mut self) -> Option<(ParticipantId, Vec<u8>)> {
         match self.outbox.front_mut()? {
             Outgoing::One(..) => match self.outbox.pop_front() {

@@ -6,6 +6,8 @@
 //!   accumulator for 32-bit inputs costs 4 bytes per coordinate;
 //! * operations between vectors of different width or length are typed errors, never panics.
 
+use crate::prelude::*;
+
 mod pack;
 
 pub(crate) use pack::combine_keystream;

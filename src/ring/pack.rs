@@ -8,6 +8,8 @@
 //! The same reading rule turns the mask PRG's keystream into ring elements, which is why
 //! [`combine_packed`] can add or subtract while it decodes.
 
+use crate::prelude::*;
+
 use super::{Bits, Combine, Elems, RingVec, Word};
 
 /// Errors of unpacking.
