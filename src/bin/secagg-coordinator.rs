@@ -19,6 +19,7 @@
 //! round_timeout_ms = [30000, 30000, 60000, 30000, 30000]
 //! threat_model = "semi-honest"             # or "active", with identity_keys_file = "roster.txt"
 //!                                          # (`ID HEXKEY` lines: the roster clients pin)
+//! mask_prg = "aes128-ctr"                  # or "chacha20" for cohorts without AES hardware
 //! ```
 //!
 //! `corrupt` is the fraction of clients assumed to collude with the coordinator: it sets the
@@ -29,6 +30,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use secagg::crypto::prg::MaskPrg;
 use secagg::ids::ParticipantId;
 use secagg::protocol::params::{Graph, SessionParams, ThreatModel};
 use secagg::ring::Bits;
@@ -118,6 +120,9 @@ struct SessionConfig {
     /// clients pin with `--roster`) or one hex Ed25519 public key per line for participants
     /// 1..=clients in order.
     identity_keys_file: Option<PathBuf>,
+    /// Mask PRG suite: "aes128-ctr" (default) or "chacha20".
+    #[serde(default = "default_mask_prg")]
+    mask_prg: String,
 }
 
 fn default_listen() -> SocketAddr {
@@ -152,6 +157,9 @@ fn default_timeouts() -> [u32; 5] {
 }
 fn default_threat() -> String {
     "semi-honest".into()
+}
+fn default_mask_prg() -> String {
+    MaskPrg::Aes128Ctr.name().into()
 }
 
 /// The identity keys of participants 1..=n: either the roster format clients trust
@@ -277,6 +285,8 @@ fn params(c: &SessionConfig, session_index: u32) -> Result<SessionParams, String
         levels: c.levels,
         max_weight: c.max_weight,
         round_timeout_ms: c.round_timeout_ms,
+        mask_prg: MaskPrg::from_name(&c.mask_prg)
+            .ok_or_else(|| format!("unknown mask_prg {:?} (aes128-ctr or chacha20)", c.mask_prg))?,
     };
     p.validate().map_err(|e| e.to_string())?;
     Ok(p)

@@ -573,7 +573,7 @@ impl Client {
             };
             masks.push((&p.mask_seed, sign));
         }
-        apply_masks(&masks, &mut input).map_err(prg_err)?;
+        apply_masks(self.params.mask_prg, &masks, &mut input).map_err(prg_err)?;
         let msg = ClientMessage::MaskedInput(MaskedInput {
             sender: self.me,
             packed: input.pack(),

@@ -15,6 +15,7 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::crypto::prg::MaskPrg;
 use crate::crypto::sign::VerifyingKey;
 use crate::crypto::{DOMAIN, PROTOCOL_VERSION};
 use crate::ids::{ParticipantId, Round, SessionId};
@@ -82,6 +83,9 @@ pub struct SessionParams {
     pub max_weight: u32,
     /// How long the server waits for each round (0 to 4), in milliseconds.
     pub round_timeout_ms: [u32; 5],
+    /// The cipher suite that expands mask seeds ([`MaskPrg`]): AES-128-CTR on hardware with AES
+    /// instructions, ChaCha20 for cohorts of devices without them.
+    pub mask_prg: MaskPrg,
 }
 
 /// Errors of parameter validation.
@@ -265,7 +269,7 @@ impl SessionParams {
     /// nonce (32) || u16(n) || u16(id)*n || u8(threat: 0 semi-honest, 1 active)
     /// || [active: identity key (32) * n] || u8(graph: 0 complete, 1 Harary) || u16(degree)
     /// || u16(t) || u16(c) || u32(L) || u8(bits) || u64(clip as IEEE 754 bits) || u64(Q)
-    /// || u32(max weight) || u32(timeout ms) * 5
+    /// || u32(max weight) || u32(timeout ms) * 5 || u8(mask PRG suite: 1 ChaCha20, 2 AES-128-CTR)
     /// ```
     pub fn encode(&self) -> Vec<u8> {
         let n = self.n();
@@ -299,6 +303,7 @@ impl SessionParams {
         for t in self.round_timeout_ms {
             e.extend_from_slice(&t.to_be_bytes());
         }
+        e.push(self.mask_prg.code());
         e
     }
 
@@ -350,6 +355,7 @@ impl SessionParams {
         for t in &mut round_timeout_ms {
             *t = r.u32()?;
         }
+        let mask_prg = MaskPrg::from_code(r.u8()?).ok_or(DecodeError::Invalid("mask PRG suite"))?;
         r.finish()?;
         Ok(Self {
             nonce,
@@ -365,6 +371,7 @@ impl SessionParams {
             levels,
             max_weight,
             round_timeout_ms,
+            mask_prg,
         })
     }
 

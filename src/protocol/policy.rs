@@ -13,6 +13,7 @@
 //! Invariants of a [`Roster`]: ids strictly increasing, keys valid Ed25519 points, no key listed
 //! twice. A [`SignedRoster`] only yields its roster after the operator's signature verifies.
 
+use crate::crypto::prg::MaskPrg;
 use crate::crypto::sign::{SigPurpose, Signature, SigningKey, VerifyingKey, SIGNATURE_LEN};
 use crate::ids::{ParticipantId, SessionId};
 
@@ -44,6 +45,9 @@ pub enum PolicyError {
         /// Largest allowed.
         max: u64,
     },
+    /// The session's mask PRG suite is not one the policy allows.
+    #[error("mask PRG suite {0} refused by the policy")]
+    MaskPrg(MaskPrg),
     /// A semi-honest session offered to a client that requires the active model.
     #[error("semi-honest session refused: the policy requires the active model")]
     Downgrade,
@@ -326,6 +330,10 @@ pub struct ClientPolicy {
     /// [`SignedRoster`]). Required for active sessions: without it the keys come from the
     /// server, which could list keys it owns for everyone else.
     pub roster: Option<Roster>,
+    /// The mask PRG suites this client runs. Default both; a device without AES instructions
+    /// may keep only ChaCha20 (AES's constant-time software fallback is several times slower),
+    /// and a deployment may pin one suite.
+    pub mask_prgs: Vec<MaskPrg>,
 }
 
 impl ClientPolicy {
@@ -343,6 +351,7 @@ impl ClientPolicy {
             assumed_corrupt_rate: 0.05,
             grinding_margin_bits: GRINDING_MARGIN_BITS,
             roster: None,
+            mask_prgs: MaskPrg::ALL.to_vec(),
         }
     }
 
@@ -364,6 +373,9 @@ impl ClientPolicy {
         }
         if params.index_of(me).is_none() {
             return Err(PolicyError::NotAParticipant(me));
+        }
+        if !self.mask_prgs.contains(&params.mask_prg) {
+            return Err(PolicyError::MaskPrg(params.mask_prg));
         }
         let range = |what, got: u64, min: u64, max: u64| {
             if (min..=max).contains(&got) {
