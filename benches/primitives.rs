@@ -10,7 +10,9 @@ use chacha20::cipher::{KeyIvInit, StreamCipher};
 use chacha20::rand_core::SeedableRng;
 use chacha20::ChaCha20Rng;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use secagg::crypto::prg::{add_mask, apply_masks, apply_masks_parallel, MaskSeed, MaskSign};
+use secagg::crypto::prg::{
+    add_mask, apply_masks, apply_masks_parallel, MaskPrg, MaskSeed, MaskSign,
+};
 use secagg::ids::ParticipantId;
 use secagg::ring::{Bits, RingVec};
 use secagg::shamir::{self, Reconstructor};
@@ -33,14 +35,16 @@ fn mask_expansion(c: &mut Criterion) {
                 })
             },
         );
-        for bits in [32u32, 16, 33, 64, 7] {
-            let b_ = Bits::new(bits).unwrap();
-            let mut v = RingVec::zeros(b_, len);
-            g.bench_with_input(
-                BenchmarkId::new(format!("add_mask_bits{bits}"), len),
-                &len,
-                |b, _| b.iter(|| add_mask(&seed, black_box(&mut v)).unwrap()),
-            );
+        for prg in MaskPrg::ALL {
+            for bits in [32u32, 16, 33, 64, 7] {
+                let b_ = Bits::new(bits).unwrap();
+                let mut v = RingVec::zeros(b_, len);
+                g.bench_with_input(
+                    BenchmarkId::new(format!("add_mask_{prg}_bits{bits}"), len),
+                    &len,
+                    |b, _| b.iter(|| add_mask(prg, &seed, black_box(&mut v)).unwrap()),
+                );
+            }
         }
     }
     g.finish();
@@ -150,16 +154,20 @@ fn unmasking(c: &mut Criterion) {
         });
         let mut v = RingVec::zeros(Bits::B32, len);
         g.bench_function(BenchmarkId::new("apply_masks_1thread", &id), |b| {
-            b.iter(|| apply_masks(&masks, black_box(&mut v)).unwrap())
+            b.iter(|| apply_masks(MaskPrg::Aes128Ctr, &masks, black_box(&mut v)).unwrap())
         });
         g.bench_function(
             BenchmarkId::new(format!("apply_masks_parallel_{threads}threads"), &id),
-            |b| b.iter(|| apply_masks_parallel(&masks, black_box(&mut v)).unwrap()),
+            |b| {
+                b.iter(|| {
+                    apply_masks_parallel(MaskPrg::Aes128Ctr, &masks, black_box(&mut v)).unwrap()
+                })
+            },
         );
         g.bench_function(BenchmarkId::new("add_mask_one_by_one", &id), |b| {
             b.iter(|| {
                 for s in &seeds {
-                    add_mask(s, black_box(&mut v)).unwrap();
+                    add_mask(MaskPrg::Aes128Ctr, s, black_box(&mut v)).unwrap();
                 }
             })
         });

@@ -43,6 +43,7 @@ fn session(n: u16, dim: u32) -> SessionParams {
         threshold: n / 2 + 1,
         max_corrupt_neighbours: 0,
         dp: None,
+        mask_prg: secagg::crypto::prg::MaskPrg::Aes128Ctr,
         vector_len: dim,
         bits: Bits::B32,
         clip: 1.0,

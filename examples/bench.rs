@@ -1,17 +1,24 @@
 //! Whole secure-aggregation rounds in-process, with the size of the work next to every figure and,
-//! next to every mask-expansion time, its ideal: the raw ChaCha20 keystream time of the masks
-//! that step expands, measured in the same run.
+//! next to every mask-expansion time, its ideal: the raw keystream time (the session's mask PRG
+//! suite) of the masks that step expands, measured in the same run. Every run starts with the
+//! keystream rates of ChaCha20, AES-128-CTR and AES-256-CTR in-process and of `openssl speed`
+//! (the fastest keystream on the machine), and the server table ends with a plaintext
+//! aggregation baseline (decode + add the same inputs, no masking). No ratio against another
+//! system is printed here: `scripts/compare_flower.sh` runs Flower and this bench in one
+//! invocation.
 //!
 //! ```text
 //! cargo run --release --example bench                 # the full table (a few minutes)
 //! cargo run --release --example bench -- --quick      # CI-sized
 //! cargo run --release --example bench -- --only h100-d0.1,c100-d0.1 --reps 5
+//! cargo run --release --example bench -- --keystreams      # only the keystream rates
+//! cargo run --release --example bench -- --prg chacha20    # mask PRG suite 1 (default aes128-ctr)
 //! ```
 //!
 //! Flags: `--quick` (two small rounds and the wire computation), `--only NAME,..` (scenarios by
 //! name, see `--list`), `--no-big` (skip the n = 1000 and n = 10 000 rounds), `--reps N` (repeat
 //! each scenario N times and print medians; default 3 for the L = 100 000 rounds, 1 for the
-//! big ones), `--list`.
+//! big ones), `--list`, `--keystreams`, `--prg SUITE`, `--json PATH` (per-scenario medians).
 //!
 //! How it measures:
 //! * The coordinator runs in a child process (this binary with `--coordinator`), fed the real
@@ -27,7 +34,7 @@
 //!   must be regenerated).
 //! * Ideal client masking = (k + 1) x raw keystream time of one mask of `ceil((L + 1) * bits / 8)`
 //!   bytes; ideal server regeneration = (masks regenerated) x that time / (worker threads).
-//!   "Raw keystream" is ChaCha20 writing into an 8 KiB buffer, median of repeated runs.
+//!   "Raw keystream" is the session's suite writing into an 8 KiB buffer, median of repeated runs.
 
 use std::collections::VecDeque;
 use std::hint::black_box;
@@ -39,6 +46,7 @@ use std::time::Instant;
 use chacha20::cipher::{KeyIvInit, StreamCipher};
 use chacha20::rand_core::SeedableRng;
 use chacha20::ChaCha20Rng;
+use secagg::crypto::prg::MaskPrg;
 use secagg::ids::ParticipantId;
 use secagg::protocol::chooser::choose_graph_params;
 use secagg::protocol::messages::{
@@ -70,8 +78,6 @@ struct Scenario {
     graph: GraphSpec,
     reps: usize,
     big: bool,
-    /// Flower 1.42 CPU seconds from the issue: (client per survivor, server).
-    flower: Option<(f64, f64)>,
 }
 
 /// The resolved session shape, passed to the coordinator child on its command line.
@@ -85,10 +91,12 @@ struct Shape {
     degree: u16,
     threshold: u16,
     seed: u64,
+    /// Mask PRG suite code (section 4 of the spec).
+    prg: u8,
 }
 
 fn scenarios(quick: bool) -> Vec<Scenario> {
-    let s = |name, n, len, dropout, graph, big, flower| Scenario {
+    let s = |name, n, len, dropout, graph, big| Scenario {
         name,
         n,
         len,
@@ -96,7 +104,6 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
         graph,
         reps: if big || quick { 1 } else { 3 },
         big,
-        flower,
     };
     if quick {
         return vec![
@@ -107,7 +114,6 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
                 0.1,
                 GraphSpec::Harary(14),
                 false,
-                None,
             ),
             s(
                 "quick-c100-d0.1",
@@ -116,47 +122,14 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
                 0.1,
                 GraphSpec::Complete,
                 false,
-                None,
             ),
         ];
     }
     vec![
-        s(
-            "h100-d0",
-            100,
-            100_000,
-            0.0,
-            GraphSpec::Harary(14),
-            false,
-            Some((0.161, 10.3)),
-        ),
-        s(
-            "h100-d0.1",
-            100,
-            100_000,
-            0.1,
-            GraphSpec::Harary(14),
-            false,
-            Some((0.158, 13.1)),
-        ),
-        s(
-            "h500-d0.1",
-            500,
-            100_000,
-            0.1,
-            GraphSpec::Harary(18),
-            false,
-            Some((0.229, 102.7)),
-        ),
-        s(
-            "c100-d0.1",
-            100,
-            100_000,
-            0.1,
-            GraphSpec::Complete,
-            false,
-            Some((4.74, 351.0)),
-        ),
+        s("h100-d0", 100, 100_000, 0.0, GraphSpec::Harary(14), false),
+        s("h100-d0.1", 100, 100_000, 0.1, GraphSpec::Harary(14), false),
+        s("h500-d0.1", 500, 100_000, 0.1, GraphSpec::Harary(18), false),
+        s("c100-d0.1", 100, 100_000, 0.1, GraphSpec::Complete, false),
         s(
             "h1000-d0.05",
             1000,
@@ -164,7 +137,6 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
             0.05,
             GraphSpec::Chooser,
             true,
-            None,
         ),
         s(
             "h10000-d0.05",
@@ -173,7 +145,6 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
             0.05,
             GraphSpec::Chooser,
             true,
-            None,
         ),
     ]
 }
@@ -204,6 +175,7 @@ fn resolve(sc: &Scenario, seed: u64) -> Shape {
         degree,
         threshold,
         seed,
+        prg: MaskPrg::Aes128Ctr.code(),
     }
 }
 
@@ -229,7 +201,12 @@ fn params_of(s: &Shape) -> SessionParams {
         levels: s.levels,
         max_weight: 1,
         round_timeout_ms: [10_000; 5],
+        mask_prg: prg_of(s),
     }
+}
+
+fn prg_of(s: &Shape) -> MaskPrg {
+    MaskPrg::from_code(s.prg).expect("valid suite code")
 }
 
 fn graph_desc(s: &Shape) -> String {
@@ -251,21 +228,35 @@ fn degree(s: &Shape) -> usize {
 // ------------------------------------------------------------------------------------------------
 // Measurements shared by both processes
 
-/// Median (wall, this thread's CPU) seconds of `reps` runs of ChaCha20 producing `bytes` of
-/// keystream into an 8 KiB buffer (the same block size the mask PRG uses).
-fn raw_keystream(bytes: usize, reps: usize) -> (f64, f64) {
-    let mut cpu = Vec::with_capacity(reps);
-    let wall = raw_keystream_wall(bytes, reps, &mut cpu);
-    (wall, median(&mut cpu))
+/// A raw keystream generator, for the ideals and the keystream table: the session's suites and
+/// AES-256-CTR (measured to justify the suite's key size, spec section 7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Raw {
+    ChaCha20,
+    Aes128Ctr,
+    Aes256Ctr,
 }
 
-fn raw_keystream_wall(bytes: usize, reps: usize, cpu: &mut Vec<f64>) -> f64 {
-    let mut buf = [0u8; 8192];
-    let mut times: Vec<f64> = (0..reps)
-        .map(|r| {
-            let c0 = thread_cpu();
-            let t0 = Instant::now();
-            let mut c = chacha20::ChaCha20::new(&[r as u8; 32].into(), &[0u8; 12].into());
+impl Raw {
+    fn of(prg: MaskPrg) -> Raw {
+        match prg {
+            MaskPrg::ChaCha20 => Raw::ChaCha20,
+            _ => Raw::Aes128Ctr,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Raw::ChaCha20 => "ChaCha20 (chacha20 0.10)",
+            Raw::Aes128Ctr => "AES-128-CTR (aes 0.9 + ctr 0.10)",
+            Raw::Aes256Ctr => "AES-256-CTR (aes 0.9 + ctr 0.10)",
+        }
+    }
+
+    /// Writes `bytes` of keystream under key byte `k` into an 8 KiB buffer, block by block.
+    fn run(self, k: u8, bytes: usize) {
+        fn go(c: &mut impl StreamCipher, bytes: usize) {
+            let mut buf = [0u8; 8192];
             let mut left = bytes;
             while left > 0 {
                 let m = left.min(buf.len());
@@ -273,6 +264,38 @@ fn raw_keystream_wall(bytes: usize, reps: usize, cpu: &mut Vec<f64>) -> f64 {
                 black_box(&buf);
                 left -= m;
             }
+        }
+        match self {
+            Raw::ChaCha20 => go(
+                &mut chacha20::ChaCha20::new(&[k; 32].into(), &[0u8; 12].into()),
+                bytes,
+            ),
+            Raw::Aes128Ctr => go(
+                &mut ctr::Ctr128BE::<aes::Aes128>::new(&[k; 16].into(), &[0u8; 16].into()),
+                bytes,
+            ),
+            Raw::Aes256Ctr => go(
+                &mut ctr::Ctr128BE::<aes::Aes256>::new(&[k; 32].into(), &[0u8; 16].into()),
+                bytes,
+            ),
+        }
+    }
+}
+
+/// Median (wall, this thread's CPU) seconds of `reps` runs of the suite's keystream producing
+/// `bytes` into an 8 KiB buffer (the same block size the mask PRG uses).
+fn raw_keystream(raw: Raw, bytes: usize, reps: usize) -> (f64, f64) {
+    let mut cpu = Vec::with_capacity(reps);
+    let wall = raw_keystream_wall(raw, bytes, reps, &mut cpu);
+    (wall, median(&mut cpu))
+}
+
+fn raw_keystream_wall(raw: Raw, bytes: usize, reps: usize, cpu: &mut Vec<f64>) -> f64 {
+    let mut times: Vec<f64> = (0..reps)
+        .map(|r| {
+            let c0 = thread_cpu();
+            let t0 = Instant::now();
+            raw.run(r as u8, bytes);
             let t = t0.elapsed().as_secs_f64();
             cpu.push(thread_cpu() - c0);
             t
@@ -381,6 +404,8 @@ struct CoordReport {
     round_secs: [f64; 5],
     /// Time in `handle_message` for masked inputs (accumulation).
     accumulate_secs: f64,
+    /// The same in on-CPU seconds of the coordinator's thread.
+    accumulate_cpu: f64,
     shamir_secs: f64,
     seeds_secs: f64,
     regen_secs: f64,
@@ -398,6 +423,9 @@ struct CoordReport {
     raw_mask_cpu: f64,
     /// Raw keystream time per mask with all worker threads busy (2 masks per thread).
     raw_par_mask_secs: f64,
+    /// Plaintext aggregation baseline, on-CPU seconds of this thread: decode (unpack) and add
+    /// `included` unmasked vectors of the same size into an accumulator, no masking at all.
+    plain_cpu: f64,
     baseline_kib: u64,
     after_new_kib: u64,
     peak_kib: u64,
@@ -438,10 +466,11 @@ fn coordinator(shape: Shape) -> std::io::Result<()> {
                 let len = read_u32(&mut input)? as usize;
                 read_exact_vec(&mut input, &mut buf, len)?;
                 let id = ParticipantId::new(from).expect("nonzero");
-                let t0 = Instant::now();
+                let (t0, c0) = (Instant::now(), thread_cpu());
                 let _ = server.handle_message(id, &buf, now);
                 if buf.get(1) == Some(&types::MASKED_INPUT) {
                     rep.accumulate_secs += t0.elapsed().as_secs_f64();
+                    rep.accumulate_cpu += thread_cpu() - c0;
                 }
             }
             TAG_GONE => {
@@ -521,13 +550,29 @@ fn coordinator(shape: Shape) -> std::io::Result<()> {
         rep.threads = st.threads;
     }
     drop(server);
+    // The plaintext baseline: the same number of inputs of the same size, decoded and added.
+    {
+        let bits = Bits::new(shape.bits).expect("valid");
+        let l = shape.len as usize + 1;
+        let packed =
+            RingVec::from_u64s_reduced(bits, (0..l as u64).map(|i| i * 0x9e37_79b9)).pack();
+        let mut acc = RingVec::zeros(bits, l);
+        let c0 = thread_cpu();
+        for _ in 0..rep.included {
+            acc.unpack_add(bits, black_box(&packed))
+                .expect("same shape");
+        }
+        rep.plain_cpu = thread_cpu() - c0;
+        black_box(&acc);
+    }
     // The ideal, in this process, right after the round.
     let mask_bytes = packed_len(
         Bits::new(shape.bits).expect("valid"),
         shape.len as usize + 1,
     )
     .expect("fits");
-    (rep.raw_mask_secs, rep.raw_mask_cpu) = raw_keystream(mask_bytes, raw_reps(mask_bytes));
+    let raw = Raw::of(prg_of(&shape));
+    (rep.raw_mask_secs, rep.raw_mask_cpu) = raw_keystream(raw, mask_bytes, raw_reps(mask_bytes));
     {
         use rayon::prelude::*;
         let threads = rayon::current_num_threads();
@@ -536,7 +581,7 @@ fn coordinator(shape: Shape) -> std::io::Result<()> {
             .map(|_| {
                 let t0 = Instant::now();
                 (0..jobs).into_par_iter().for_each(|_| {
-                    black_box(raw_keystream(mask_bytes, 1));
+                    black_box(raw_keystream(raw, mask_bytes, 1));
                 });
                 t0.elapsed().as_secs_f64() / jobs as f64
             })
@@ -680,7 +725,11 @@ fn run_once(shape: &Shape, dropout: f64) -> RunResult {
     let bits = params.bits;
     let mask_bytes = packed_len(bits, len + 1).expect("fits");
     let mut raw_samples = Vec::new();
-    raw_samples.push(raw_keystream(mask_bytes, raw_reps(mask_bytes)));
+    raw_samples.push(raw_keystream(
+        Raw::of(params.mask_prg),
+        mask_bytes,
+        raw_reps(mask_bytes),
+    ));
 
     // Dropouts: a deterministic sample of round(d * n) clients vanish before masking.
     let drops = (dropout * n as f64).round() as usize;
@@ -785,7 +834,11 @@ fn run_once(shape: &Shape, dropout: f64) -> RunResult {
         now = now.max(coord.deadline);
         coord.call(&[&[TAG_TIMEOUT], &now.to_le_bytes()], &mut queue);
     }
-    raw_samples.push(raw_keystream(mask_bytes, raw_reps(mask_bytes)));
+    raw_samples.push(raw_keystream(
+        Raw::of(params.mask_prg),
+        mask_bytes,
+        raw_reps(mask_bytes),
+    ));
     let (rep, sum) = coord.finish();
     let survivors: Vec<usize> = (0..n).filter(|&i| masked[i]).collect();
     let s = survivors.len().max(1) as f64;
@@ -866,10 +919,79 @@ fn ms(x: f64) -> String {
     }
 }
 
+/// Keystream rates of every generator this crate has and of `openssl speed` (if installed), one
+/// core, in this run: the limits the PRG figures are compared against.
+fn keystream_table() {
+    const BYTES: usize = 64 << 20;
+    println!("== Keystream rates, one core, this run (64 MiB into an 8 KiB buffer, median of 5; MB/s = 10^6 B/s)");
+    for raw in [Raw::ChaCha20, Raw::Aes128Ctr, Raw::Aes256Ctr] {
+        let (wall, cpu) = raw_keystream(raw, BYTES, 5);
+        println!(
+            "  in-process {:<34} {:>7.0} MB/s of CPU time {:>7.0} MB/s wall",
+            raw.name(),
+            BYTES as f64 / cpu / 1e6,
+            BYTES as f64 / wall / 1e6
+        );
+    }
+    for alg in ["chacha20", "aes-128-ctr", "aes-256-ctr"] {
+        // `-mr` prints `+F:<i>:<name>:<bytes per second>` for each block size.
+        let out = Command::new("openssl")
+            .args([
+                "speed", "-mr", "-evp", alg, "-seconds", "2", "-bytes", "8192",
+            ])
+            .stderr(Stdio::null())
+            .output();
+        let rate = out.ok().and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .find(|l| l.starts_with("+F:"))
+                .and_then(|l| l.rsplit(':').next()?.trim().parse::<f64>().ok())
+        });
+        match rate {
+            Some(r) => println!(
+                "  openssl speed -evp {:<22} {:>7.0} MB/s (openssl's own timing, 8 KiB blocks)",
+                alg,
+                r / 1e6
+            ),
+            None => println!("  openssl speed -evp {alg}: not available"),
+        }
+    }
+}
+
+/// Per-scenario medians for scripts (scripts/compare_flower.sh reads them).
+fn write_json(path: &str, rows: &[Row]) {
+    let v: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "name": r.sc.name,
+                "n": r.shape.n,
+                "len": r.shape.len,
+                "bits": r.shape.bits,
+                "dropout": r.sc.dropout,
+                "degree": degree(&r.shape),
+                "threshold": r.shape.threshold,
+                "mask_prg": prg_of(&r.shape).name(),
+                "survivors": med(&r.runs, |x| x.survivors as f64),
+                "client_cpu_s": med(&r.runs, |x| x.setup + x.sharing + x.masking + x.unmask_reply),
+                "server_cpu_s": med(&r.runs, |x| x.coord.cpu_secs),
+                "plain_cpu_s": med(&r.runs, |x| x.coord.plain_cpu),
+                "regen_cpu_s": med(&r.runs, |x| x.coord.regen_cpu),
+                "raw_mask_cpu_s": med(&r.runs, |x| x.coord.raw_mask_cpu),
+                "masks_regenerated": med(&r.runs, |x| (x.coord.self_masks + x.coord.pairwise_masks) as f64),
+            })
+        })
+        .collect();
+    let text = serde_json::to_string_pretty(&v).expect("serializable");
+    if let Err(e) = std::fs::write(path, text) {
+        eprintln!("writing {path}: {e}");
+    }
+}
+
 fn print_tables(rows: &[Row]) {
     println!("\n== Client, mean per survivor (ms of on-CPU time of the client's thread; medians over reps)");
     println!(
-        "{}  {:>7} {:>7} {:>8} {:>5} {:>8} {:>6} {:>8} {:>8} {:>6} {:>8} {:>8} {:>8}",
+        "{}  {:>7} {:>7} {:>8} {:>5} {:>8} {:>6} {:>8} {:>8} {:>6} {:>8}",
         size_header(),
         "setup",
         "sharing",
@@ -880,9 +1002,7 @@ fn print_tables(rows: &[Row]) {
         "mask wall",
         "ideal w",
         "ratio",
-        "total",
-        "Flower",
-        "speedup"
+        "total"
     );
     for r in rows {
         let k = degree(&r.shape);
@@ -890,12 +1010,8 @@ fn print_tables(rows: &[Row]) {
         let total = med(&r.runs, |x| {
             x.setup + x.sharing + x.masking + x.unmask_reply
         });
-        let (fl, sp) = match r.sc.flower {
-            Some((c, _)) => (format!("{:.0}", c * 1e3), format!("{:.0}x", c / total)),
-            None => ("-".into(), "-".into()),
-        };
         println!(
-            "{}  {:>7} {:>7} {:>8} {:>5} {:>8} {:>5.2}x {:>9} {:>8} {:>5.2}x {:>8} {:>8} {:>8}",
+            "{}  {:>7} {:>7} {:>8} {:>5} {:>8} {:>5.2}x {:>9} {:>8} {:>5.2}x {:>8}",
             size_cols(r),
             ms(med(&r.runs, |x| x.setup)),
             ms(med(&r.runs, |x| x.sharing)),
@@ -907,8 +1023,6 @@ fn print_tables(rows: &[Row]) {
             ms(med(&r.runs, |x| masks * x.client_raw_mask.0)),
             med(&r.runs, |x| x.masking_wall / (masks * x.client_raw_mask.0)),
             ms(total),
-            fl,
-            sp
         );
     }
     println!("  setup = quantize + 2 key pairs; sharing = k agreements, Shamir split, encryption;");
@@ -916,18 +1030,16 @@ fn print_tables(rows: &[Row]) {
         "  masking = decrypt shares + expand k+1 masks + pack + encode; ideal = (k+1) x the raw"
     );
     println!(
-        "  ChaCha20 keystream time of one mask (ceil((L+1)*bits/8) bytes) in the same run, in"
+        "  keystream time (session's suite) of one mask (ceil((L+1)*bits/8) bytes), same run, in"
     );
     println!(
         "  CPU time (ratio) and wall time (mask wall, ideal w, ratio); total = all four steps"
     );
-    println!(
-        "  in CPU time. Flower: CPU ms per survivor from the issue; speedup = Flower / total."
-    );
+    println!("  in CPU time. Ratios against Flower: scripts/compare_flower.sh (same invocation).");
 
     println!("\n== Server, per round (ms; wall time unless marked CPU)");
     println!(
-        "{}  {:>3} {:>7} {:>6} {:>7} {:>7} {:>7} {:>6} {:>8} {:>6} {:>8} {:>6} {:>5} {:>7} {:>6} {:>8} {:>7} {:>7} {:>7}",
+        "{}  {:>3} {:>7} {:>6} {:>7} {:>7} {:>7} {:>6} {:>8} {:>6} {:>8} {:>6} {:>5} {:>7} {:>6} {:>8} {:>7} {:>7} {:>9} {:>8} {:>8}",
         size_header(),
         "thr",
         "keys+sh",
@@ -945,20 +1057,19 @@ fn print_tables(rows: &[Row]) {
         "ratio",
         "CPUratio",
         "CPU s",
-        "Flower",
-        "speedup"
+        "plain s",
+        "CPU/plain",
+        "accumCPU",
+        "vs plain"
     );
     for r in rows {
         let c = |f: &dyn Fn(&CoordReport) -> f64| med(&r.runs, |x| f(&x.coord));
         let masks = |c: &CoordReport| (c.self_masks + c.pairwise_masks) as f64;
         let ideal = |c: &CoordReport| masks(c) * c.raw_mask_secs / c.threads.max(1) as f64;
         let cpu = c(&|c| c.cpu_secs);
-        let (fl, sp) = match r.sc.flower {
-            Some((_, s)) => (format!("{s:.1}"), format!("{:.0}x", s / cpu)),
-            None => ("-".into(), "-".into()),
-        };
+        let plain = c(&|c| c.plain_cpu);
         println!(
-            "{}  {:>3} {:>7} {:>6} {:>7} {:>7} {:>7} {:>6} {:>9} {:>5.2}x {:>8} {:>5.2}x {:>5.2} {:>7} {:>5.2}x {:>7.2}x {:>7.3} {:>7} {:>7}",
+            "{}  {:>3} {:>7} {:>6} {:>7} {:>7} {:>7} {:>6} {:>9} {:>5.2}x {:>8} {:>5.2}x {:>5.2} {:>7} {:>5.2}x {:>7.2}x {:>7.3} {:>7.4} {:>8.1}x {:>8} {:>7.1}x",
             size_cols(r),
             c(&|c| c.threads as f64),
             ms(c(&|c| c.round_secs[0] + c.round_secs[1])),
@@ -976,8 +1087,10 @@ fn print_tables(rows: &[Row]) {
             c(&|c| (c.shamir_secs + c.seeds_secs + c.regen_secs) / ideal(c)),
             c(&|c| (c.shamir_cpu + c.seeds_cpu + c.regen_cpu) / (masks(c) * c.raw_mask_cpu)),
             cpu,
-            fl,
-            sp
+            plain,
+            cpu / plain,
+            ms(c(&|c| c.accumulate_cpu)),
+            c(&|c| c.accumulate_cpu) / plain,
         );
     }
     println!(
@@ -997,7 +1110,15 @@ fn print_tables(rows: &[Row]) {
     println!("  ratio against masks x raw CPU time; cores = regenCPU / regen, the parallelism");
     println!("  the machine actually gave (2.00 = both cores); unmask = shamir + seeds + regen, ratio against");
     println!("  ideal/thr; CPUratio = their CPU time over masks x raw CPU time (no division:");
-    println!("  CPU time adds up over threads); CPU s = the coordinator's CPU for the whole round (Flower: CPU s).");
+    println!(
+        "  CPU time adds up over threads); CPU s = the coordinator's CPU for the whole round;"
+    );
+    println!(
+        "  plain s = plaintext aggregation baseline: CPU to decode and add the same number of"
+    );
+    println!("  unmasked vectors of the same size (no masking); CPU/plain = the cost of security;");
+    println!("  accumCPU = CPU of the coordinator's thread handling masked inputs (decode, check,");
+    println!("  add), vs plain = its ratio to the baseline (same inputs count; both cache-hot).");
 
     println!("\n== Rebuilt secrets, raw keystream, correctness");
     println!(
@@ -1180,6 +1301,9 @@ struct Args {
     no_big: bool,
     reps: Option<usize>,
     list: bool,
+    prg: MaskPrg,
+    keystreams_only: bool,
+    json: Option<String>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -1189,6 +1313,9 @@ fn parse() -> Result<Args, String> {
         no_big: false,
         reps: None,
         list: false,
+        prg: MaskPrg::Aes128Ctr,
+        keystreams_only: false,
+        json: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(f) = it.next() {
@@ -1196,6 +1323,13 @@ fn parse() -> Result<Args, String> {
             "--quick" => a.quick = true,
             "--no-big" => a.no_big = true,
             "--list" => a.list = true,
+            "--keystreams" => a.keystreams_only = true,
+            "--prg" => {
+                let v = it.next().ok_or("--prg needs a value")?;
+                a.prg =
+                    MaskPrg::from_name(&v).ok_or(format!("--prg {v}: aes128-ctr or chacha20"))?;
+            }
+            "--json" => a.json = Some(it.next().ok_or("--json needs a path")?),
             "--only" => {
                 let v = it.next().ok_or("--only needs a value")?;
                 a.only = Some(v.split(',').map(str::to_string).collect());
@@ -1242,6 +1376,10 @@ fn main() {
         }
         return;
     }
+    keystream_table();
+    if a.keystreams_only {
+        return;
+    }
     let chosen: Vec<Scenario> = all
         .into_iter()
         .filter(|s| {
@@ -1252,8 +1390,9 @@ fn main() {
         .filter(|s| !(a.no_big && s.big))
         .collect();
     println!(
-        "secagg bench: {} scenario(s), coordinator on {} worker thread(s) (rayon), machine has {} CPU(s)",
+        "secagg bench: {} scenario(s), mask PRG {}, coordinator on {} worker thread(s) (rayon), machine has {} CPU(s)",
         chosen.len(),
+        a.prg,
         std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into()),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
@@ -1262,6 +1401,7 @@ fn main() {
         let reps = a.reps.unwrap_or(sc.reps).max(1);
         let mut runs = Vec::new();
         let mut shape = resolve(&sc, 1);
+        shape.prg = a.prg.code();
         for rep in 0..reps {
             shape.seed = 1 + rep as u64;
             let r = run_once(&shape, sc.dropout);
@@ -1281,6 +1421,9 @@ fn main() {
     }
     if !rows.is_empty() {
         print_tables(&rows);
+    }
+    if let Some(path) = &a.json {
+        write_json(path, &rows);
     }
     if a.only.is_none() {
         wire16(a.quick);

@@ -285,7 +285,8 @@ fn overhead(dim: u32) -> Result<(), String> {
     let t = Instant::now();
     let (v, _) = encode(&cfg, &rot, &x, &mut rng).map_err(|e| e.to_string())?;
     let dp_s = t.elapsed().as_secs_f64();
-    // Masking the same vector: one self mask plus n - 1 pairwise masks (complete graph, n = 100)
+    // Masking the same vector (AES-128-CTR, the default suite): one self mask plus n - 1
+    // pairwise masks (complete graph, n = 100)
     // and a SecAgg+ degree of 2 ceil(log2 n) = 14 neighbours.
     let seeds: Vec<MaskSeed> = (0..n as u8)
         .map(|i| MaskSeed::from_bytes([i; 32]))
@@ -295,7 +296,7 @@ fn overhead(dim: u32) -> Result<(), String> {
             seeds.iter().take(k).map(|s| (s, MaskSign::Add)).collect();
         let mut w = v.clone();
         let t = Instant::now();
-        apply_masks(&masks, &mut w).expect("valid");
+        apply_masks(secagg::crypto::prg::MaskPrg::Aes128Ctr, &masks, &mut w).expect("valid");
         t.elapsed().as_secs_f64()
     };
     let m15 = time_masks(15);

@@ -209,6 +209,7 @@ async fn run(a: Args) -> bool {
                 .saturating_add((n as u64 * a.dim as u64 / 5000).min(u32::MAX as u64) as u32);
             t
         },
+        mask_prg: secagg::crypto::prg::MaskPrg::Aes128Ctr,
     };
     if let Err(e) = params.validate() {
         eprintln!("invalid parameters: {e}");

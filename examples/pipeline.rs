@@ -16,7 +16,10 @@ use chacha20::rand_core::SeedableRng;
 use chacha20::ChaCha20Rng;
 use getrandom::SysRng;
 use secagg::crypto::kex::{KexPublicKey, KexSecretKey};
-use secagg::crypto::prg::{add_mask, sub_mask, SelfMaskSecret};
+use secagg::crypto::prg::{add_mask, sub_mask, MaskPrg, SelfMaskSecret};
+
+/// The mask PRG suite of this example.
+const PRG: MaskPrg = MaskPrg::Aes128Ctr;
 use secagg::ids::{ParticipantId, SessionId};
 use secagg::quantize::{bits_for, Quantizer};
 use secagg::ring::{Bits, RingVec};
@@ -124,7 +127,7 @@ fn main() {
     let mut wire_bytes = 0usize;
     for c in &clients[..survivors] {
         let mut y = q.quantize(&c.input, 1.0, &mut rng).expect("finite input");
-        add_mask(&c.self_mask.mask_seed(&session, c.id), &mut y).expect("mask fits");
+        add_mask(PRG, &c.self_mask.mask_seed(&session, c.id), &mut y).expect("mask fits");
         for (peer, pk) in ids.iter().zip(&public) {
             if *peer == c.id {
                 continue;
@@ -135,9 +138,9 @@ fn main() {
                 .expect("honest keys are contributory")
                 .pairwise_mask_seed(&session, c.id, *peer);
             if c.id < *peer {
-                add_mask(&seed, &mut y).expect("mask fits");
+                add_mask(PRG, &seed, &mut y).expect("mask fits");
             } else {
-                sub_mask(&seed, &mut y).expect("mask fits");
+                sub_mask(PRG, &seed, &mut y).expect("mask fits");
             }
         }
         let packed = y.pack();
@@ -173,16 +176,16 @@ fn main() {
                 .pairwise_mask_seed(&session, dropped.id, *s);
             // Survivor s added the mask if s < dropped, subtracted it otherwise: undo that.
             if *s < dropped.id {
-                sub_mask(&seed, &mut accumulator).expect("mask fits");
+                sub_mask(PRG, &seed, &mut accumulator).expect("mask fits");
             } else {
-                add_mask(&seed, &mut accumulator).expect("mask fits");
+                add_mask(PRG, &seed, &mut accumulator).expect("mask fits");
             }
         }
     }
     for (u, c) in clients[..survivors].iter().enumerate() {
         let shares: Vec<&Share> = b_shares[u][..t].iter().collect();
         let b = SelfMaskSecret::from_bytes(*rec.reconstruct(&shares).expect("consistent shares"));
-        sub_mask(&b.mask_seed(&session, c.id), &mut accumulator).expect("mask fits");
+        sub_mask(PRG, &b.mask_seed(&session, c.id), &mut accumulator).expect("mask fits");
     }
     println!(
         "unmasking:        {:>8.1} ms ({} key reconstructions, {} self masks)",

@@ -171,6 +171,7 @@ fn main() {
         levels: 1 << 16,
         max_weight: 1,
         round_timeout_ms: [10_000; 5],
+        mask_prg: secagg::crypto::prg::MaskPrg::Aes128Ctr,
     };
     if let Err(e) = params.validate() {
         eprintln!("invalid parameters: {e}");

@@ -293,7 +293,7 @@ fn split_view_attack(
     }
     let mut masks = vec![(&self_seed, MaskSign::Sub)];
     masks.extend(pair_seeds.iter().map(|(s, sign)| (s, *sign)));
-    apply_masks(&masks, &mut y).expect("mask lengths");
+    apply_masks(params.mask_prg, &masks, &mut y).expect("mask lengths");
     let q = params.quantizer().expect("valid quantizer");
     let values: Vec<u64> = y.iter().take(params.vector_len as usize).collect();
     let x = RingVec::from_u64s(params.bits, &values).expect("in range");
@@ -521,6 +521,43 @@ fn downgrade_to_semi_honest_is_refused() {
         policy.check(&p, p.participants[0]),
         Err(PolicyError::Downgrade)
     );
+}
+
+#[test]
+fn mask_prg_suite_is_bound_and_policy_checked() {
+    use secagg::crypto::prg::MaskPrg;
+    let mut p = params(10, 5, Graph::Complete, false, 4);
+    let me = p.participants[0];
+    let mut policy = test_policy(&p);
+    // The suite is in the encoding, hence in the session id, and decodes back.
+    p.mask_prg = MaskPrg::ChaCha20;
+    let chacha = p.clone();
+    p.mask_prg = MaskPrg::Aes128Ctr;
+    assert_ne!(chacha.session_id(), p.session_id());
+    for q in [&chacha, &p] {
+        assert_eq!(&SessionParams::decode(&q.encode()).unwrap(), q);
+    }
+    // An unknown suite code is a decoding error (the code is the last byte).
+    for code in [0u8, 3, 255] {
+        let mut e = p.encode();
+        *e.last_mut().unwrap() = code;
+        assert!(SessionParams::decode(&e).is_err(), "suite code {code}");
+    }
+    // A device without AES hardware keeps only ChaCha20 and refuses AES-CTR sessions.
+    assert_eq!(policy.check(&p, me), Ok(()));
+    policy.mask_prgs = vec![MaskPrg::ChaCha20];
+    assert_eq!(
+        policy.check(&p, me),
+        Err(PolicyError::MaskPrg(MaskPrg::Aes128Ctr))
+    );
+    assert_eq!(policy.check(&chacha, me), Ok(()));
+    let mut rng = ChaCha20Rng::seed_from_u64(1);
+    let input = vec![0.0; p.vector_len as usize];
+    let r = Client::join(Arc::new(p), &policy, me, None, &input, 1, &mut rng);
+    assert!(matches!(
+        r,
+        Err(ClientSetupError::Policy(PolicyError::MaskPrg(_)))
+    ));
 }
 
 #[test]

@@ -5,7 +5,7 @@ use chacha20::ChaCha20Rng;
 use num_bigint::BigUint;
 use proptest::prelude::*;
 use secagg::crypto::kex::KexSecretKey;
-use secagg::crypto::prg::{add_mask, sub_mask};
+use secagg::crypto::prg::{add_mask, sub_mask, MaskPrg};
 use secagg::field::FieldElement;
 use secagg::ids::{ParticipantId, SessionId};
 use secagg::quantize::Quantizer;
@@ -155,12 +155,13 @@ proptest! {
         let seed_vu = sv.agree(&su.public_key()).unwrap().pairwise_mask_seed(&session, v, u);
         prop_assert_eq!(&seed_uv, &seed_vu);
         let b = Bits::new(bits).unwrap();
+        let prg = MaskPrg::ALL[(seed % 2) as usize];
         let x = RingVec::from_u64s_reduced(b, (0..len as u64).map(|i| i.wrapping_mul(seed)));
         // u (smaller index) adds, v subtracts: the sum of both contributions is unmasked.
         let mut y_u = x.clone();
-        add_mask(&seed_uv, &mut y_u).unwrap();
+        add_mask(prg, &seed_uv, &mut y_u).unwrap();
         let mut y_v = RingVec::zeros(b, len);
-        sub_mask(&seed_vu, &mut y_v).unwrap();
+        sub_mask(prg, &seed_vu, &mut y_v).unwrap();
         y_u.add_assign(&y_v).unwrap();
         prop_assert_eq!(y_u, x);
     }

@@ -13,7 +13,7 @@ mod edge;
 use secagg::crypto::aead::{AeadError, Binding, OpeningKey};
 use secagg::crypto::kdf::{derive32, Context, Label};
 use secagg::crypto::kex::{KexError, KexPublicKey, KexSecretKey};
-use secagg::crypto::prg::{expand, MaskSeed, SelfMaskSecret};
+use secagg::crypto::prg::{expand, MaskPrg, MaskSeed, SelfMaskSecret};
 use secagg::crypto::sign::{SigPurpose, Signature, SigningKey, VerifyingKey};
 use secagg::field::FieldElement;
 use secagg::ids::{ParticipantId, Round, SessionId};
@@ -137,12 +137,15 @@ fn replay_kdf() {
 fn replay_prg_mask() {
     let f = load("prg_mask");
     let cases = f["cases"].as_array().unwrap();
-    assert!(cases.len() >= 33);
+    assert!(cases.len() >= 66);
+    let mut suites = std::collections::BTreeSet::new();
     for c in cases {
+        let prg = MaskPrg::from_code(c["suite"].as_u64().unwrap() as u8).unwrap();
+        suites.insert(prg.code());
         let seed = MaskSeed::from_bytes(arr(&c["seed"]));
         let bits = Bits::new(c["bits"].as_u64().unwrap() as u32).unwrap();
         let len = c["len"].as_u64().unwrap() as usize;
-        let m = expand(&seed, bits, len).unwrap();
+        let m = expand(prg, &seed, bits, len).unwrap();
         let first = u64s(&c["first_elements"]);
         assert_eq!(m.iter().take(first.len()).collect::<Vec<_>>(), first);
         assert_eq!(
@@ -150,6 +153,8 @@ fn replay_prg_mask() {
             &unhex(&c["packed_sha256"])[..]
         );
     }
+    // Both suites are covered.
+    assert_eq!(suites.into_iter().collect::<Vec<_>>(), vec![1, 2]);
 }
 
 #[test]
@@ -402,6 +407,7 @@ fn params_from_json(v: &Value) -> secagg::protocol::SessionParams {
         round_timeout_ms: core::array::from_fn(|i| {
             v["round_timeout_ms"][i].as_u64().unwrap() as u32
         }),
+        mask_prg: MaskPrg::from_code(v["mask_prg"].as_u64().unwrap() as u8).unwrap(),
     };
     assert_eq!(p.encode(), unhex(&v["encoded"]));
     assert_eq!(&p.session_id().0[..], &unhex(&v["session_id"])[..]);
@@ -511,6 +517,7 @@ fn transcript_client_secrets_reproduce_every_client_message() {
         let session = params.session_id();
         let t = params.threshold as usize;
         let bits = params.bits;
+        let prg = params.mask_prg;
         struct Secrets {
             c_sk: [u8; 32],
             s_sk: [u8; 32],
@@ -681,7 +688,7 @@ fn transcript_client_secrets_reproduce_every_client_message() {
                 ClientMessage::MaskedInput(m) => {
                     let mut y = RingVec::from_u64s(bits, &mine.quantized).unwrap();
                     let b = SelfMaskSecret::from_bytes(mine.b_u.unwrap());
-                    secagg::crypto::prg::add_mask(&b.mask_seed(&session, u), &mut y).unwrap();
+                    secagg::crypto::prg::add_mask(prg, &b.mask_seed(&session, u), &mut y).unwrap();
                     let s_sk = KexSecretKey::from_bytes(mine.s_sk);
                     for v in &bundle_senders[&u.get()] {
                         let seed = s_sk
@@ -689,9 +696,9 @@ fn transcript_client_secrets_reproduce_every_client_message() {
                             .unwrap()
                             .pairwise_mask_seed(&session, u, *v);
                         if *v > u {
-                            secagg::crypto::prg::add_mask(&seed, &mut y).unwrap();
+                            secagg::crypto::prg::add_mask(prg, &seed, &mut y).unwrap();
                         } else {
-                            secagg::crypto::prg::sub_mask(&seed, &mut y).unwrap();
+                            secagg::crypto::prg::sub_mask(prg, &seed, &mut y).unwrap();
                         }
                     }
                     assert_eq!(y.pack(), m.packed, "{name}: masked input of {u}");

@@ -9,7 +9,7 @@ use chacha20::ChaCha20Rng;
 use secagg::crypto::aead::{Binding, OpeningKey, SealingKey};
 use secagg::crypto::kdf::{derive32, Context, Label};
 use secagg::crypto::kex::{KexPublicKey, KexSecretKey};
-use secagg::crypto::prg::{expand, MaskSeed, SelfMaskSecret};
+use secagg::crypto::prg::{expand, MaskPrg, MaskSeed, SelfMaskSecret};
 use secagg::crypto::sign::{SigPurpose, SigningKey};
 use secagg::field::FieldElement;
 use secagg::ids::{ParticipantId, Round, SessionId};
@@ -135,33 +135,39 @@ fn kdf() -> (String, Value) {
 
 fn prg_mask() -> (String, Value) {
     let mut cases = Vec::new();
-    for (i, bits) in [1u32, 7, 8, 16, 32, 33, 63, 64].into_iter().enumerate() {
-        for len in [0usize, 1, 17, 1000] {
-            let seed = MaskSeed::from_bytes(bytes32(0x20 + i as u8));
-            let b = Bits::new(bits).expect("valid width");
-            let m = expand(&seed, b, len).expect("small mask");
-            let packed = m.pack();
-            cases.push(json!({
-                "seed": hx(seed.expose()),
-                "bits": bits,
-                "len": len,
-                "first_elements": elems(&m, 32),
-                "packed_sha256": hx(&Sha256::digest(&packed)),
-            }));
+    for prg in MaskPrg::ALL {
+        for (i, bits) in [1u32, 7, 8, 16, 32, 33, 63, 64].into_iter().enumerate() {
+            for len in [0usize, 1, 17, 1000] {
+                let seed = MaskSeed::from_bytes(bytes32(0x20 + i as u8));
+                let b = Bits::new(bits).expect("valid width");
+                let m = expand(prg, &seed, b, len).expect("small mask");
+                let packed = m.pack();
+                cases.push(json!({
+                    "suite": prg.code(),
+                    "seed": hx(seed.expose()),
+                    "bits": bits,
+                    "len": len,
+                    "first_elements": elems(&m, 32),
+                    "packed_sha256": hx(&Sha256::digest(&packed)),
+                }));
+            }
         }
+        let seed = MaskSeed::from_bytes(bytes32(0x40));
+        let m = expand(prg, &seed, Bits::B32, 1 << 20).expect("1 Mi mask");
+        cases.push(json!({
+            "suite": prg.code(),
+            "seed": hx(seed.expose()),
+            "bits": 32,
+            "len": 1 << 20,
+            "first_elements": elems(&m, 32),
+            "packed_sha256": hx(&Sha256::digest(m.pack())),
+        }));
     }
-    let seed = MaskSeed::from_bytes(bytes32(0x40));
-    let m = expand(&seed, Bits::B32, 1 << 20).expect("1 Mi mask");
-    cases.push(json!({
-        "seed": hx(seed.expose()),
-        "bits": 32,
-        "len": 1 << 20,
-        "first_elements": elems(&m, 32),
-        "packed_sha256": hx(&Sha256::digest(m.pack())),
-    }));
     file(
         "prg_mask",
-        "Mask expansion: ChaCha20(seed, nonce 0, counter 0) keystream read as packed bits-bit elements. \
+        "Mask expansion (spec: Mask expansion): the suite's keystream read as packed bits-bit elements. \
+         Suite 1: ChaCha20(seed, nonce 0, counter 0). Suite 2: AES-128-CTR(key = seed[0..16], \
+         initial counter block 0^16, 128-bit big-endian increment). \
          Elements are decimal strings; packed_sha256 is SHA-256 of the packed mask (zero padding bits).",
         "cases",
         cases,
@@ -480,6 +486,7 @@ fn scenario_params(n: u16, t: u16, graph: Graph, active: bool) -> SessionParams 
         levels: 1025,
         max_weight: 4,
         round_timeout_ms: [1000, 2000, 3000, 4000, 5000],
+        mask_prg: MaskPrg::ChaCha20,
     }
 }
 
@@ -540,6 +547,16 @@ pub fn scenarios() -> Vec<Scenario> {
             "drop_round2",
             "Client 20 shares its keys, then never sends its masked input: its mask key is rebuilt and its pairwise masks removed.",
             semi(),
+            &[(1, Vanish::Silent(MaskedInput))],
+        ),
+        scenario(
+            "mask_prg_aes",
+            "As drop_round2 with mask PRG suite 2 (AES-128-CTR): client 20 never sends its masked input, the server regenerates its pairwise masks with AES-128-CTR.",
+            {
+                let mut p = semi();
+                p.mask_prg = MaskPrg::Aes128Ctr;
+                p
+            },
             &[(1, Vanish::Silent(MaskedInput))],
         ),
         scenario(
@@ -968,6 +985,7 @@ fn params_json(p: &SessionParams) -> Value {
         "levels": p.levels,
         "max_weight": p.max_weight,
         "round_timeout_ms": p.round_timeout_ms,
+        "mask_prg": p.mask_prg.code(),
         "encoded": hx(&p.encode()),
         "session_id": hx(p.session_id().as_bytes()),
     })

@@ -28,6 +28,7 @@
 //! round_timeout_ms = [30000, 30000, 60000, 30000, 30000]
 //! threat_model = "semi-honest"             # or "active", with identity_keys_file = "roster.txt"
 //!                                          # (`ID HEXKEY` lines: the roster clients pin)
+//! mask_prg = "aes128-ctr"                  # or "chacha20" for cohorts without AES hardware
 //! ```
 //!
 //! `corrupt` is the fraction of clients assumed to collude with the coordinator: it sets the
@@ -39,6 +40,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use secagg::crypto::prg::MaskPrg;
 use secagg::ids::ParticipantId;
 use secagg::protocol::params::{Graph, SessionParams, ThreatModel};
 use secagg::protocol::AbortReason;
@@ -206,6 +208,9 @@ struct SessionConfig {
     /// clients pin with `--roster`) or one hex Ed25519 public key per line for participants
     /// 1..=clients in order.
     identity_keys_file: Option<PathBuf>,
+    /// Mask PRG suite: "aes128-ctr" (default) or "chacha20".
+    #[serde(default = "default_mask_prg")]
+    mask_prg: String,
 }
 
 fn default_listen() -> SocketAddr {
@@ -237,6 +242,9 @@ fn default_levels() -> u64 {
 }
 fn default_timeouts() -> [u32; 5] {
     [30_000; 5]
+}
+fn default_mask_prg() -> String {
+    MaskPrg::Aes128Ctr.name().into()
 }
 
 /// The identity keys of participants 1..=n: either the roster format clients trust
@@ -380,6 +388,8 @@ fn params(
         levels: c.levels,
         max_weight: c.max_weight,
         round_timeout_ms: c.round_timeout_ms,
+        mask_prg: MaskPrg::from_name(&c.mask_prg)
+            .ok_or_else(|| format!("unknown mask_prg {:?} (aes128-ctr or chacha20)", c.mask_prg))?,
     };
     p.validate().map_err(|e| e.to_string())?;
     Ok(p)

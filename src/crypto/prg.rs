@@ -1,8 +1,11 @@
-//! The mask PRG: a 32-byte seed expanded by ChaCha20 into elements of Z_{2^bits}
-//! (spec section "Mask expansion").
+//! The mask PRG: a 32-byte seed expanded by the session's cipher suite ([`MaskPrg`]) into
+//! elements of Z_{2^bits} (spec section "Mask expansion").
 //!
 //! ```text
-//! keystream = ChaCha20(key = seed, nonce = 0^12, initial counter = 0)   (RFC 8439)
+//! suite 1 (ChaCha20):    keystream = ChaCha20(key = seed, nonce = 0^12, initial counter = 0)
+//!                                    (RFC 8439)
+//! suite 2 (AES-128-CTR): keystream = AES-128-CTR(key = seed[0..16], initial counter block 0^16,
+//!                                    incremented as a 128-bit big-endian integer) (SP 800-38A)
 //! mask      = unpack(bits, L, keystream[0 .. ceil(L * bits / 8)])       (see ring::pack)
 //! ```
 //!
@@ -10,18 +13,27 @@
 //! same layout as a packed vector (without the zero-padding rule: leftover keystream bits are
 //! discarded). Every element is uniform in Z_{2^bits} because the keystream bits are.
 //!
+//! Why two suites: AES-CTR runs at several GB/s per core on CPUs with AES instructions (x86
+//! AES-NI, ARMv8 crypto extensions; the `aes` crate detects them at run time), about 3x the
+//! portable ChaCha20 here; without them its constant-time (bitsliced) software fallback is
+//! slower than ChaCha20, so devices without AES hardware keep suite 1. Why AES-128 and not
+//! AES-256: the seed is the output of an X25519 agreement or a 256-bit secret, both at the
+//! 128-bit level, and the measured AES-256 keystream is slower (spec section "Mask expansion"
+//! gives the figures). The key is the first half of the 32-byte seed (a uniformly random string,
+//! so its halves are too).
+//!
 //! Expansion never allocates a mask vector: [`add_mask`] and [`sub_mask`] generate the keystream in
-//! small stack blocks and fold each block into the caller's vector. The 32-bit block counter
-//! bounds one mask to 2^32 - 1 blocks (256 GiB - 64 bytes) of keystream; longer requests are a
-//! typed error.
-
-use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
-use chacha20::ChaCha20;
+//! small stack blocks and fold each block into the caller's vector. Both suites bound one mask to
+//! 2^32 - 1 blocks of 64 bytes (256 GiB - 64 bytes) of keystream, ChaCha20's block-counter limit;
+//! longer requests are a typed error (no session comes near it: L <= 2^28 elements of <= 8 bytes).
 
 use super::kdf::{derive32, Context, Label};
 use super::secret::secret_bytes;
 use crate::ids::{ParticipantId, Round, SessionId};
 use crate::ring::{packed_len, Bits, Combine, Elems, RingVec, Word};
+use aes::Aes128;
+use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
+use chacha20::ChaCha20;
 
 secret_bytes!(
     /// A 32-byte seed from which a mask is expanded (a pairwise seed `s_uv` or a self-mask seed).
@@ -64,11 +76,106 @@ impl SelfMaskSecret {
     }
 }
 
+/// The mask PRG cipher suite: a session parameter (encoded in the session id), so clients and
+/// server always expand a seed the same way, and a client policy can refuse a suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MaskPrg {
+    /// Suite 1: ChaCha20 (RFC 8439). For devices without AES hardware.
+    ChaCha20,
+    /// Suite 2: AES-128 in counter mode (NIST SP 800-38A). The default for new sessions.
+    Aes128Ctr,
+}
+
+impl MaskPrg {
+    /// Every suite, in code order.
+    pub const ALL: [MaskPrg; 2] = [MaskPrg::ChaCha20, MaskPrg::Aes128Ctr];
+
+    /// The suite's code in the parameter encoding.
+    pub const fn code(self) -> u8 {
+        match self {
+            MaskPrg::ChaCha20 => 1,
+            MaskPrg::Aes128Ctr => 2,
+        }
+    }
+
+    /// The suite with this code, if any.
+    pub const fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(MaskPrg::ChaCha20),
+            2 => Some(MaskPrg::Aes128Ctr),
+            _ => None,
+        }
+    }
+
+    /// A short name (`chacha20`, `aes128-ctr`), as in configuration files.
+    pub const fn name(self) -> &'static str {
+        match self {
+            MaskPrg::ChaCha20 => "chacha20",
+            MaskPrg::Aes128Ctr => "aes128-ctr",
+        }
+    }
+
+    /// The suite with this [`Self::name`], if any.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+impl core::fmt::Display for MaskPrg {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+type Aes128Ctr = ctr::Ctr128BE<Aes128>;
+
+/// One seed's keystream under a suite. Both ciphers zeroize their key state on drop.
+// The AES variant (expanded keys for both the hardware and the software backend) is larger; the
+// value lives on the stack for one mask at a time, where boxing would cost an allocation per
+// mask and chunk.
+#[allow(clippy::large_enum_variant)]
+enum Keystream {
+    ChaCha(ChaCha20),
+    Aes(Aes128Ctr),
+}
+
+impl Keystream {
+    fn new(prg: MaskPrg, seed: &MaskSeed) -> Self {
+        let key = seed.expose();
+        match prg {
+            MaskPrg::ChaCha20 => Keystream::ChaCha(ChaCha20::new(key.into(), &[0u8; 12].into())),
+            MaskPrg::Aes128Ctr => {
+                let mut k = [0u8; 16];
+                k.copy_from_slice(&key[..16]);
+                let c = Aes128Ctr::new(&k.into(), &[0u8; 16].into());
+                zeroize::Zeroize::zeroize(&mut k);
+                Keystream::Aes(c)
+            }
+        }
+    }
+
+    /// Positions the keystream at byte `offset` (callers pass offsets below [`MAX_KEYSTREAM`]).
+    fn seek(&mut self, offset: u64) {
+        match self {
+            Keystream::ChaCha(c) => c.seek(offset),
+            Keystream::Aes(c) => c.seek(offset),
+        }
+    }
+
+    fn write(&mut self, buf: &mut [u8]) {
+        match self {
+            Keystream::ChaCha(c) => c.write_keystream(buf),
+            Keystream::Aes(c) => c.write_keystream(buf),
+        }
+    }
+}
+
 /// Errors of mask expansion.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PrgError {
-    /// The mask needs more keystream than one ChaCha20 key and nonce provide (256 GiB).
+    /// The mask needs more keystream than one seed may produce (256 GiB).
     #[error("a mask of {len} elements of {bits} bits exceeds the 256 GiB keystream limit")]
     TooLong {
         /// Requested length.
@@ -96,25 +203,25 @@ fn check(bits: Bits, len: usize) -> Result<(), PrgError> {
     }
 }
 
-fn expand_into<W: Word>(seed: &MaskSeed, bits: Bits, dst: &mut [W], op: Combine) {
-    let mut cipher = ChaCha20::new(seed.expose().into(), &[0u8; 12].into());
+fn expand_into<W: Word>(prg: MaskPrg, seed: &MaskSeed, bits: Bits, dst: &mut [W], op: Combine) {
+    let mut cipher = Keystream::new(prg, seed);
     let mut buf = [0u8; BLOCK_ELEMS * 8];
     for chunk in dst.chunks_mut(BLOCK_ELEMS) {
         // Full chunks are byte-aligned; only the last one may end mid-byte.
         let n = (chunk.len() * bits.get() as usize).div_ceil(8);
         let ks = &mut buf[..n];
-        cipher.write_keystream(ks);
+        cipher.write(ks);
         crate::ring::combine_keystream(bits, ks, chunk, op);
     }
     zeroize::Zeroize::zeroize(&mut buf);
 }
 
-fn apply(seed: &MaskSeed, v: &mut RingVec, op: Combine) -> Result<(), PrgError> {
+fn apply(prg: MaskPrg, seed: &MaskSeed, v: &mut RingVec, op: Combine) -> Result<(), PrgError> {
     let bits = v.bits();
     check(bits, v.len())?;
     match v.elems_mut() {
-        Elems::Narrow(d) => expand_into(seed, bits, d, op),
-        Elems::Wide(d) => expand_into(seed, bits, d, op),
+        Elems::Narrow(d) => expand_into(prg, seed, bits, d, op),
+        Elems::Wide(d) => expand_into(prg, seed, bits, d, op),
     }
     Ok(())
 }
@@ -146,18 +253,24 @@ pub const CHUNK_ELEMS: usize = 8 * BLOCK_ELEMS;
 /// `start` must be a multiple of [`BLOCK_ELEMS`], so the keystream offset `start * bits / 8` is a
 /// whole number of 64-byte blocks and the result is bit-identical to expanding each mask from
 /// element 0 (the block layout of [`expand_into`] is reproduced exactly).
-fn masks_into<W: Word>(masks: &[(&MaskSeed, MaskSign)], bits: Bits, dst: &mut [W], start: usize) {
+fn masks_into<W: Word>(
+    prg: MaskPrg,
+    masks: &[(&MaskSeed, MaskSign)],
+    bits: Bits,
+    dst: &mut [W],
+    start: usize,
+) {
     debug_assert_eq!(start % BLOCK_ELEMS, 0);
     let offset = (start as u64) * bits.get() as u64 / 8;
     let mut buf = [0u8; BLOCK_ELEMS * 8];
     for (seed, sign) in masks {
-        let mut cipher = ChaCha20::new(seed.expose().into(), &[0u8; 12].into());
+        let mut cipher = Keystream::new(prg, seed);
         cipher.seek(offset);
         let op = sign.combine();
         for chunk in dst.chunks_mut(BLOCK_ELEMS) {
             let n = (chunk.len() * bits.get() as usize).div_ceil(8);
             let ks = &mut buf[..n];
-            cipher.write_keystream(ks);
+            cipher.write(ks);
             crate::ring::combine_keystream(bits, ks, chunk, op);
         }
     }
@@ -167,29 +280,34 @@ fn masks_into<W: Word>(masks: &[(&MaskSeed, MaskSign)], bits: Bits, dst: &mut [W
 /// `v += sum_i sign_i * PRG(seed_i)` in place: the same result as calling [`add_mask`] /
 /// [`sub_mask`] once per mask, but in one pass over `v`, chunk by chunk (each chunk of `v` stays
 /// in cache while all masks' keystreams for it are generated).
-pub fn apply_masks(masks: &[(&MaskSeed, MaskSign)], v: &mut RingVec) -> Result<(), PrgError> {
+pub fn apply_masks(
+    prg: MaskPrg,
+    masks: &[(&MaskSeed, MaskSign)],
+    v: &mut RingVec,
+) -> Result<(), PrgError> {
     let bits = v.bits();
     check(bits, v.len())?;
     match v.elems_mut() {
         Elems::Narrow(d) => d
             .chunks_mut(CHUNK_ELEMS)
             .enumerate()
-            .for_each(|(i, c)| masks_into(masks, bits, c, i * CHUNK_ELEMS)),
+            .for_each(|(i, c)| masks_into(prg, masks, bits, c, i * CHUNK_ELEMS)),
         Elems::Wide(d) => d
             .chunks_mut(CHUNK_ELEMS)
             .enumerate()
-            .for_each(|(i, c)| masks_into(masks, bits, c, i * CHUNK_ELEMS)),
+            .for_each(|(i, c)| masks_into(prg, masks, bits, c, i * CHUNK_ELEMS)),
     }
     Ok(())
 }
 
 /// [`apply_masks`] on all rayon worker threads: `v` is cut into byte-aligned coordinate chunks and
-/// each thread regenerates every mask's keystream for the chunks it takes (ChaCha20 seeks to the
+/// each thread regenerates every mask's keystream for the chunks it takes (the cipher seeks to the
 /// chunk's first block). No memory beyond one 8 KiB keystream buffer per thread; the result is
 /// bit-identical to the sequential version. Chunks are small enough (at most [`CHUNK_ELEMS`], and
 /// about eight per thread for short vectors) for work stealing to balance the threads.
 #[cfg(feature = "server")]
 pub fn apply_masks_parallel(
+    prg: MaskPrg,
     masks: &[(&MaskSeed, MaskSign)],
     v: &mut RingVec,
 ) -> Result<(), PrgError> {
@@ -204,33 +322,33 @@ pub fn apply_masks_parallel(
         Elems::Narrow(d) => d
             .par_chunks_mut(chunk)
             .enumerate()
-            .for_each(|(i, c)| masks_into(masks, bits, c, i * chunk)),
+            .for_each(|(i, c)| masks_into(prg, masks, bits, c, i * chunk)),
         Elems::Wide(d) => d
             .par_chunks_mut(chunk)
             .enumerate()
-            .for_each(|(i, c)| masks_into(masks, bits, c, i * chunk)),
+            .for_each(|(i, c)| masks_into(prg, masks, bits, c, i * chunk)),
     }
     Ok(())
 }
 
 /// `v += PRG(seed)` in place.
-pub fn add_mask(seed: &MaskSeed, v: &mut RingVec) -> Result<(), PrgError> {
-    apply(seed, v, Combine::Add)
+pub fn add_mask(prg: MaskPrg, seed: &MaskSeed, v: &mut RingVec) -> Result<(), PrgError> {
+    apply(prg, seed, v, Combine::Add)
 }
 
 /// `v -= PRG(seed)` in place.
-pub fn sub_mask(seed: &MaskSeed, v: &mut RingVec) -> Result<(), PrgError> {
-    apply(seed, v, Combine::Sub)
+pub fn sub_mask(prg: MaskPrg, seed: &MaskSeed, v: &mut RingVec) -> Result<(), PrgError> {
+    apply(prg, seed, v, Combine::Sub)
 }
 
 /// The mask `PRG(seed)` as a new vector (test vectors and diagnostics; the protocol uses
 /// [`add_mask`] / [`sub_mask`]).
-pub fn expand(seed: &MaskSeed, bits: Bits, len: usize) -> Result<RingVec, PrgError> {
+pub fn expand(prg: MaskPrg, seed: &MaskSeed, bits: Bits, len: usize) -> Result<RingVec, PrgError> {
     check(bits, len)?;
     let mut v = RingVec::zeros(bits, len);
     match v.elems_mut() {
-        Elems::Narrow(d) => expand_into(seed, bits, d, Combine::Assign),
-        Elems::Wide(d) => expand_into(seed, bits, d, Combine::Assign),
+        Elems::Narrow(d) => expand_into(prg, seed, bits, d, Combine::Assign),
+        Elems::Wide(d) => expand_into(prg, seed, bits, d, Combine::Assign),
     }
     Ok(v)
 }
@@ -239,36 +357,120 @@ pub fn expand(seed: &MaskSeed, bits: Bits, len: usize) -> Result<RingVec, PrgErr
 mod tests {
     use super::*;
 
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
     #[test]
     fn add_then_sub_is_identity() {
         let seed = MaskSeed::from_bytes([3; 32]);
-        for bits in [1, 7, 8, 16, 32, 33, 63, 64] {
-            let b = Bits::new(bits).unwrap();
-            let x = RingVec::from_u64s_reduced(b, (0..3000u64).map(|i| i * 0x9e37_79b9));
-            let mut y = x.clone();
-            add_mask(&seed, &mut y).unwrap();
-            assert_ne!(x, y, "bits {bits}");
-            sub_mask(&seed, &mut y).unwrap();
-            assert_eq!(x, y, "bits {bits}");
+        for prg in MaskPrg::ALL {
+            for bits in [1, 7, 8, 16, 32, 33, 63, 64] {
+                let b = Bits::new(bits).unwrap();
+                let x = RingVec::from_u64s_reduced(b, (0..3000u64).map(|i| i * 0x9e37_79b9));
+                let mut y = x.clone();
+                add_mask(prg, &seed, &mut y).unwrap();
+                assert_ne!(x, y, "{prg} bits {bits}");
+                sub_mask(prg, &seed, &mut y).unwrap();
+                assert_eq!(x, y, "{prg} bits {bits}");
+            }
         }
+    }
+
+    #[test]
+    fn suites_differ_and_codes_round_trip() {
+        let seed = MaskSeed::from_bytes([5; 32]);
+        let a = expand(MaskPrg::ChaCha20, &seed, Bits::B32, 64).unwrap();
+        let b = expand(MaskPrg::Aes128Ctr, &seed, Bits::B32, 64).unwrap();
+        assert_ne!(a, b);
+        for p in MaskPrg::ALL {
+            assert_eq!(MaskPrg::from_code(p.code()), Some(p));
+            assert_eq!(MaskPrg::from_name(p.name()), Some(p));
+        }
+        assert_eq!(MaskPrg::from_code(0), None);
+        assert_eq!(MaskPrg::from_code(3), None);
+        assert_eq!(MaskPrg::from_name("aes256-ctr"), None);
+    }
+
+    /// NIST SP 800-38A, F.5.1 (CTR-AES128.Encrypt): checks the AES implementation and that the
+    /// counter block is incremented as one 128-bit big-endian integer (the second block's
+    /// increment carries from byte 15 into byte 14).
+    #[test]
+    fn nist_sp800_38a_f51_aes128_ctr() {
+        let key = hex("2b7e151628aed2a6abf7158809cf4f3c");
+        let iv = hex("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff");
+        let mut buf = hex(concat!(
+            "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51",
+            "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710"
+        ));
+        let want = hex(concat!(
+            "874d6191b620e3261bef6864990db6ce9806f66b7970fdff8617187bb9fffdff",
+            "5ae4df3edbd5d35e5b4f09020db03eab1e031dda2fbe03d1792170a0f3009cee"
+        ));
+        let mut c = Aes128Ctr::new(
+            key.as_slice().try_into().unwrap(),
+            iv.as_slice().try_into().unwrap(),
+        );
+        c.apply_keystream(&mut buf);
+        assert_eq!(buf, want);
+    }
+
+    /// Suite 2 is AES-128-CTR keyed with the seed's first 16 bytes from the all-zero counter
+    /// block: its keystream equals the AES encryptions of the big-endian counters 0, 1, 2, ...
+    /// (computed here block by block with the raw block cipher), and a seek lands on the same
+    /// bytes as generating from the start.
+    #[test]
+    fn aes_suite_is_ctr_from_zero() {
+        use aes::cipher::{BlockCipherEncrypt, KeyInit};
+        let seed_bytes: [u8; 32] = core::array::from_fn(|i| (i as u8).wrapping_mul(29) ^ 0x5a);
+        let seed = MaskSeed::from_bytes(seed_bytes);
+        let mut ks = Keystream::new(MaskPrg::Aes128Ctr, &seed);
+        let mut got = [0u8; 16 * 300];
+        ks.write(&mut got);
+        let aes = Aes128::new(seed_bytes[..16].try_into().unwrap());
+        for (i, block) in got.chunks(16).enumerate() {
+            let mut b = (i as u128).to_be_bytes().into();
+            aes.encrypt_block(&mut b);
+            assert_eq!(block, b.as_slice(), "block {i}");
+        }
+        let mut later = Keystream::new(MaskPrg::Aes128Ctr, &seed);
+        later.seek(16 * 257);
+        let mut tail = [0u8; 16 * 43];
+        later.write(&mut tail);
+        assert_eq!(&tail[..], &got[16 * 257..]);
     }
 
     #[test]
     fn mask_is_keystream_read_as_packed_bits() {
         let seed = MaskSeed::from_bytes([9; 32]);
-        for bits in [1, 5, 7, 32, 33, 64] {
-            let b = Bits::new(bits).unwrap();
-            let len = 2500;
-            let n = packed_len(b, len).unwrap();
-            let mut ks = vec![0u8; n];
-            ChaCha20::new(&[9u8; 32].into(), &[0u8; 12].into()).apply_keystream(&mut ks);
-            // Clear the padding bits so the canonical unpacker accepts the keystream.
-            let used = (len * bits as usize) % 8;
-            if used != 0 {
-                *ks.last_mut().unwrap() &= (1u8 << used) - 1;
+        for prg in MaskPrg::ALL {
+            for bits in [1, 5, 7, 32, 33, 64] {
+                let b = Bits::new(bits).unwrap();
+                let len = 2500;
+                let n = packed_len(b, len).unwrap();
+                let mut ks = vec![0u8; n];
+                match prg {
+                    MaskPrg::ChaCha20 => {
+                        ChaCha20::new(&[9u8; 32].into(), &[0u8; 12].into()).apply_keystream(&mut ks)
+                    }
+                    MaskPrg::Aes128Ctr => Aes128Ctr::new(&[9u8; 16].into(), &[0u8; 16].into())
+                        .apply_keystream(&mut ks),
+                }
+                // Clear the padding bits so the canonical unpacker accepts the keystream.
+                let used = (len * bits as usize) % 8;
+                if used != 0 {
+                    *ks.last_mut().unwrap() &= (1u8 << used) - 1;
+                }
+                let want = RingVec::unpack(b, len, &ks).unwrap();
+                assert_eq!(
+                    expand(prg, &seed, b, len).unwrap(),
+                    want,
+                    "{prg} bits {bits}"
+                );
             }
-            let want = RingVec::unpack(b, len, &ks).unwrap();
-            assert_eq!(expand(&seed, b, len).unwrap(), want, "bits {bits}");
         }
     }
 
@@ -283,7 +485,10 @@ mod tests {
             MaskSign::Add,
         ];
         let masks: Vec<(&MaskSeed, MaskSign)> = seeds.iter().zip(signs).collect();
-        for bits in [1, 5, 7, 8, 16, 31, 32, 33, 63, 64] {
+        for (prg, bits) in MaskPrg::ALL
+            .into_iter()
+            .flat_map(|p| [1, 5, 7, 8, 16, 31, 32, 33, 63, 64].map(|b| (p, b)))
+        {
             let b = Bits::new(bits).unwrap();
             // Lengths around the chunk and block sizes, and one spanning several chunks.
             for len in [
@@ -299,18 +504,18 @@ mod tests {
                 let mut want = x.clone();
                 for (seed, sign) in &masks {
                     match sign {
-                        MaskSign::Add => add_mask(seed, &mut want).unwrap(),
-                        MaskSign::Sub => sub_mask(seed, &mut want).unwrap(),
+                        MaskSign::Add => add_mask(prg, seed, &mut want).unwrap(),
+                        MaskSign::Sub => sub_mask(prg, seed, &mut want).unwrap(),
                     }
                 }
                 let mut got = x.clone();
-                apply_masks(&masks, &mut got).unwrap();
-                assert_eq!(got, want, "bits {bits} len {len}");
+                apply_masks(prg, &masks, &mut got).unwrap();
+                assert_eq!(got, want, "{prg} bits {bits} len {len}");
                 #[cfg(feature = "server")]
                 {
                     let mut par = x.clone();
-                    apply_masks_parallel(&masks, &mut par).unwrap();
-                    assert_eq!(par, want, "parallel, bits {bits} len {len}");
+                    apply_masks_parallel(prg, &masks, &mut par).unwrap();
+                    assert_eq!(par, want, "parallel, {prg} bits {bits} len {len}");
                 }
             }
         }
@@ -319,9 +524,11 @@ mod tests {
     #[test]
     fn too_long_is_an_error() {
         let seed = MaskSeed::from_bytes([0; 32]);
-        assert!(matches!(
-            expand(&seed, Bits::new(64).unwrap(), usize::MAX / 2),
-            Err(PrgError::TooLong { .. })
-        ));
+        for prg in MaskPrg::ALL {
+            assert!(matches!(
+                expand(prg, &seed, Bits::new(64).unwrap(), usize::MAX / 2),
+                Err(PrgError::TooLong { .. })
+            ));
+        }
     }
 }

@@ -43,6 +43,7 @@ pub struct SessionParamsBuilder {
     max_weight: u32,
     bits: Option<crate::ring::Bits>,
     round_timeout_ms: [u32; 5],
+    mask_prg: crate::crypto::prg::MaskPrg,
 }
 
 impl SessionParams {
@@ -90,6 +91,7 @@ impl SessionParams {
             max_weight: 1,
             bits: None,
             round_timeout_ms: [60_000; 5],
+            mask_prg: crate::crypto::prg::MaskPrg::Aes128Ctr,
         }
     }
 }
@@ -145,6 +147,13 @@ impl SessionParamsBuilder {
         self
     }
 
+    /// The mask PRG suite (default AES-128-CTR, fast wherever the CPU has AES instructions;
+    /// ChaCha20 for cohorts of devices without them).
+    pub fn mask_prg(mut self, suite: crate::crypto::prg::MaskPrg) -> Self {
+        self.mask_prg = suite;
+        self
+    }
+
     /// Each round's deadline in milliseconds (default 60 000).
     pub fn round_timeouts_ms(mut self, timeouts: [u32; 5]) -> Self {
         self.round_timeout_ms = timeouts;
@@ -185,6 +194,7 @@ impl SessionParamsBuilder {
             threshold,
             max_corrupt_neighbours,
             dp: None,
+            mask_prg: self.mask_prg,
             vector_len: self.vector_len,
             bits,
             clip: self.clip,

@@ -706,7 +706,7 @@ impl Client {
         }
         // Refused only for a vector longer than the PRG's keystream, which validated
         // parameters exclude.
-        apply_masks(&masks, &mut input)
+        apply_masks(self.params.mask_prg, &masks, &mut input)
             .map_err(|_| ClientCheck::TooFewNeighbours { have: 0, need: 0 })?;
         let msg = ClientMessage::MaskedInput(MaskedInput {
             sender: self.me,

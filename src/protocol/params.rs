@@ -17,6 +17,7 @@ use crate::prelude::*;
 
 use sha2::{Digest, Sha256};
 
+use crate::crypto::prg::MaskPrg;
 use crate::crypto::sign::VerifyingKey;
 use crate::crypto::{DOMAIN, PROTOCOL_VERSION};
 use crate::ddp::config::DP_CONFIG_LEN;
@@ -86,6 +87,9 @@ pub struct SessionParams {
     pub max_weight: u32,
     /// How long the server waits for each round (0 to 4), in milliseconds.
     pub round_timeout_ms: [u32; 5],
+    /// The cipher suite that expands mask seeds ([`MaskPrg`]): AES-128-CTR on hardware with AES
+    /// instructions, ChaCha20 for cohorts of devices without them.
+    pub mask_prg: MaskPrg,
     /// Distributed differential privacy (spec `ddp.md`): when set, every client runs the DP
     /// pipeline (clip, rotation, rounding, discrete noise) instead of the quantizer, on inputs of
     /// length `dp.dim()`; `vector_len` must be the padded dimension, `bits` the configuration's,
@@ -294,7 +298,8 @@ impl SessionParams {
     /// nonce (32) || u16(n) || u16(id)*n || u8(threat: 0 semi-honest, 1 active)
     /// || [active: identity key (32) * n] || u8(graph: 0 complete, 1 Harary) || u16(degree)
     /// || u16(t) || u16(c) || u32(L) || u8(bits) || u64(clip as IEEE 754 bits) || u64(Q)
-    /// || u32(max weight) || u32(timeout ms) * 5 || [DP: u8(1) || DpConfig (39 bytes)]
+    /// || u32(max weight) || u32(timeout ms) * 5 || u8(mask PRG suite: 1 ChaCha20, 2 AES-128-CTR)
+    /// || [DP: u8(1) || DpConfig (39 bytes)]
     /// ```
     ///
     /// Without DP nothing follows the timeouts, so sessions without DP keep their encoding.
@@ -330,6 +335,7 @@ impl SessionParams {
         for t in self.round_timeout_ms {
             e.extend_from_slice(&t.to_be_bytes());
         }
+        e.push(self.mask_prg.code());
         if let Some(dp) = &self.dp {
             e.push(1);
             e.extend_from_slice(&dp.encode());
@@ -385,6 +391,7 @@ impl SessionParams {
         for t in &mut round_timeout_ms {
             *t = r.u32()?;
         }
+        let mask_prg = MaskPrg::from_code(r.u8()?).ok_or(DecodeError::Invalid("mask PRG suite"))?;
         let dp = if r.remaining() == 0 {
             None
         } else {
@@ -409,6 +416,7 @@ impl SessionParams {
             levels,
             max_weight,
             round_timeout_ms,
+            mask_prg,
             dp,
         })
     }

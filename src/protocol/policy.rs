@@ -15,6 +15,7 @@
 
 use crate::prelude::*;
 
+use crate::crypto::prg::MaskPrg;
 use crate::crypto::sign::{SigPurpose, Signature, SigningKey, VerifyingKey, SIGNATURE_LEN};
 use crate::ids::{ParticipantId, SessionId};
 
@@ -46,6 +47,9 @@ pub enum PolicyError {
         /// Largest allowed.
         max: u64,
     },
+    /// The session's mask PRG suite is not one the policy allows.
+    #[error("mask PRG suite {0} refused by the policy")]
+    MaskPrg(MaskPrg),
     /// A semi-honest session offered to a client that requires the active model.
     #[error("semi-honest session refused: the policy requires the active model")]
     Downgrade,
@@ -364,6 +368,10 @@ pub struct ClientPolicy {
     /// [`SignedRoster`]). Required for active sessions: without it the keys come from the
     /// server, which could list keys it owns for everyone else.
     pub roster: Option<Roster>,
+    /// The mask PRG suites this client runs. Default both; a device without AES instructions
+    /// may keep only ChaCha20 (AES's constant-time software fallback is several times slower),
+    /// and a deployment may pin one suite.
+    pub mask_prgs: Vec<MaskPrg>,
 }
 
 impl ClientPolicy {
@@ -383,6 +391,7 @@ impl ClientPolicy {
             #[cfg(feature = "std")]
             require_dp: None,
             roster: None,
+            mask_prgs: MaskPrg::ALL.to_vec(),
         }
     }
 
@@ -404,6 +413,9 @@ impl ClientPolicy {
         }
         if params.index_of(me).is_none() {
             return Err(PolicyError::NotAParticipant(me));
+        }
+        if !self.mask_prgs.contains(&params.mask_prg) {
+            return Err(PolicyError::MaskPrg(params.mask_prg));
         }
         let range = |what, got: u64, min: u64, max: u64| {
             if (min..=max).contains(&got) {
@@ -507,6 +519,7 @@ mod tests {
     fn session(n: u16, graph: Graph, t: u16, c: u16, len: u32) -> SessionParams {
         SessionParams {
             dp: None,
+            mask_prg: MaskPrg::Aes128Ctr,
             nonce: [1; 32],
             participants: (1..=n).filter_map(ParticipantId::new).collect(),
             threat_model: ThreatModel::SemiHonest,

@@ -1211,9 +1211,9 @@ impl Server {
         let refs: Vec<(&MaskSeed, MaskSign)> = masks.iter().map(|(s, g)| (s, *g)).collect();
         // Lengths always match: the accumulator was built for this session.
         #[cfg(feature = "server")]
-        let _ = apply_masks_parallel(&refs, &mut acc);
+        let _ = apply_masks_parallel(self.params.mask_prg, &refs, &mut acc);
         #[cfg(not(feature = "server"))]
-        let _ = apply_masks(&refs, &mut acc);
+        let _ = apply_masks(self.params.mask_prg, &refs, &mut acc);
         self.observe(UnmaskPhase::MasksRemoved);
         let self_masks = self
             .needed

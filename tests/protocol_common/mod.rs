@@ -54,6 +54,7 @@ pub fn params(n: usize, t: u16, graph: Graph, active: bool, len: u32) -> Session
         levels: (1 << 16) + 1,
         max_weight: 1,
         round_timeout_ms: [1000; 5],
+        mask_prg: secagg::crypto::prg::MaskPrg::Aes128Ctr,
     }
 }
 
