@@ -171,23 +171,7 @@ pub fn choose_graph_params(
     dropout: f64,
     corrupt: f64,
 ) -> Result<GraphParams, ChooserError> {
-    if n < 2 {
-        return Err(ChooserError::TooFewClients { n });
-    }
-    for (name, value) in [("dropout", dropout), ("corrupt", corrupt)] {
-        if !(0.0..1.0).contains(&value) {
-            return Err(ChooserError::InvalidFraction { name, value });
-        }
-    }
-    let num_corrupt = count_of(corrupt, n);
-    let num_dropout = count_of(dropout, n);
-    if num_corrupt + num_dropout >= n {
-        return Err(ChooserError::NoHonestSurvivor {
-            n,
-            corrupt: num_corrupt,
-            dropout: num_dropout,
-        });
-    }
+    let (num_corrupt, num_dropout) = client_counts(n, dropout, corrupt)?;
     let infeasible = ChooserError::Infeasible {
         n,
         dropout,
@@ -257,23 +241,7 @@ pub fn choose_active_graph_params_with_margin(
     corrupt: f64,
     margin_bits: u32,
 ) -> Result<ActiveGraphParams, ChooserError> {
-    if n < 2 {
-        return Err(ChooserError::TooFewClients { n });
-    }
-    for (name, value) in [("dropout", dropout), ("corrupt", corrupt)] {
-        if !(0.0..1.0).contains(&value) {
-            return Err(ChooserError::InvalidFraction { name, value });
-        }
-    }
-    let num_corrupt = count_of(corrupt, n);
-    let num_dropout = count_of(dropout, n);
-    if num_corrupt + num_dropout >= n {
-        return Err(ChooserError::NoHonestSurvivor {
-            n,
-            corrupt: num_corrupt,
-            dropout: num_dropout,
-        });
-    }
+    let (num_corrupt, num_dropout) = client_counts(n, dropout, corrupt)?;
     let infeasible = || ChooserError::Infeasible {
         n,
         dropout,
@@ -362,6 +330,29 @@ pub fn corrupt_neighbour_bound(
     }
     let finder = Finder::new(n, count_of(corrupt, n), 0, margin_bits);
     Ok(finder.corrupt_tail(degree).saturating_sub(1))
+}
+
+/// The argument checks shared by both choosers: `n >= 2`, fractions in `[0, 1)`, and at least
+/// one honest surviving client. Returns the numbers of corrupted and dropped clients.
+fn client_counts(n: u64, dropout: f64, corrupt: f64) -> Result<(u64, u64), ChooserError> {
+    if n < 2 {
+        return Err(ChooserError::TooFewClients { n });
+    }
+    for (name, value) in [("dropout", dropout), ("corrupt", corrupt)] {
+        if !(0.0..1.0).contains(&value) {
+            return Err(ChooserError::InvalidFraction { name, value });
+        }
+    }
+    let num_corrupt = count_of(corrupt, n);
+    let num_dropout = count_of(dropout, n);
+    if num_corrupt + num_dropout >= n {
+        return Err(ChooserError::NoHonestSurvivor {
+            n,
+            corrupt: num_corrupt,
+            dropout: num_dropout,
+        });
+    }
+    Ok((num_corrupt, num_dropout))
 }
 
 /// `floor((rate + RATE_EPSILON) * n)`, clamped to `n`.
