@@ -16,7 +16,7 @@
 //! | the pipeline into `Z_{2^bits}` | [`client`] | client |
 //! | centered decoding, unscaling, inverse rotation | [`decode`] | server |
 //! | Renyi-DP accounting: the papers' bounds and the exact-distribution bound | [`accounting`] | anyone |
-//! | choosing the scale and the noise for a target `(epsilon, delta)` | [`calibrate`] | coordinator |
+//! | choosing the scale and the noise for a target `(epsilon, delta)` | [`mod@calibrate`] | coordinator |
 //!
 //! Invariants: the samplers never touch floating point; the sensitivity the accounting uses is
 //! the integer norm bound the client enforces exactly ([`rounding`]); the guarantee is stated

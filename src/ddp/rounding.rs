@@ -5,7 +5,7 @@
 //! fresh RNG word `w`: unbiased, error in `(-1, 1)`. The whole vector is re-rounded until its
 //! squared L2 norm, computed exactly in integers, is at most `norm_bound_sq`. That exact check is
 //! what bounds the sum's sensitivity, so the privacy guarantee does not depend on any floating
-//! point above it. With `norm_bound_sq` from [`super::accounting::rounded_norm_bound`] and
+//! point above it. With `norm_bound_sq` from [`super::accounting::rounded_norm_bound_sq`] and
 //! `||y|| <= c`, one attempt succeeds with probability at least `1 - beta`.
 //!
 //! Conditioning introduces a bias of order `beta` times the rounding error; see the
