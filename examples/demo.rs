@@ -225,7 +225,13 @@ async fn run(a: Args) -> bool {
     let coordinator = match Coordinator::bind(
         "127.0.0.1:0".parse().expect("address"),
         &identity,
-        CoordinatorOptions::default(),
+        // All n clients connect at once and the demo's clients do not retry a refused
+        // connection: admit them all to the handshake (a deployment keeps the default cap and
+        // its clients retry with backoff).
+        CoordinatorOptions {
+            max_pending_hellos: n.max(256),
+            ..CoordinatorOptions::default()
+        },
     ) {
         Ok(c) => Arc::new(c),
         Err(e) => {
