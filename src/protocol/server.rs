@@ -757,7 +757,17 @@ impl Server {
                 );
             }
             if self.slots[i].fate.is_none() {
-                self.slots[i].fate = Some(ClientFate::Excluded);
+                // A client whose connection closed after its masked input was accepted is still
+                // counted in U3 (see `client_gone`); when the session aborts instead, what
+                // happened to it is that it left.
+                self.slots[i].fate = Some(if self.slots[i].gone {
+                    ClientFate::Dropped {
+                        round: self.round,
+                        why: DropReason::ConnectionLost,
+                    }
+                } else {
+                    ClientFate::Excluded
+                });
             }
         }
         self.result = Some(Err(SessionAbort {
