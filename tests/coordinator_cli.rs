@@ -256,6 +256,46 @@ async fn every_report_is_stored_on_stdout_or_in_result_dir() {
     }
 }
 
+/// Results durable before success is reported: the result directory disappears (a regular
+/// file takes its place) while the session runs. Before, the clients were told `Included` and
+/// then the write failed; now the report is written before any `Finished` goes out, so the
+/// clients are told the session aborted with code 5 (not stored), and the process exits 3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_client_is_told_included_when_the_result_cannot_be_stored() {
+    let d = temp_dir("notstored");
+    let results = d.join("results");
+    std::fs::create_dir_all(&results).unwrap();
+    let cfg = d.join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:0\"\nresult_dir = \"{}\"\n[tls]\ndev_cert_out = \"{}\"\n{}",
+            results.display(),
+            d.join("cert.pem").display(),
+            session_toml("")
+        ),
+    )
+    .unwrap();
+    let (mut child, addr, log) = start(&cfg);
+    // The directory passed the start-up check; now it is gone.
+    std::fs::remove_dir_all(&results).unwrap();
+    std::fs::write(&results, b"not a directory").unwrap();
+    let outcomes = clients(addr, &d.join("cert.pem"), vec![String::new(); 3]).await;
+    let status = child.wait().unwrap();
+    let log = log.join().unwrap();
+    for o in &outcomes {
+        assert!(
+            matches!(
+                o,
+                ClientOutcome::Aborted(a) if a.check == secagg::protocol::ClientCheck::ServerAborted(5)
+            ),
+            "{outcomes:?}\n{log}"
+        );
+    }
+    assert_eq!(status.code(), Some(3), "{log}");
+    assert!(log.contains("session report NOT written"), "{log}");
+}
+
 /// The sample configuration in the repository validates (with the result directory moved to
 /// a temporary one through the environment, which also checks the overrides).
 #[test]

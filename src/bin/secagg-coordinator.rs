@@ -733,8 +733,22 @@ async fn serve(cfg: Config, prepared: Prepared) -> i32 {
                 return 2;
             }
         };
-        match coordinator.run_session(p).await {
-            Ok(report) => {
+        // The report is stored durably before any client is told its outcome: if it cannot
+        // be, the clients are told the session aborted (code 5) and the process fails.
+        let result_dir = cfg.result_dir.clone();
+        let commit = move |report: &secagg::transport::coordinator::SessionReport| match &result_dir
+        {
+            Some(dir) => result_file::write_report(dir, report).map(|path| {
+                info!(path = %path.display(), "session report written");
+            }),
+            None => {
+                let stdout = std::io::stdout();
+                let mut w = std::io::BufWriter::new(stdout.lock());
+                result_file::write_json(&mut w, report).and_then(|()| std::io::Write::flush(&mut w))
+            }
+        };
+        match coordinator.run_session_committed(p, commit).await {
+            Ok((report, stored)) => {
                 info!(
                     session = s,
                     connections = report.connections,
@@ -746,26 +760,15 @@ async fn serve(cfg: Config, prepared: Prepared) -> i32 {
                     "session finished"
                 );
                 // A result is stored durably or the process fails: never silently nowhere.
-                match &cfg.result_dir {
-                    Some(dir) => match result_file::write_report(dir, &report) {
-                        Ok(path) => info!(path = %path.display(), "session report written"),
-                        Err(e) => {
-                            error!(dir = %dir.display(), "session report NOT written: {e}");
-                            coordinator.shutdown(Duration::from_secs(2)).await;
-                            return 3;
+                if let Err(e) = stored {
+                    match &cfg.result_dir {
+                        Some(dir) => {
+                            error!(dir = %dir.display(), "session report NOT written: {e}")
                         }
-                    },
-                    None => {
-                        let stdout = std::io::stdout();
-                        let mut w = std::io::BufWriter::new(stdout.lock());
-                        if let Err(e) = result_file::write_json(&mut w, &report)
-                            .and_then(|()| std::io::Write::flush(&mut w))
-                        {
-                            error!("session report NOT written to stdout: {e}");
-                            coordinator.shutdown(Duration::from_secs(2)).await;
-                            return 3;
-                        }
+                        None => error!("session report NOT written to stdout: {e}"),
                     }
+                    coordinator.shutdown(Duration::from_secs(2)).await;
+                    return 3;
                 }
                 // A session aborted by the drain is an orderly stop, not a failure.
                 if matches!(&report.result, Err(e) if e.reason != AbortReason::Shutdown) {

@@ -270,10 +270,29 @@ impl Coordinator {
     /// Runs one session to its end: accepts the participants' connections, drives the
     /// protocol, and returns the report. Connections for other sessions wait in the endpoint's
     /// queue until the next call.
+    ///
+    /// The result is not stored anywhere: a service that must not tell a client `Included`
+    /// before its result is safe uses [`Coordinator::run_session_committed`].
     pub async fn run_session(
         &self,
         params: SessionParams,
     ) -> Result<SessionReport, TransportError> {
+        self.run_session_committed(params, |_| Ok::<(), core::convert::Infallible>(()))
+            .await
+            .map(|(report, _)| report)
+    }
+
+    /// As [`Coordinator::run_session`], but the session's final `Finished` messages are held
+    /// back until `commit` (typically a durable write of the report) has returned: on `Ok`
+    /// they go out as the protocol produced them; on `Err` every client that was to receive one
+    /// is sent `Finished(aborted, 5)` ([`NOT_STORED`]) instead, so no client is told it was
+    /// included in a result that was lost. `commit` runs off the connection-serving threads
+    /// (it may block on the file system). Returns the report and what `commit` returned.
+    pub async fn run_session_committed<E>(
+        &self,
+        params: SessionParams,
+        commit: impl FnOnce(&SessionReport) -> Result<(), E>,
+    ) -> Result<(SessionReport, Result<(), E>), TransportError> {
         params.validate()?;
         let params = Arc::new(params);
         let session_id = params.session_id();
@@ -415,7 +434,9 @@ impl Coordinator {
                     off_io(|| server.shut_down());
                 }
             }
-            bytes_out += flush(&mut server, &shared);
+            if server.result().is_none() {
+                bytes_out += flush(&mut server, &shared);
+            }
             if server.round() != Round::AdvertiseKeys || server.result().is_some() {
                 close_to_new(&shared);
             }
@@ -432,9 +453,80 @@ impl Coordinator {
                 round = server.round();
             }
         }
-        bytes_out += flush(&mut server, &shared);
+        // The session's last messages (its `Finished`) are held until the report is committed.
+        let held: Vec<(ParticipantId, Vec<u8>)> =
+            std::iter::from_fn(|| server.poll_transmit()).collect();
         close_to_new(&shared);
         acceptor.abort();
+        let result = server.result().cloned().unwrap_or(Err(SessionAbort {
+            round: server.round(),
+            reason: crate::protocol::AbortReason::TooFewClients { have: 0, need: 1 },
+        }));
+        // Dropouts by round and reason, in one line.
+        let mut dropped: std::collections::BTreeMap<String, usize> =
+            std::collections::BTreeMap::new();
+        for &id in &params.participants {
+            if let Some(ClientFate::Dropped { round, why }) = server.fate(id) {
+                *dropped.entry(format!("{round:?}/{why:?}")).or_default() += 1;
+            }
+        }
+        info!(session = ?session_id, dropouts = ?dropped, "dropouts by round and reason");
+        self.metrics.add(
+            "secagg_bytes_received_total",
+            &[],
+            shared.bytes_in.load(Ordering::Relaxed),
+        );
+        match &result {
+            Ok(out) => info!(
+                session = ?session_id,
+                included = out.included.len(),
+                ms = start.elapsed().as_millis() as u64,
+                "session complete: sum of {} inputs",
+                out.included.len()
+            ),
+            Err(e) => warn!(session = ?session_id, %e, "session aborted"),
+        }
+        let held_bytes: u64 = held.iter().map(|(_, m)| m.len() as u64).sum();
+        let mut report = SessionReport {
+            session_id,
+            params: params.clone(),
+            fates: params
+                .participants
+                .iter()
+                .filter_map(|&id| Some((id, server.fate(id)?)))
+                .collect(),
+            result,
+            rounds,
+            bytes_in: shared.bytes_in.load(Ordering::Relaxed),
+            bytes_out: bytes_out + held_bytes,
+            connections: shared.connections.load(Ordering::Relaxed),
+            refused: shared.refused.load(Ordering::Relaxed),
+            rejected,
+            elapsed: start.elapsed(),
+        };
+        let committed = off_io(|| commit(&report));
+        let final_messages = if committed.is_ok() {
+            held
+        } else {
+            warn!(session = ?session_id, "the session's result was not stored: its clients are told it aborted (code {NOT_STORED})");
+            self.metrics.add("secagg_results_not_stored_total", &[], 1);
+            let abort = crate::protocol::messages::ServerMessage::Finished(
+                crate::protocol::messages::Finished {
+                    outcome: crate::protocol::messages::Outcome::Aborted,
+                    code: NOT_STORED,
+                },
+            )
+            .encode(&session_id);
+            let mut to: Vec<ParticipantId> = held.into_iter().map(|(id, _)| id).collect();
+            to.sort_unstable();
+            to.dedup();
+            to.into_iter().map(|id| (id, abort.clone())).collect()
+        };
+        let sent = send_all(final_messages, &shared);
+        report.bytes_out = bytes_out + sent;
+        self.metrics
+            .add("secagg_bytes_sent_total", &[], report.bytes_out);
+
         // Let the writers deliver `Finished`, then close every connection.
         let peers: Vec<Peer> = shared
             .peers
@@ -466,53 +558,28 @@ impl Coordinator {
         for c in conns {
             c.close(code.varint(), why);
         }
-        let result = server.result().cloned().unwrap_or(Err(SessionAbort {
-            round: server.round(),
-            reason: crate::protocol::AbortReason::TooFewClients { have: 0, need: 1 },
-        }));
-        // Dropouts by round and reason, in one line.
-        let mut dropped: std::collections::BTreeMap<String, usize> =
-            std::collections::BTreeMap::new();
-        for &id in &params.participants {
-            if let Some(ClientFate::Dropped { round, why }) = server.fate(id) {
-                *dropped.entry(format!("{round:?}/{why:?}")).or_default() += 1;
-            }
-        }
-        info!(session = ?session_id, dropouts = ?dropped, "dropouts by round and reason");
-        self.metrics.add(
-            "secagg_bytes_received_total",
-            &[],
-            shared.bytes_in.load(Ordering::Relaxed),
-        );
-        self.metrics.add("secagg_bytes_sent_total", &[], bytes_out);
-        match &result {
-            Ok(out) => info!(
-                session = ?session_id,
-                included = out.included.len(),
-                ms = start.elapsed().as_millis() as u64,
-                "session complete: sum of {} inputs",
-                out.included.len()
-            ),
-            Err(e) => warn!(session = ?session_id, %e, "session aborted"),
-        }
-        Ok(SessionReport {
-            session_id,
-            params: params.clone(),
-            fates: params
-                .participants
-                .iter()
-                .filter_map(|&id| Some((id, server.fate(id)?)))
-                .collect(),
-            result,
-            rounds,
-            bytes_in: shared.bytes_in.load(Ordering::Relaxed),
-            bytes_out,
-            connections: shared.connections.load(Ordering::Relaxed),
-            refused: shared.refused.load(Ordering::Relaxed),
-            rejected,
-            elapsed: start.elapsed(),
-        })
+        Ok((report, committed))
     }
+}
+
+/// Abort code sent in `Finished` when the session ended but the coordinator could not store
+/// its result (section 22 of the spec): whatever the protocol's outcome, no client is told it
+/// was included in a sum that was lost.
+pub const NOT_STORED: u16 = 5;
+
+/// Routes already-encoded messages to the connections' writers. Returns the bytes queued.
+fn send_all(msgs: Vec<(ParticipantId, Vec<u8>)>, shared: &Shared) -> u64 {
+    let mut n = 0;
+    let Ok(peers) = shared.peers.lock() else {
+        return 0;
+    };
+    for (to, bytes) in msgs {
+        if let Some(p) = peers.get(&to) {
+            n += bytes.len() as u64;
+            let _ = p.tx.send(bytes);
+        }
+    }
+    n
 }
 
 /// Routes the server's queued messages to the connections' writers. Returns the bytes queued.
