@@ -296,6 +296,7 @@ async fn run(a: Args) -> bool {
                 deadline_ms as u64 * 6 + n as u64 * a.dim as u64 / 5000 + 5000,
             ),
             policy: policy.clone(),
+            retry: secagg::transport::client::Retry::default(),
             vanish: vanish[i],
         };
         let (endpoint, cfg, inputs) = (endpoint.clone(), client_cfg.clone(), inputs.clone());

@@ -171,6 +171,7 @@ async fn clients(addr: SocketAddr, cert: &Path, tokens: Vec<String>) -> Vec<Clie
             connect_timeout: Duration::from_secs(10),
             message_timeout: Duration::from_secs(20),
             policy: protocol_common::lenient_policy(4),
+            retry: secagg::transport::client::Retry::default(),
             vanish: None,
         };
         let (cfg, endpoint, inputs) = (cfg.clone(), endpoint.clone(), inputs.clone());
@@ -383,6 +384,7 @@ async fn sigterm_drains_tells_the_clients_and_records_the_session() {
                     connect_timeout: Duration::from_secs(10),
                     message_timeout: Duration::from_secs(20),
                     policy: protocol_common::lenient_policy(4),
+                    retry: secagg::transport::client::Retry::default(),
                     vanish: None,
                 };
                 let (cfg, endpoint) = (cfg.clone(), endpoint.clone());
@@ -552,6 +554,7 @@ async fn clients_survive_a_killed_coordinator_and_the_restart_serves() {
             connect_timeout: Duration::from_secs(10),
             message_timeout: Duration::from_secs(3),
             policy: protocol_common::lenient_policy(4),
+            retry: secagg::transport::client::Retry::default(),
             vanish: None,
         };
         let (cfg, endpoint) = (cfg.clone(), endpoint.clone());

@@ -22,7 +22,7 @@ use secagg::transport::tls::CertificateDer;
 use secagg::transport::tls::{client_config_with_identity, client_endpoint, DevCa, TlsIdentity};
 use secagg::transport::{
     participate, Authenticator, ClientOptions, ClientOutcome, Coordinator, CoordinatorOptions,
-    SessionReport, TransportError,
+    Retry, SessionReport, TransportError,
 };
 
 #[derive(Clone)]
@@ -75,12 +75,32 @@ async fn participants(
     participants_vanishing(net, p, who, &[]).await
 }
 
+/// As [`participants`], retrying refused connections as `retry` says.
+async fn participants_retrying(
+    net: &Net,
+    p: &SessionParams,
+    who: Vec<Who>,
+    retry: Retry,
+) -> Vec<Result<ClientOutcome, TransportError>> {
+    run_participants(net, p, who, &[], retry).await
+}
+
 /// As [`participants`], the clients at the given indices leaving at the given rounds.
 async fn participants_vanishing(
     net: &Net,
     p: &SessionParams,
     who: Vec<Who>,
     vanish: &[(usize, Vanish)],
+) -> Vec<Result<ClientOutcome, TransportError>> {
+    run_participants(net, p, who, vanish, Retry::default()).await
+}
+
+async fn run_participants(
+    net: &Net,
+    p: &SessionParams,
+    who: Vec<Who>,
+    vanish: &[(usize, Vanish)],
+    retry: Retry,
 ) -> Vec<Result<ClientOutcome, TransportError>> {
     let inputs = Arc::new(unique_inputs(p.n(), p.vector_len as usize));
     let mut tasks = Vec::new();
@@ -95,6 +115,7 @@ async fn participants_vanishing(
             connect_timeout: Duration::from_secs(10),
             message_timeout: Duration::from_secs(30),
             policy: protocol_common::lenient_policy(p.vector_len),
+            retry,
             vanish: vanish.iter().find(|v| v.0 == w.index).map(|v| v.1),
         };
         let (endpoint, inputs) = (net.endpoint.clone(), inputs.clone());
@@ -389,7 +410,27 @@ async fn connections_without_a_hello_are_capped() {
         }
         other => panic!("a fourth silent connection was not refused: {other:?}"),
     }
-    // The silent ones time out (code 6) and free their places.
+    // The participants start while the silent ones still hold every place: their first
+    // connections are refused before the handshake and the client library retries with
+    // backoff (spec section 22) until the silent ones time out (code 6) and free their places.
+    let who = (0..3)
+        .map(|index| Who {
+            index,
+            tls: None,
+            credential: Vec::new(),
+        })
+        .collect();
+    // Short backoffs (at most 300 ms, many attempts) so that all three are in well before
+    // round 0's deadline once places free up; the default backoff grows to seconds.
+    let retry = Retry {
+        attempts: 40,
+        initial_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(300),
+    };
+    let clients = {
+        let (net, p) = (net.clone(), p.clone());
+        tokio::spawn(async move { participants_retrying(&net, &p, who, retry).await })
+    };
     for c in &silent {
         match tokio::time::timeout(Duration::from_secs(5), c.closed()).await {
             Ok(ConnectionError::ApplicationClosed(a)) => {
@@ -398,19 +439,15 @@ async fn connections_without_a_hello_are_capped() {
             other => panic!("{other:?}"),
         }
     }
-    let who = (0..3)
-        .map(|index| Who {
-            index,
-            tls: None,
-            credential: Vec::new(),
-        })
-        .collect();
-    let outcomes = participants(&net, &p, who).await;
+    let outcomes = clients.await.unwrap();
     let report = run.await.unwrap().unwrap();
     for o in &outcomes {
         assert_eq!(o.as_ref().unwrap(), &ClientOutcome::Included);
     }
     assert_exact_sum_of_all(&report, &p);
+    // 1 raw connection and each participant's first attempt refused before the handshake, and
+    // the 3 silent ones timed out.
+    assert!(report.refused >= 7, "refused {}", report.refused);
 }
 
 /// Finding 3: a participant spamming frames the server refuses was never disconnected and its

@@ -130,6 +130,11 @@ pub enum TransportError {
     /// The protocol client aborted.
     #[error(transparent)]
     Abort(#[from] ClientAbort),
+    /// The coordinator refused the connection before the handshake (QUIC
+    /// `CONNECTION_REFUSED`: too many connections waiting for their Hello, or draining). Retry
+    /// with backoff ([`super::client::Retry`]).
+    #[error("connection refused by the coordinator before the handshake")]
+    Refused,
 }
 
 impl From<quinn::ConnectionError> for TransportError {
@@ -139,6 +144,11 @@ impl From<quinn::ConnectionError> for TransportError {
                 code: CloseCode::from_u64(c.error_code.into_inner()),
                 reason: String::from_utf8_lossy(&c.reason).into_owned(),
             },
+            quinn::ConnectionError::ConnectionClosed(c)
+                if c.error_code == quinn::TransportErrorCode::CONNECTION_REFUSED =>
+            {
+                TransportError::Refused
+            }
             other => TransportError::Connection(other.to_string()),
         }
     }
