@@ -297,6 +297,40 @@ async fn no_client_is_told_included_when_the_result_cannot_be_stored() {
     assert!(log.contains("session report NOT written"), "{log}");
 }
 
+/// Cohort mode through the binary: 5 eligible, quorum 3; 3 check in, the cohort closes at its
+/// deadline and the session runs for those 3 (parameters built for n = 3), report stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cohort_mode_runs_with_the_clients_that_checked_in() {
+    let d = temp_dir("cohort");
+    let cfg = d.join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:0\"\nresult_dir = \"{}\"\n[tls]\ndev_cert_out = \"{}\"\n\
+             [session]\nclients = 5\nmin_clients = 3\ncheckin_timeout_ms = 1500\nvector_len = 4\n\
+             graph = \"complete\"\nthreshold = 2\nlevels = 65537\n\
+             round_timeout_ms = [5000, 5000, 5000, 5000, 5000]\n",
+            d.join("results").display(),
+            d.join("cert.pem").display(),
+        ),
+    )
+    .unwrap();
+    let (mut child, addr, log) = start(&cfg);
+    let outcomes = clients(addr, &d.join("cert.pem"), vec![String::new(); 3]).await;
+    assert_eq!(outcomes, vec![ClientOutcome::Included; 3]);
+    let status = child.wait().unwrap();
+    let log = log.join().unwrap();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("cohort closed"), "{log}");
+    let files: Vec<_> = std::fs::read_dir(d.join("results"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    check_report(&v);
+}
+
 /// The sample configuration in the repository validates (with the result directory moved to
 /// a temporary one through the environment, which also checks the overrides).
 #[test]

@@ -211,6 +211,14 @@ struct SessionConfig {
     /// Mask PRG suite: "aes128-ctr" (default) or "chacha20".
     #[serde(default = "default_mask_prg")]
     mask_prg: String,
+    /// Cohort mode when set: each session runs with whoever checks in (authenticated, and
+    /// listed in the token registry or identity roster if there is one) — at least
+    /// `min_clients`, at most `clients` — and its graph, threshold and corruption bound are
+    /// chosen for the actual cohort size. Unset: every listed participant is expected.
+    min_clients: Option<u16>,
+    /// Cohort mode: how long check-in stays open if the cohort does not fill up.
+    #[serde(default = "default_checkin")]
+    checkin_timeout_ms: u64,
 }
 
 fn default_listen() -> SocketAddr {
@@ -243,6 +251,9 @@ fn default_levels() -> u64 {
 fn default_timeouts() -> [u32; 5] {
     [30_000; 5]
 }
+fn default_checkin() -> u64 {
+    30_000
+}
 fn default_mask_prg() -> String {
     MaskPrg::Aes128Ctr.name().into()
 }
@@ -250,7 +261,10 @@ fn default_mask_prg() -> String {
 /// The identity keys of participants 1..=n: either the roster format clients trust
 /// (`ID HEXKEY` per line, see `secagg::protocol::Roster`), or one hex key per line in
 /// participant order.
-fn read_identity_keys(path: &std::path::Path, n: usize) -> Result<Vec<[u8; 32]>, String> {
+fn read_identity_keys(
+    path: &std::path::Path,
+    ids: &[ParticipantId],
+) -> Result<Vec<[u8; 32]>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let lines: Vec<&str> = text
         .lines()
@@ -260,11 +274,13 @@ fn read_identity_keys(path: &std::path::Path, n: usize) -> Result<Vec<[u8; 32]>,
     if lines.iter().any(|l| l.split_whitespace().count() == 2) {
         let roster = secagg::protocol::Roster::parse_text(&text)
             .map_err(|e| format!("{}: {e}", path.display()))?;
-        return (1..=n as u16)
-            .map(|i| {
-                ParticipantId::new(i)
-                    .and_then(|id| roster.key_of(id).copied())
-                    .ok_or(format!("{}: participant {i} is not listed", path.display()))
+        return ids
+            .iter()
+            .map(|&id| {
+                roster.key_of(id).copied().ok_or(format!(
+                    "{}: participant {id} is not listed",
+                    path.display()
+                ))
             })
             .collect();
     }
@@ -282,10 +298,16 @@ fn read_identity_keys(path: &std::path::Path, n: usize) -> Result<Vec<[u8; 32]>,
             Ok(k)
         })
         .collect::<Result<_, _>>()?;
-    if keys.len() != n {
-        return Err(format!("{} identity keys for {n} clients", keys.len()));
-    }
-    Ok(keys)
+    // One key per line: line i is participant i (from 1).
+    ids.iter()
+        .map(|id| {
+            keys.get(usize::from(id.get()) - 1).copied().ok_or(format!(
+                "{}: {} identity keys, none for participant {id}",
+                path.display(),
+                keys.len()
+            ))
+        })
+        .collect()
 }
 
 /// Graph, threshold t and corrupted-neighbour bound c: the chooser's for the configured dropout
@@ -332,16 +354,65 @@ fn graph_params(
     ))
 }
 
+/// Who may take part: with a token registry, the registry is the roster (and holds the
+/// identity keys); with an identity roster file (active model), its ids; with HMAC tokens or
+/// client certificates (`open`) any authenticated id may check in to a cohort; otherwise
+/// (dev mode) participants 1..=clients.
+fn eligible(
+    c: &SessionConfig,
+    roster: Option<&TokenFile>,
+    open: bool,
+) -> Result<Option<Vec<ParticipantId>>, String> {
+    if let Some(r) = roster {
+        return Ok(Some(r.participants()));
+    }
+    if let (ThreatKind::Active, Some(path)) = (c.threat_model, &c.identity_keys_file) {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if let Ok(r) = secagg::protocol::Roster::parse_text(&text) {
+            return Ok(Some(r.entries().iter().map(|e| e.0).collect()));
+        }
+    }
+    Ok(if open {
+        None
+    } else {
+        Some((1..=c.clients).filter_map(ParticipantId::new).collect())
+    })
+}
+
+/// The cohort of a session in cohort mode (`min_clients` set).
+fn cohort(
+    c: &SessionConfig,
+    roster: Option<&TokenFile>,
+    open: bool,
+) -> Result<Option<secagg::transport::Cohort>, String> {
+    let Some(min) = c.min_clients else {
+        return Ok(None);
+    };
+    if min < 2 || min > c.clients {
+        return Err(format!(
+            "min_clients = {min}: need 2 <= min_clients <= clients ({})",
+            c.clients
+        ));
+    }
+    Ok(Some(secagg::transport::Cohort {
+        eligible: eligible(c, roster, open)?,
+        min_clients: usize::from(min),
+        max_clients: usize::from(c.clients),
+        checkin_timeout: Duration::from_millis(c.checkin_timeout_ms.max(1)),
+    }))
+}
+
+/// The parameters of session `session_index`, for `cohort` if given (the ids that checked in)
+/// or else for every eligible participant.
 fn params(
     c: &SessionConfig,
     session_index: u32,
     roster: Option<&TokenFile>,
+    cohort: Option<Vec<ParticipantId>>,
 ) -> Result<SessionParams, String> {
-    // With a token registry, the registry is the roster (and holds the identity keys);
-    // otherwise participants are 1..=clients.
-    let participants: Vec<ParticipantId> = match roster {
-        Some(r) => r.participants(),
-        None => (1..=c.clients).filter_map(ParticipantId::new).collect(),
+    let participants: Vec<ParticipantId> = match cohort {
+        Some(ids) => ids,
+        None => eligible(c, roster, false)?.unwrap_or_default(),
     };
     let n = participants.len();
     let (threat_model, identity_keys) = match c.threat_model {
@@ -363,7 +434,10 @@ fn params(
                     .collect::<Result<Vec<_>, _>>()?;
                 (ThreatModel::Active, keys)
             }
-            (None, Some(path)) => (ThreatModel::Active, read_identity_keys(path, n)?),
+            (None, Some(path)) => (
+                ThreatModel::Active,
+                read_identity_keys(path, &participants)?,
+            ),
             (None, None) => return Err("the active model needs identity_keys_file".into()),
         },
     };
@@ -498,12 +572,43 @@ struct Prepared {
     roster: Option<Arc<TokenFile>>,
     identity: TlsIdentity,
     first: SessionParams,
+    cohort: Option<secagg::transport::Cohort>,
 }
 
 fn prepare(cfg: &Config) -> Result<Prepared, String> {
     let (authenticator, client_ca, roster) = authenticator(cfg)?;
-    let first = params(&cfg.session, 0, roster.as_deref())
+    let open = matches!(
+        cfg.auth,
+        Some(AuthConfig::Hmac { .. }) | Some(AuthConfig::MutualTls { .. })
+    );
+    let cohort = cohort(&cfg.session, roster.as_deref(), open)
         .map_err(|e| format!("session parameters: {e}"))?;
+    // Fixed sessions: the parameters of the first session. Cohort mode: those of the largest
+    // and of the smallest cohort (the chooser must succeed at both sizes).
+    let first = match &cohort {
+        None => params(&cfg.session, 0, roster.as_deref(), None),
+        Some(c) => {
+            let ids: Vec<ParticipantId> = match &c.eligible {
+                Some(e) => e.clone(),
+                None => (1..=cfg.session.clients)
+                    .filter_map(ParticipantId::new)
+                    .collect(),
+            };
+            if ids.len() < c.min_clients {
+                return Err(format!(
+                    "session parameters: {} eligible participants, min_clients is {}",
+                    ids.len(),
+                    c.min_clients
+                ));
+            }
+            let largest: Vec<ParticipantId> = ids.iter().copied().take(c.max_clients).collect();
+            let smallest: Vec<ParticipantId> = ids.iter().copied().take(c.min_clients).collect();
+            params(&cfg.session, 0, roster.as_deref(), Some(smallest))
+                .map_err(|e| format!("smallest cohort ({}): {e}", c.min_clients))
+                .and_then(|_| params(&cfg.session, 0, roster.as_deref(), Some(largest)))
+        }
+    }
+    .map_err(|e| format!("session parameters: {e}"))?;
     match &cfg.result_dir {
         Some(dir) => result_file::check_writable(dir)
             .map_err(|e| format!("result_dir {} is not writable: {e}", dir.display()))?,
@@ -532,6 +637,7 @@ fn prepare(cfg: &Config) -> Result<Prepared, String> {
     secagg::transport::tls::server_config(&identity, Duration::from_secs(60), client_ca.as_deref())
         .map_err(|e| format!("TLS: {e}"))?;
     Ok(Prepared {
+        cohort,
         authenticator,
         client_ca,
         roster,
@@ -564,12 +670,24 @@ fn print_summary(path: &std::path::Path, cfg: &Config, p: &Prepared) {
         "  sessions        {} (grace period {} s on SIGTERM)",
         cfg.sessions, cfg.grace_period_s
     );
-    println!(
-        "  participants    {} ({}..={})",
-        f.n(),
-        f.participants.first().map(|p| p.get()).unwrap_or(0),
-        f.participants.last().map(|p| p.get()).unwrap_or(0)
-    );
+    match &p.cohort {
+        None => println!(
+            "  participants    {} ({}..={})",
+            f.n(),
+            f.participants.first().map(|p| p.get()).unwrap_or(0),
+            f.participants.last().map(|p| p.get()).unwrap_or(0)
+        ),
+        Some(c) => println!(
+            "  cohort          {}..={} of {}, check-in {} ms (parameters below: the largest cohort)",
+            c.min_clients,
+            c.max_clients,
+            c.eligible
+                .as_ref()
+                .map(|e| format!("{} eligible", e.len()))
+                .unwrap_or_else(|| "any authenticated participant".into()),
+            c.checkin_timeout.as_millis()
+        ),
+    }
     println!(
         "  protocol        {:?}, {} graph of degree {}, threshold {}",
         f.threat_model,
@@ -648,6 +766,7 @@ fn authenticator(cfg: &Config) -> Result<Auth, String> {
 
 async fn serve(cfg: Config, prepared: Prepared) -> i32 {
     let Prepared {
+        cohort,
         authenticator,
         client_ca,
         roster,
@@ -722,15 +841,19 @@ async fn serve(cfg: Config, prepared: Prepared) -> i32 {
         if coordinator.is_draining() {
             break;
         }
-        let p = match first
-            .take()
-            .map(Ok)
-            .unwrap_or_else(|| params(&cfg.session, s, roster.as_deref()))
-        {
-            Ok(p) => p,
-            Err(e) => {
-                error!("session parameters: {e}");
-                return 2;
+        let fixed = if cohort.is_some() {
+            None
+        } else {
+            match first
+                .take()
+                .map(Ok)
+                .unwrap_or_else(|| params(&cfg.session, s, roster.as_deref(), None))
+            {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    error!("session parameters: {e}");
+                    return 2;
+                }
             }
         };
         // The report is stored durably before any client is told its outcome: if it cannot
@@ -747,7 +870,18 @@ async fn serve(cfg: Config, prepared: Prepared) -> i32 {
                 result_file::write_json(&mut w, report).and_then(|()| std::io::Write::flush(&mut w))
             }
         };
-        match coordinator.run_session_committed(p, commit).await {
+        let ran = match (fixed, &cohort) {
+            (Some(p), _) => coordinator.run_session_committed(p, commit).await,
+            (None, Some(c)) => {
+                let (session, roster) = (&cfg.session, roster.as_deref());
+                let build = |ids: Vec<ParticipantId>| params(session, s, roster, Some(ids));
+                coordinator.run_cohort_session(c, build, commit).await
+            }
+            (None, None) => Err(secagg::transport::TransportError::Config(
+                "no session parameters".into(),
+            )),
+        };
+        match ran {
             Ok((report, stored)) => {
                 info!(
                     session = s,
@@ -774,6 +908,13 @@ async fn serve(cfg: Config, prepared: Prepared) -> i32 {
                 if matches!(&report.result, Err(e) if e.reason != AbortReason::Shutdown) {
                     failures += 1;
                 }
+            }
+            Err(secagg::transport::TransportError::Draining) => break,
+            Err(e @ secagg::transport::TransportError::QuorumNotReached { .. }) => {
+                // No session ran; the members were told to retry (code 9). Not a failure of
+                // the coordinator, but counted so an operator sees it in the exit status.
+                warn!("session {s}: {e}");
+                failures += 1;
             }
             Err(e) => {
                 error!("session {s}: {e}");

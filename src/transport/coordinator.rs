@@ -151,6 +151,8 @@ enum Event {
     Gone {
         id: ParticipantId,
     },
+    /// A participant took its place during cohort check-in.
+    CheckedIn,
 }
 
 /// Runs a step of the sans-IO server that may take long (the unmasking regenerates every
@@ -293,18 +295,45 @@ impl Coordinator {
         params: SessionParams,
         commit: impl FnOnce(&SessionReport) -> Result<(), E>,
     ) -> Result<(SessionReport, Result<(), E>), TransportError> {
-        params.validate()?;
-        let params = Arc::new(params);
-        let session_id = params.session_id();
-        let start = Instant::now();
-        let now_ms = move || start.elapsed().as_millis() as u64;
-        let mut server = Server::new(params.clone(), now_ms())?;
-        server.set_observer(Box::new(super::metrics::MetricsObserver::new(
-            self.metrics.clone(),
-            now_ms(),
-        )));
-        let limits = Limits::new(&params);
-        let max_frame = limits.max_client_message();
+        self.run_plan(Plan::<NoBuild>::Fixed(params), commit).await
+    }
+
+    /// Runs one session whose participants are the cohort that checks in: authenticated
+    /// connections (of `cohort.eligible` ids, if given) are held after their Hello until
+    /// `cohort.max_clients` have checked in, or `cohort.checkin_timeout` has passed with at
+    /// least `cohort.min_clients`; then `build` makes the session's parameters for exactly
+    /// those ids (sorted), typically running the parameter chooser on the actual cohort size,
+    /// and every member is sent them. Connections after the close get code 9 (`Busy`). Fewer
+    /// than `min_clients` at the deadline: every member is closed with code 9 and the error is
+    /// [`TransportError::QuorumNotReached`]; no session ran. The report is committed as in
+    /// [`Coordinator::run_session_committed`].
+    pub async fn run_cohort_session<E, B>(
+        &self,
+        cohort: &Cohort,
+        build: B,
+        commit: impl FnOnce(&SessionReport) -> Result<(), E>,
+    ) -> Result<(SessionReport, Result<(), E>), TransportError>
+    where
+        B: FnOnce(Vec<ParticipantId>) -> Result<SessionParams, String>,
+    {
+        if cohort.min_clients < 2 || cohort.max_clients < cohort.min_clients {
+            return Err(TransportError::Config(format!(
+                "cohort: need 2 <= min_clients ({}) <= max_clients ({})",
+                cohort.min_clients, cohort.max_clients
+            )));
+        }
+        self.run_plan(Plan::Cohort(cohort.clone(), build), commit)
+            .await
+    }
+
+    async fn run_plan<E, B>(
+        &self,
+        plan: Plan<B>,
+        commit: impl FnOnce(&SessionReport) -> Result<(), E>,
+    ) -> Result<(SessionReport, Result<(), E>), TransportError>
+    where
+        B: FnOnce(Vec<ParticipantId>) -> Result<SessionParams, String>,
+    {
         let shared = Arc::new(Shared {
             metrics: self.metrics.clone(),
             peers: Mutex::default(),
@@ -313,26 +342,33 @@ impl Coordinator {
             connections: Default::default(),
             refused: Default::default(),
         });
-        self.metrics.add("secagg_sessions_started_total", &[], 1);
         let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
-        let params_frame = Arc::new(encode_params(&params));
-        info!(session = ?session_id, n = params.n(), t = params.threshold, degree = params.degree(), L = params.vector_len, "session open");
-
+        let (start_tx, start_rx) = tokio::sync::watch::channel::<Option<Arc<Start>>>(None);
+        // Grown to twice the session's largest client message once the parameters are known.
         let queue = Arc::new(Semaphore::new(
-            self.opts
-                .queue_bytes
-                .max(2 * max_frame)
-                .min(Semaphore::MAX_PERMITS),
+            self.opts.queue_bytes.min(Semaphore::MAX_PERMITS),
         ));
+        if let Plan::Fixed(p) = &plan {
+            p.validate()?;
+        }
+        let (eligible, capacity) = match &plan {
+            Plan::Fixed(_) => (None, None),
+            Plan::Cohort(c, _) => (
+                c.eligible.as_ref().map(|e| {
+                    Arc::new(e.iter().copied().collect::<std::collections::BTreeSet<_>>())
+                }),
+                Some(c.max_clients),
+            ),
+        };
         let pending = Arc::new(Semaphore::new(self.opts.max_pending_hellos));
         let acceptor = {
             let endpoint = self.endpoint.clone();
-            let (shared, params, params_frame, ev_tx, opts) = (
+            let (shared, start_rx, ev_tx, opts, queue) = (
                 shared.clone(),
-                params.clone(),
-                params_frame.clone(),
+                start_rx.clone(),
                 ev_tx.clone(),
                 self.opts.clone(),
+                queue.clone(),
             );
             tokio::spawn(async move {
                 while let Some(incoming) = endpoint.accept().await {
@@ -352,9 +388,11 @@ impl Coordinator {
                         incoming,
                         permit,
                         queue.clone(),
-                        params.clone(),
-                        params_frame.clone(),
-                        max_frame,
+                        Membership {
+                            start: start_rx.clone(),
+                            eligible: eligible.clone(),
+                            capacity,
+                        },
                         ev_tx.clone(),
                         shared.clone(),
                         opts.clone(),
@@ -362,6 +400,67 @@ impl Coordinator {
                 }
             })
         };
+        let close_to_new = |shared: &Shared| {
+            if let Ok(_peers) = shared.peers.lock() {
+                shared.closed_to_new.store(true, Ordering::SeqCst);
+            }
+        };
+
+        // Check-in: wait for the cohort, then build its parameters.
+        let params = match plan {
+            Plan::Fixed(p) => p,
+            Plan::Cohort(c, build) => {
+                let ids = match self.check_in(&c, &shared, &mut ev_rx).await {
+                    Ok(ids) => ids,
+                    Err(e) => {
+                        close_to_new(&shared);
+                        acceptor.abort();
+                        close_members(&shared, CloseCode::Busy, &e.to_string());
+                        return Err(e);
+                    }
+                };
+                let built = build(ids.clone()).and_then(|p| {
+                    p.validate().map_err(|e| e.to_string())?;
+                    if p.participants != ids {
+                        return Err("the built parameters do not list exactly the cohort".into());
+                    }
+                    Ok(p)
+                });
+                match built {
+                    Ok(p) => {
+                        info!(cohort = ids.len(), "cohort closed");
+                        p
+                    }
+                    Err(e) => {
+                        acceptor.abort();
+                        close_members(&shared, CloseCode::Busy, "no session for this cohort");
+                        return Err(TransportError::Config(format!("cohort parameters: {e}")));
+                    }
+                }
+            }
+        };
+        let params = Arc::new(params);
+        let session_id = params.session_id();
+        let start = Instant::now();
+        let now_ms = move || start.elapsed().as_millis() as u64;
+        let mut server = Server::new(params.clone(), now_ms())?;
+        server.set_observer(Box::new(super::metrics::MetricsObserver::new(
+            self.metrics.clone(),
+            now_ms(),
+        )));
+        let limits = Limits::new(&params);
+        let max_frame = limits.max_client_message();
+        let want_queue = (2 * max_frame).min(Semaphore::MAX_PERMITS);
+        if want_queue > self.opts.queue_bytes {
+            queue.add_permits(want_queue - self.opts.queue_bytes.min(want_queue));
+        }
+        self.metrics.add("secagg_sessions_started_total", &[], 1);
+        info!(session = ?session_id, n = params.n(), t = params.threshold, degree = params.degree(), L = params.vector_len, "session open");
+        start_tx.send_replace(Some(Arc::new(Start {
+            params: params.clone(),
+            frame: Arc::new(encode_params(&params)),
+            max_frame,
+        })));
 
         let mut bytes_out = 0u64;
         let mut rejected = 0usize;
@@ -370,11 +469,6 @@ impl Coordinator {
         let mut round = server.round();
         let mut sets_seen = 0usize;
         let mut drain = self.drain.subscribe();
-        let close_to_new = |shared: &Shared| {
-            if let Ok(_peers) = shared.peers.lock() {
-                shared.closed_to_new.store(true, Ordering::SeqCst);
-            }
-        };
         while server.result().is_none() {
             let deadline = server
                 .poll_timeout()
@@ -409,6 +503,7 @@ impl Coordinator {
                         debug!(participant = %id, "connection closed");
                         off_io(|| server.client_gone(id, now_ms()));
                     }
+                    Some(Event::CheckedIn) => {}
                     None => break,
                 },
                 _ = async {
@@ -562,6 +657,128 @@ impl Coordinator {
     }
 }
 
+/// A session whose participants are whoever checks in (see
+/// [`Coordinator::run_cohort_session`]).
+#[derive(Debug, Clone)]
+pub struct Cohort {
+    /// Who may check in; `None`: any participant the authenticator accepts.
+    pub eligible: Option<Vec<ParticipantId>>,
+    /// Quorum: the fewest members a session runs with.
+    pub min_clients: usize,
+    /// The cohort closes as soon as this many have checked in.
+    pub max_clients: usize,
+    /// How long check-in stays open (from the call) when the cohort has not filled up.
+    pub checkin_timeout: Duration,
+}
+
+/// How a session's participants are decided.
+enum Plan<B> {
+    /// Fixed in advance.
+    Fixed(SessionParams),
+    /// The cohort that checks in, and how to make its parameters.
+    Cohort(Cohort, B),
+}
+
+/// The builder type of a [`Plan::Fixed`] (never called).
+type NoBuild = fn(Vec<ParticipantId>) -> Result<SessionParams, String>;
+
+/// What a checked-in connection waits for: the session's parameters, their frame and the
+/// largest client frame they allow.
+struct Start {
+    params: Arc<SessionParams>,
+    frame: Arc<Vec<u8>>,
+    max_frame: usize,
+}
+
+/// How a connection finds out whether its participant belongs to the session.
+struct Membership {
+    /// The session's start, once its participants are fixed.
+    start: tokio::sync::watch::Receiver<Option<Arc<Start>>>,
+    /// Cohort check-in: the ids that may check in (`None`: any authenticated one).
+    eligible: Option<Arc<std::collections::BTreeSet<ParticipantId>>>,
+    /// Cohort check-in: the most members.
+    capacity: Option<usize>,
+}
+
+/// Closes every connection that took a participant's place (during check-in) with `code`.
+fn close_members(shared: &Shared, code: CloseCode, why: &str) {
+    let peers: Vec<Peer> = shared
+        .peers
+        .lock()
+        .map(|mut p| p.drain().map(|(_, v)| v).collect())
+        .unwrap_or_default();
+    for p in peers {
+        p.conn.close(code.varint(), why.as_bytes());
+    }
+}
+
+impl Coordinator {
+    /// Holds check-in open until the cohort is full, or its deadline passes with a quorum (or
+    /// the coordinator drains). Returns the members' ids, sorted; new connections are refused
+    /// from then on.
+    async fn check_in(
+        &self,
+        c: &Cohort,
+        shared: &Shared,
+        events: &mut mpsc::UnboundedReceiver<Event>,
+    ) -> Result<Vec<ParticipantId>, TransportError> {
+        let deadline = tokio::time::Instant::now() + c.checkin_timeout;
+        let mut drain = self.drain.subscribe();
+        let members = |shared: &Shared| shared.peers.lock().map(|p| p.len()).unwrap_or(0);
+        info!(
+            min = c.min_clients,
+            max = c.max_clients,
+            timeout_ms = c.checkin_timeout.as_millis() as u64,
+            "cohort check-in open"
+        );
+        loop {
+            if members(shared) >= c.max_clients {
+                break;
+            }
+            tokio::select! {
+                ev = events.recv() => match ev {
+                    Some(Event::Gone { id }) => {
+                        // Left before the cohort closed: not a member (its place is free).
+                        if let Ok(mut p) = shared.peers.lock() {
+                            p.remove(&id);
+                        }
+                        debug!(participant = %id, "left during check-in");
+                    }
+                    Some(Event::CheckedIn) | Some(Event::Frame { .. }) => {}
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(deadline) => break,
+                _ = drain.wait_for(Option::is_some) => {
+                    return Err(TransportError::Draining);
+                }
+            }
+        }
+        let ids: Vec<ParticipantId> = {
+            let peers = shared
+                .peers
+                .lock()
+                .map_err(|_| TransportError::Config("peer table poisoned".into()))?;
+            shared.closed_to_new.store(true, Ordering::SeqCst);
+            let mut ids: Vec<ParticipantId> = peers.keys().copied().collect();
+            ids.sort_unstable();
+            ids
+        };
+        if ids.len() < c.min_clients {
+            warn!(
+                have = ids.len(),
+                need = c.min_clients,
+                "cohort quorum not reached"
+            );
+            self.metrics.add("secagg_cohorts_failed_total", &[], 1);
+            return Err(TransportError::QuorumNotReached {
+                have: ids.len(),
+                need: c.min_clients,
+            });
+        }
+        Ok(ids)
+    }
+}
+
 /// Abort code sent in `Finished` when the session ended but the coordinator could not store
 /// its result (section 22 of the spec): whatever the protocol's outcome, no client is told it
 /// was included in a sum that was lost.
@@ -613,9 +830,7 @@ async fn serve_connection(
     incoming: quinn::Incoming,
     pending: OwnedSemaphorePermit,
     queue: Arc<Semaphore>,
-    params: Arc<SessionParams>,
-    params_frame: Arc<Vec<u8>>,
-    max_frame: usize,
+    mut membership: Membership,
     events: mpsc::UnboundedSender<Event>,
     shared: Arc<Shared>,
     opts: CoordinatorOptions,
@@ -661,7 +876,18 @@ async fn serve_connection(
     };
     drop(hello);
     drop(pending);
-    if params.index_of(id).is_none() {
+    // Fixed sessions: a participant of the parameters. Cohort check-in: an eligible id (and
+    // after the cohort closed, a member; others are told to retry below).
+    let started = membership.start.borrow().clone();
+    let cohort = membership.capacity.is_some();
+    let eligible = membership.eligible.as_ref().is_none_or(|e| e.contains(&id));
+    let known = match &started {
+        // A cohort's eligible participant that is not in the running session may take part in
+        // the next one: it is told to retry (below), not that it is unknown.
+        Some(st) => st.params.index_of(id).is_some() || (cohort && eligible),
+        None => eligible,
+    };
+    if !known {
         return refuse(
             &shared,
             &conn,
@@ -683,19 +909,30 @@ async fn serve_connection(
                 "participant already connected",
             );
         }
-        if shared.closed_to_new.load(Ordering::SeqCst) {
+        let full = membership.capacity.is_some_and(|cap| peers.len() >= cap);
+        let outside = started
+            .as_ref()
+            .is_some_and(|st| st.params.index_of(id).is_none());
+        if shared.closed_to_new.load(Ordering::SeqCst) || full || outside {
             drop(peers);
-            // Round 0 is over (or the session ended): joining now could only fail later. Say
-            // so, with a bound on when the next session can start.
-            let rest: u64 = params
-                .round_timeout_ms
-                .iter()
-                .skip(1)
-                .map(|&ms| u64::from(ms))
-                .sum();
+            // Round 0 is over, the session ended, or the cohort is full: joining now could
+            // only fail later. Say so, with a bound on when the next session can start.
+            let rest: u64 = membership
+                .start
+                .borrow()
+                .as_ref()
+                .map(|st| {
+                    st.params
+                        .round_timeout_ms
+                        .iter()
+                        .skip(1)
+                        .map(|&ms| u64::from(ms))
+                        .sum()
+                })
+                .unwrap_or(0);
             let why = format!(
                 "no open session: the running session started; retry within {} s",
-                rest.div_ceil(1000)
+                rest.div_ceil(1000).max(1)
             );
             return refuse(&shared, &conn, CloseCode::Busy, &why);
         }
@@ -708,7 +945,26 @@ async fn serve_connection(
         );
     }
     shared.connections.fetch_add(1, Ordering::Relaxed);
-    if write_frame(&mut send, &params_frame).await.is_err() {
+    // Cohort check-in: wait (connected) until the cohort closes and the parameters exist.
+    let start = match started {
+        Some(st) => st,
+        None => {
+            let _ = events.send(Event::CheckedIn);
+            let waited = tokio::select! {
+                r = membership.start.wait_for(Option::is_some) => r.ok().and_then(|s| s.clone()),
+                _ = conn.closed() => None,
+            };
+            match waited {
+                Some(st) if st.params.index_of(id).is_some() => st,
+                _ => {
+                    let _ = events.send(Event::Gone { id });
+                    return;
+                }
+            }
+        }
+    };
+    let max_frame = start.max_frame;
+    if write_frame(&mut send, &start.frame).await.is_err() {
         let _ = events.send(Event::Gone { id });
         return;
     }

@@ -135,6 +135,17 @@ pub enum TransportError {
     /// with backoff ([`super::client::Retry`]).
     #[error("connection refused by the coordinator before the handshake")]
     Refused,
+    /// Cohort check-in closed with fewer members than the quorum; no session ran.
+    #[error("cohort quorum not reached: {have} checked in, {need} required")]
+    QuorumNotReached {
+        /// Members at the deadline.
+        have: usize,
+        /// The quorum.
+        need: usize,
+    },
+    /// The coordinator is draining; no new session starts.
+    #[error("the coordinator is draining")]
+    Draining,
 }
 
 impl From<quinn::ConnectionError> for TransportError {

@@ -22,5 +22,5 @@ pub mod tls;
 
 pub use auth::{AuthError, Authenticator, Claim};
 pub use client::{participate, ClientOptions, ClientOutcome, Retry};
-pub use coordinator::{Coordinator, CoordinatorOptions, SessionReport};
+pub use coordinator::{Cohort, Coordinator, CoordinatorOptions, SessionReport};
 pub use frame::{CloseCode, TransportError};
