@@ -270,7 +270,7 @@ async fn run(a: Args) -> bool {
     // Every client checks the offered parameters: the production defaults, a cohort floor that
     // admits small demo runs, and in the active model the identity roster it trusts (here the
     // keys the demo generated; in a deployment, pinned or operator-signed).
-    let mut policy = ClientPolicy::new(params.vector_len);
+    let mut policy = ClientPolicy::new(a.dim);
     policy.participants.0 = policy.participants.0.min(n);
     if a.active {
         let roster = Roster::new(

@@ -331,6 +331,59 @@ async fn cohort_mode_runs_with_the_clients_that_checked_in() {
     check_report(&v);
 }
 
+/// Distributed DP from the coordinator's configuration (issue 13): `[session.dp]` calibrates
+/// the noise for the session (here for its t + 1 - c = 3 noisy clients), the parameters carry
+/// it (so it is in the session id and the clients' policy sees it), the clients clip, rotate
+/// and add noise, and the report records the configuration. The noisy sum is near the true
+/// one: within 6 standard deviations of the predicted noise per coordinate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dp_from_the_configuration_reaches_clients_and_report() {
+    let d = temp_dir("dp");
+    let cfg = d.join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:0\"\nresult_dir = \"{}\"\n[tls]\ndev_cert_out = \"{}\"\n{}\
+             [session.dp]\nepsilon = 8.0\nl2_clip = 4.0\n",
+            d.join("results").display(),
+            d.join("cert.pem").display(),
+            session_toml(""),
+        ),
+    )
+    .unwrap();
+    let (mut child, addr, log) = start(&cfg);
+    let outcomes = clients(addr, &d.join("cert.pem"), vec![String::new(); 3]).await;
+    assert_eq!(outcomes, vec![ClientOutcome::Included; 3]);
+    let status = child.wait().unwrap();
+    let log = log.join().unwrap();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("dp calibrated"), "{log}");
+    let files: Vec<_> = std::fs::read_dir(d.join("results"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    assert_eq!(v["status"], "complete");
+    let dp = &v["parameters"]["dp"];
+    assert_eq!(dp["dim"], 4, "{v}");
+    assert_eq!(dp["mechanism"], "discrete-gaussian");
+    let scale = dp["scale"].as_f64().unwrap();
+    let sigma_client = (dp["noise_x65536"].as_f64().unwrap() / 65536.0).sqrt();
+    // The sum's noise, in input units: sqrt(3) client shares, unscaled.
+    let sd = (3.0f64).sqrt() * sigma_client / scale;
+    let inputs = unique_inputs(3, 4);
+    let got = v["result"]["dequantized_sum"].as_array().unwrap();
+    assert_eq!(got.len(), 4);
+    for (j, g) in got.iter().enumerate() {
+        let want: f64 = inputs.iter().map(|x| x[j]).sum();
+        let g = g.as_f64().unwrap();
+        assert!(
+            (g - want).abs() < 6.0 * sd + 1e-6,
+            "{j}: {g} vs {want} (sd {sd})"
+        );
+    }
+}
+
 /// The sample configuration in the repository validates (with the result directory moved to
 /// a temporary one through the environment, which also checks the overrides).
 #[test]

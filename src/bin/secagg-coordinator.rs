@@ -219,6 +219,40 @@ struct SessionConfig {
     /// Cohort mode: how long check-in stays open if the cohort does not fill up.
     #[serde(default = "default_checkin")]
     checkin_timeout_ms: u64,
+    /// Distributed differential privacy on the sum (ddp.md): each client clips, rotates,
+    /// rounds and adds its share of discrete noise before masking. Calibrated per session for
+    /// the fewest clients whose noise a completed session is guaranteed to hold.
+    dp: Option<DpSettings>,
+}
+
+/// `[session.dp]`.
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+struct DpSettings {
+    /// Target epsilon over `rounds` sessions.
+    epsilon: f64,
+    /// Target delta (default: min(1e-6, 1/n^2) for the session's n).
+    delta: Option<f64>,
+    /// "discrete-gaussian" (default) or "skellam".
+    #[serde(default)]
+    mechanism: DpMechanism,
+    /// L2 clip of each client's vector (the session's `clip` bounds coordinates without DP).
+    #[serde(default = "default_dp_clip")]
+    l2_clip: f64,
+    /// Sessions the guarantee must cover (composition).
+    #[serde(default = "one")]
+    rounds: u32,
+    /// Largest acceptable probability that some coordinate of the sum wraps.
+    #[serde(default = "default_max_wrap")]
+    max_wrap: f64,
+}
+
+#[derive(Deserialize, Clone, Copy, Debug, Default)]
+#[serde(rename_all = "kebab-case")]
+enum DpMechanism {
+    #[default]
+    DiscreteGaussian,
+    Skellam,
 }
 
 fn default_listen() -> SocketAddr {
@@ -250,6 +284,12 @@ fn default_levels() -> u64 {
 }
 fn default_timeouts() -> [u32; 5] {
     [30_000; 5]
+}
+fn default_dp_clip() -> f64 {
+    1.0
+}
+fn default_max_wrap() -> f64 {
+    1e-9
 }
 fn default_checkin() -> u64 {
     30_000
@@ -404,6 +444,52 @@ fn cohort(
 
 /// The parameters of session `session_index`, for `cohort` if given (the ids that checked in)
 /// or else for every eligible participant.
+/// Calibrates the session's noise: the guarantee must hold with the noise of the fewest
+/// clients a completed session is sure to include and that are honest, `max(1, t + 1 - c)`
+/// (the same count a client's policy checks, section 17), and the sum of the largest cohort
+/// must wrap with probability at most `max_wrap`.
+fn calibrate_dp(
+    c: &SessionConfig,
+    d: &DpSettings,
+    n: usize,
+    threshold: u16,
+    max_corrupt: u16,
+) -> Result<secagg::ddp::DpConfig, String> {
+    let delta = d
+        .delta
+        .unwrap_or_else(|| (1e-6f64).min(1.0 / (n as f64 * n as f64)));
+    let bits = u8::try_from(c.bits).map_err(|_| format!("bits = {}", c.bits))?;
+    let target = secagg::ddp::CalibrationTarget {
+        mechanism: match d.mechanism {
+            DpMechanism::DiscreteGaussian => secagg::ddp::Mechanism::DiscreteGaussian,
+            DpMechanism::Skellam => secagg::ddp::Mechanism::Skellam,
+        },
+        epsilon: d.epsilon,
+        delta,
+        clip: d.l2_clip,
+        dim: c.vector_len,
+        bits,
+        min_clients: (u64::from(threshold) + 1)
+            .saturating_sub(u64::from(max_corrupt))
+            .max(1),
+        max_clients: n as u64,
+        beta: (-0.5f64).exp(),
+        max_wrap: d.max_wrap,
+        rounds: d.rounds.max(1),
+    };
+    let cal = secagg::ddp::calibrate(&target).map_err(|e| format!("dp calibration: {e}"))?;
+    info!(
+        epsilon = d.epsilon,
+        delta,
+        noisy_clients = target.min_clients,
+        n,
+        scale = cal.config.scale(),
+        wrap_bound = cal.wrap_probability,
+        "dp calibrated"
+    );
+    Ok(cal.config)
+}
+
 fn params(
     c: &SessionConfig,
     session_index: u32,
@@ -442,13 +528,21 @@ fn params(
         },
     };
     let (graph, threshold, max_corrupt_neighbours) = graph_params(c, n, threat_model)?;
+    let dp = match &c.dp {
+        None => None,
+        Some(d) => Some(calibrate_dp(c, d, n, threshold, max_corrupt_neighbours)?),
+    };
     let mut nonce = [0u8; 32];
     nonce[..4].copy_from_slice(&session_index.to_be_bytes());
     let mut rand = [0u8; 28];
     getrandom::fill(&mut rand).map_err(|e| e.to_string())?;
     nonce[4..].copy_from_slice(&rand);
     let p = SessionParams {
-        dp: None,
+        // With DP the masked vector is the rotation's padded length, and the quantizer is
+        // unused (`levels` only has to be valid).
+        vector_len: dp.as_ref().map_or(c.vector_len, |d| d.padded_dim() as u32),
+        levels: if dp.is_some() { 2 } else { c.levels },
+        dp,
         nonce,
         participants,
         threat_model,
@@ -456,10 +550,8 @@ fn params(
         graph,
         threshold,
         max_corrupt_neighbours,
-        vector_len: c.vector_len,
         bits: Bits::new(c.bits).map_err(|e| e.to_string())?,
         clip: c.clip,
-        levels: c.levels,
         max_weight: c.max_weight,
         round_timeout_ms: c.round_timeout_ms,
         mask_prg: MaskPrg::from_name(&c.mask_prg)
@@ -708,6 +800,17 @@ fn print_summary(path: &std::path::Path, cfg: &Config, p: &Prepared) {
         f.max_weight
     );
     println!("  deadlines (ms)  {:?}", f.round_timeout_ms);
+    if let (Some(dp), Some(d)) = (&f.dp, &cfg.session.dp) {
+        println!(
+            "  dp              epsilon {} over {} session(s), {:?}, L2 clip {}, scale {:.4e}, padded L = {}",
+            d.epsilon,
+            d.rounds,
+            dp.mechanism(),
+            d.l2_clip,
+            dp.scale(),
+            dp.padded_dim()
+        );
+    }
     println!(
         "  metrics         {}",
         cfg.metrics_listen
