@@ -384,6 +384,100 @@ async fn dp_from_the_configuration_reaches_clients_and_report() {
     }
 }
 
+/// Concurrent sessions (cohort mode, `max_concurrent_sessions = 2`): session 0's cohort
+/// (participants 1-4) closes and runs, one of its clients going silent in round 2 so it lasts
+/// until that round's deadline; meanwhile session 1's check-in opens, participants 5-7 check
+/// in, and session 1 finishes first. Both sums are exact for their included clients.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_cohort_sessions_overlap() {
+    let d = temp_dir("concurrent");
+    let cfg = d.join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:0\"\nsessions = 2\nmax_concurrent_sessions = 2\n\
+             result_dir = \"{}\"\n[tls]\ndev_cert_out = \"{}\"\n\
+             [session]\nclients = 8\nmin_clients = 3\ncheckin_timeout_ms = 1000\nvector_len = 4\n\
+             graph = \"complete\"\nthreshold = 2\nlevels = 65537\n\
+             round_timeout_ms = [5000, 5000, 6000, 5000, 5000]\n",
+            d.join("results").display(),
+            d.join("cert.pem").display(),
+        ),
+    )
+    .unwrap();
+    let (mut child, addr, log) = start(&cfg);
+    let roots = read_certs_pem(&d.join("cert.pem")).unwrap();
+    let ccfg = client_config(&roots, Duration::from_secs(20)).unwrap();
+    let endpoint = client_endpoint("127.0.0.1:0".parse().unwrap()).unwrap();
+    let inputs = Arc::new(unique_inputs(8, 4));
+    let spawn = |i: usize, vanish: Option<secagg::protocol::sim::Vanish>| {
+        let opts = ClientOptions {
+            server: addr,
+            server_name: "localhost".into(),
+            id: ParticipantId::new(i as u16 + 1).unwrap(),
+            credential: Vec::new().into(),
+            connect_timeout: Duration::from_secs(10),
+            message_timeout: Duration::from_secs(20),
+            policy: protocol_common::lenient_policy(4),
+            retry: secagg::transport::Retry::NEVER,
+            vanish,
+        };
+        let (ccfg, endpoint, inputs) = (ccfg.clone(), endpoint.clone(), inputs.clone());
+        tokio::spawn(async move {
+            let mut rng = ChaCha20Rng::seed_from_u64(i as u64);
+            participate(&endpoint, ccfg, &opts, None, &inputs[i], 1, &mut rng).await
+        })
+    };
+    let silent = secagg::protocol::sim::Vanish::Silent(secagg::ids::Round::MaskedInput);
+    let first: Vec<_> = (0..4)
+        .map(|i| spawn(i, (i == 3).then_some(silent)))
+        .collect();
+    // Session 0's cohort closes at its check-in deadline (1 s); then session 1's opens.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let second: Vec<_> = (4..7).map(|i| spawn(i, None)).collect();
+    for h in second {
+        assert_eq!(h.await.unwrap().unwrap(), ClientOutcome::Included);
+    }
+    for h in first {
+        let _ = h.await.unwrap().unwrap();
+    }
+    let status = child.wait().unwrap();
+    let log = log.join().unwrap();
+    assert!(status.success(), "{log}");
+    let finished: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("session finished"))
+        .collect();
+    assert_eq!(finished.len(), 2, "{log}");
+    assert!(
+        finished[0].contains("session=1") && finished[1].contains("session=0"),
+        "session 1 should finish while session 0 waits for its round-2 deadline:\n{log}"
+    );
+    let mut reports: Vec<serde_json::Value> = std::fs::read_dir(d.join("results"))
+        .unwrap()
+        .map(|e| serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap())
+        .collect();
+    reports.sort_by_key(|v| v["parameters"]["participants"][0].as_u64());
+    let want_included = [vec![1u64, 2, 3, 4], vec![5, 6, 7]];
+    for (v, want) in reports.iter().zip(want_included) {
+        assert_eq!(v["status"], "complete", "{v}");
+        let included: Vec<u64> = v["result"]["included"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap())
+            .collect();
+        // Participant 4 went silent in round 2 (before its masked input): the sum is exactly
+        // that of the included clients.
+        assert!(included.iter().all(|i| want.contains(i)), "{included:?}");
+        let got = v["result"]["dequantized_sum"].as_array().unwrap();
+        for (j, g) in got.iter().enumerate() {
+            let s: f64 = included.iter().map(|&i| inputs[i as usize - 1][j]).sum();
+            assert!((g.as_f64().unwrap() - s).abs() < 1e-9);
+        }
+    }
+}
+
 /// The sample configuration in the repository validates (with the result directory moved to
 /// a temporary one through the environment, which also checks the overrides).
 #[test]

@@ -746,6 +746,7 @@ async fn cohort_session_runs_with_whoever_checked_in() {
                 &cohort,
                 |ids| cohort_params(&t, ids),
                 |_| Ok::<(), String>(()),
+                None,
             )
             .await
         })
@@ -804,6 +805,7 @@ async fn full_cohort_closes_early_and_later_clients_are_told_to_retry() {
                 &cohort,
                 |ids| cohort_params(&t, ids),
                 |_| Ok::<(), String>(()),
+                None,
             )
             .await
         })
@@ -841,6 +843,7 @@ async fn full_cohort_closes_early_and_later_clients_are_told_to_retry() {
                 &cohort,
                 |ids| cohort_params(&t, ids),
                 |_| Ok::<(), String>(()),
+                None,
             )
             .await
         })
@@ -898,6 +901,7 @@ async fn cohort_below_quorum_runs_no_session() {
                 &cohort,
                 |ids| cohort_params(&t, ids),
                 |_| Ok::<(), String>(()),
+                None,
             )
             .await
         })

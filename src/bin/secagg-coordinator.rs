@@ -118,6 +118,10 @@ struct Config {
     listen: SocketAddr,
     #[serde(default = "one")]
     sessions: u32,
+    /// Cohort mode: sessions that may run at once (the next cohort checks in while earlier
+    /// sessions run). 1: one after another.
+    #[serde(default = "one")]
+    max_concurrent_sessions: u32,
     result_dir: Option<PathBuf>,
     /// HTTP address for `/metrics` (Prometheus), `/healthz` and `/readyz`; none if unset.
     metrics_listen: Option<SocketAddr>,
@@ -177,7 +181,7 @@ struct TlsConfig {
     dev_cert_out: Option<PathBuf>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 struct SessionConfig {
     #[serde(default = "default_clients")]
@@ -867,6 +871,84 @@ fn authenticator(cfg: &Config) -> Result<Auth, String> {
     }
 }
 
+/// The commit step of a session: its report stored durably (a file in `result_dir`, or
+/// standard output) before any client is told its outcome; if it cannot be, the clients are
+/// told the session aborted (code 5) and the process fails.
+fn committer(
+    result_dir: Option<PathBuf>,
+) -> impl FnOnce(&secagg::transport::coordinator::SessionReport) -> std::io::Result<()> + Send + 'static
+{
+    move |report| match &result_dir {
+        Some(dir) => result_file::write_report(dir, report).map(|path| {
+            info!(path = %path.display(), "session report written");
+        }),
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            result_file::write_json(&mut w, report).and_then(|()| std::io::Write::flush(&mut w))
+        }
+    }
+}
+
+/// How a session ended, for the exit status.
+enum Settled {
+    Ok,
+    Failed,
+    Drained,
+    NotStored,
+}
+
+type Ran = Result<
+    (
+        secagg::transport::coordinator::SessionReport,
+        std::io::Result<()>,
+    ),
+    secagg::transport::TransportError,
+>;
+
+/// Logs how session `s` ended and classifies it.
+fn settle(s: u32, ran: Ran, result_dir: Option<&std::path::Path>) -> Settled {
+    match ran {
+        Ok((report, stored)) => {
+            info!(
+                session = s,
+                connections = report.connections,
+                refused = report.refused,
+                rejected_messages = report.rejected,
+                bytes_in = report.bytes_in,
+                bytes_out = report.bytes_out,
+                ms = report.elapsed.as_millis() as u64,
+                "session finished"
+            );
+            // A result is stored durably or the process fails: never silently nowhere.
+            if let Err(e) = stored {
+                match result_dir {
+                    Some(dir) => error!(dir = %dir.display(), "session report NOT written: {e}"),
+                    None => error!("session report NOT written to stdout: {e}"),
+                }
+                return Settled::NotStored;
+            }
+            // A session aborted by the drain is an orderly stop, not a failure.
+            if matches!(&report.result, Err(e) if e.reason != AbortReason::Shutdown) {
+                Settled::Failed
+            } else {
+                Settled::Ok
+            }
+        }
+        Err(secagg::transport::TransportError::Draining) => Settled::Drained,
+        Err(e @ secagg::transport::TransportError::QuorumNotReached { .. }) => {
+            // No session ran; the members were told to retry (code 9). Not a failure of the
+            // coordinator, but counted so an operator sees it in the exit status.
+            warn!("session {s}: {e}");
+            Settled::Failed
+        }
+        Err(e) => {
+            error!("session {s}: {e}");
+            Settled::Failed
+        }
+    }
+}
+
 async fn serve(cfg: Config, prepared: Prepared) -> i32 {
     let Prepared {
         cohort,
@@ -940,6 +1022,14 @@ async fn serve(cfg: Config, prepared: Prepared) -> i32 {
     info!(addr = ?coordinator.local_addr().ok(), sessions = cfg.sessions, "listening");
     let mut failures = 0;
     let mut first = Some(first);
+    let concurrent = cohort.is_some() && cfg.max_concurrent_sessions > 1;
+    // Concurrent sessions (cohort mode): a session's check-in opens once the previous
+    // session's cohort has closed and fewer than `max_concurrent_sessions` are running.
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        cfg.max_concurrent_sessions.max(1) as usize,
+    ));
+    let mut running = tokio::task::JoinSet::new();
+    let session_cfg = Arc::new(cfg.session.clone());
     for s in 0..cfg.sessions {
         if coordinator.is_draining() {
             break;
@@ -959,69 +1049,73 @@ async fn serve(cfg: Config, prepared: Prepared) -> i32 {
                 }
             }
         };
-        // The report is stored durably before any client is told its outcome: if it cannot
-        // be, the clients are told the session aborted (code 5) and the process fails.
-        let result_dir = cfg.result_dir.clone();
-        let commit = move |report: &secagg::transport::coordinator::SessionReport| match &result_dir
-        {
-            Some(dir) => result_file::write_report(dir, report).map(|path| {
-                info!(path = %path.display(), "session report written");
-            }),
-            None => {
-                let stdout = std::io::stdout();
-                let mut w = std::io::BufWriter::new(stdout.lock());
-                result_file::write_json(&mut w, report).and_then(|()| std::io::Write::flush(&mut w))
-            }
-        };
+        let commit = committer(cfg.result_dir.clone());
         let ran = match (fixed, &cohort) {
             (Some(p), _) => coordinator.run_session_committed(p, commit).await,
+            (None, Some(c)) if concurrent => {
+                let Ok(slot) = slots.clone().acquire_owned().await else {
+                    break;
+                };
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let (coord, c, session, roster) = (
+                    coordinator.clone(),
+                    c.clone(),
+                    session_cfg.clone(),
+                    roster.clone(),
+                );
+                running.spawn(async move {
+                    let build =
+                        |ids: Vec<ParticipantId>| params(&session, s, roster.as_deref(), Some(ids));
+                    let ran = coord.run_cohort_session(&c, build, commit, Some(tx)).await;
+                    drop(slot);
+                    (s, ran)
+                });
+                // Open the next check-in only once this one has closed.
+                let _ = rx.await;
+                // Settle the sessions that ended meanwhile.
+                while let Some(Ok((s, ran))) = running.try_join_next() {
+                    match settle(s, ran, cfg.result_dir.as_deref()) {
+                        Settled::Ok => {}
+                        Settled::Failed => failures += 1,
+                        Settled::Drained => {}
+                        Settled::NotStored => {
+                            coordinator.shutdown(Duration::from_secs(2)).await;
+                            return 3;
+                        }
+                    }
+                }
+                continue;
+            }
             (None, Some(c)) => {
                 let (session, roster) = (&cfg.session, roster.as_deref());
                 let build = |ids: Vec<ParticipantId>| params(session, s, roster, Some(ids));
-                coordinator.run_cohort_session(c, build, commit).await
+                coordinator.run_cohort_session(c, build, commit, None).await
             }
             (None, None) => Err(secagg::transport::TransportError::Config(
                 "no session parameters".into(),
             )),
         };
-        match ran {
-            Ok((report, stored)) => {
-                info!(
-                    session = s,
-                    connections = report.connections,
-                    refused = report.refused,
-                    rejected_messages = report.rejected,
-                    bytes_in = report.bytes_in,
-                    bytes_out = report.bytes_out,
-                    ms = report.elapsed.as_millis() as u64,
-                    "session finished"
-                );
-                // A result is stored durably or the process fails: never silently nowhere.
-                if let Err(e) = stored {
-                    match &cfg.result_dir {
-                        Some(dir) => {
-                            error!(dir = %dir.display(), "session report NOT written: {e}")
-                        }
-                        None => error!("session report NOT written to stdout: {e}"),
-                    }
-                    coordinator.shutdown(Duration::from_secs(2)).await;
-                    return 3;
-                }
-                // A session aborted by the drain is an orderly stop, not a failure.
-                if matches!(&report.result, Err(e) if e.reason != AbortReason::Shutdown) {
-                    failures += 1;
-                }
+        match settle(s, ran, cfg.result_dir.as_deref()) {
+            Settled::Ok => {}
+            Settled::Failed => failures += 1,
+            Settled::Drained => break,
+            Settled::NotStored => {
+                coordinator.shutdown(Duration::from_secs(2)).await;
+                return 3;
             }
-            Err(secagg::transport::TransportError::Draining) => break,
-            Err(e @ secagg::transport::TransportError::QuorumNotReached { .. }) => {
-                // No session ran; the members were told to retry (code 9). Not a failure of
-                // the coordinator, but counted so an operator sees it in the exit status.
-                warn!("session {s}: {e}");
-                failures += 1;
-            }
-            Err(e) => {
-                error!("session {s}: {e}");
-                failures += 1;
+        }
+    }
+    while let Some(joined) = running.join_next().await {
+        let Ok((s, ran)) = joined else {
+            failures += 1;
+            continue;
+        };
+        match settle(s, ran, cfg.result_dir.as_deref()) {
+            Settled::Ok | Settled::Drained => {}
+            Settled::Failed => failures += 1,
+            Settled::NotStored => {
+                coordinator.shutdown(Duration::from_secs(2)).await;
+                return 3;
             }
         }
     }

@@ -307,11 +307,18 @@ impl Coordinator {
     /// than `min_clients` at the deadline: every member is closed with code 9 and the error is
     /// [`TransportError::QuorumNotReached`]; no session ran. The report is committed as in
     /// [`Coordinator::run_session_committed`].
+    ///
+    /// Concurrent sessions: with `handover`, this session stops accepting connections when its
+    /// cohort closes (or check-in fails) and then sends on `handover`, so the caller can open
+    /// the next session's check-in while this one runs; connections for it wait in the
+    /// endpoint's queue until it accepts. Without `handover`, this session keeps accepting (and
+    /// telling late clients to retry, code 9) until it ends.
     pub async fn run_cohort_session<E, B>(
         &self,
         cohort: &Cohort,
         build: B,
         commit: impl FnOnce(&SessionReport) -> Result<(), E>,
+        handover: Option<tokio::sync::oneshot::Sender<()>>,
     ) -> Result<(SessionReport, Result<(), E>), TransportError>
     where
         B: FnOnce(Vec<ParticipantId>) -> Result<SessionParams, String>,
@@ -322,7 +329,7 @@ impl Coordinator {
                 cohort.min_clients, cohort.max_clients
             )));
         }
-        self.run_plan(Plan::Cohort(cohort.clone(), build), commit)
+        self.run_plan(Plan::Cohort(cohort.clone(), build, handover), commit)
             .await
     }
 
@@ -353,7 +360,7 @@ impl Coordinator {
         }
         let (eligible, capacity) = match &plan {
             Plan::Fixed(_) => (None, None),
-            Plan::Cohort(c, _) => (
+            Plan::Cohort(c, _, _) => (
                 c.eligible.as_ref().map(|e| {
                     Arc::new(e.iter().copied().collect::<std::collections::BTreeSet<_>>())
                 }),
@@ -409,8 +416,14 @@ impl Coordinator {
         // Check-in: wait for the cohort, then build its parameters.
         let params = match plan {
             Plan::Fixed(p) => p,
-            Plan::Cohort(c, build) => {
-                let ids = match self.check_in(&c, &shared, &mut ev_rx).await {
+            Plan::Cohort(c, build, handover) => {
+                let checked_in = self.check_in(&c, &shared, &mut ev_rx).await;
+                if let Some(h) = handover {
+                    // The next session accepts from now on.
+                    acceptor.abort();
+                    let _ = h.send(());
+                }
+                let ids = match checked_in {
                     Ok(ids) => ids,
                     Err(e) => {
                         close_to_new(&shared);
@@ -675,8 +688,9 @@ pub struct Cohort {
 enum Plan<B> {
     /// Fixed in advance.
     Fixed(SessionParams),
-    /// The cohort that checks in, and how to make its parameters.
-    Cohort(Cohort, B),
+    /// The cohort that checks in, how to make its parameters, and whom to tell when this
+    /// session stops accepting (see [`Coordinator::run_cohort_session`]).
+    Cohort(Cohort, B, Option<tokio::sync::oneshot::Sender<()>>),
 }
 
 /// The builder type of a [`Plan::Fixed`] (never called).
