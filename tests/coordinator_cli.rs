@@ -478,6 +478,38 @@ async fn concurrent_cohort_sessions_overlap() {
     }
 }
 
+/// Dev mode keeps its self-signed certificate across restarts (clients keep trusting the file
+/// they were given): the key is stored beside it, readable by the owner only, and reused.
+#[test]
+fn dev_certificate_survives_a_restart() {
+    let d = temp_dir("devcert");
+    let cfg = d.join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:0\"\n[tls]\ndev_cert_out = \"{}\"\n{}",
+            d.join("cert.pem").display(),
+            session_toml("")
+        ),
+    )
+    .unwrap();
+    let mut certs = Vec::new();
+    for _ in 0..2 {
+        let (mut child, _addr, _log) = start(&cfg);
+        certs.push(std::fs::read_to_string(d.join("cert.pem")).unwrap());
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    assert!(certs[0].contains("BEGIN CERTIFICATE"));
+    assert_eq!(certs[0], certs[1], "the certificate changed on restart");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(d.join("cert.pem.key"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o077, 0, "key readable by others: {mode:o}");
+}
+
 /// The sample configuration in the repository validates (with the result directory moved to
 /// a temporary one through the environment, which also checks the overrides).
 #[test]

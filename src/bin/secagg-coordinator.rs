@@ -661,12 +661,49 @@ fn load_config(o: &Overrides) -> Result<Config, String> {
     Ok(cfg)
 }
 
+/// Where dev mode keeps its certificate's private key: beside the certificate.
+fn dev_key_path(cert: &std::path::Path) -> PathBuf {
+    let mut name = cert.as_os_str().to_owned();
+    name.push(".key");
+    PathBuf::from(name)
+}
+
+/// Writes a secret file readable by the owner only.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// Dev mode's TLS identity: kept from an earlier start, or new (with the key to write).
+enum DevIdentity {
+    Kept(TlsIdentity),
+    New(TlsIdentity, zeroize::Zeroizing<String>),
+}
+
+impl DevIdentity {
+    fn into_identity(self) -> (TlsIdentity, Option<zeroize::Zeroizing<String>>) {
+        match self {
+            DevIdentity::Kept(id) => (id, None),
+            DevIdentity::New(id, key) => (id, Some(key)),
+        }
+    }
+}
+
 /// Everything checked and loaded before the port is bound.
 struct Prepared {
     authenticator: Arc<dyn Authenticator>,
     client_ca: Option<Vec<CertificateDer<'static>>>,
     roster: Option<Arc<TokenFile>>,
-    identity: TlsIdentity,
+    /// The TLS identity, and in dev mode a new key to write beside `dev_cert_out`.
+    identity: (TlsIdentity, Option<zeroize::Zeroizing<String>>),
     first: SessionParams,
     cohort: Option<secagg::transport::Cohort>,
 }
@@ -711,8 +748,12 @@ fn prepare(cfg: &Config) -> Result<Prepared, String> {
         None => warn!("no result_dir: session reports go to standard output"),
     }
     let identity = match (&cfg.tls.cert, &cfg.tls.key, &cfg.tls.dev_cert_out) {
-        (Some(c), Some(k), _) => TlsIdentity::from_pem_files(c, k)
-            .map_err(|e| format!("TLS certificate {} / key {}: {e}", c.display(), k.display()))?,
+        (Some(c), Some(k), _) => (
+            TlsIdentity::from_pem_files(c, k).map_err(|e| {
+                format!("TLS certificate {} / key {}: {e}", c.display(), k.display())
+            })?,
+            None,
+        ),
         (None, None, Some(out)) => {
             let dir = out
                 .parent()
@@ -725,13 +766,29 @@ fn prepare(cfg: &Config) -> Result<Prepared, String> {
                     dir.display()
                 ));
             }
-            TlsIdentity::self_signed(&["localhost"]).map_err(|e| format!("TLS: {e}"))?
+            // Kept across restarts (clients keep trusting the file they were given): reuse
+            // the certificate and its key if both are there and load, else make new ones
+            // (written when serving starts).
+            let key = dev_key_path(out);
+            match TlsIdentity::from_pem_files(out, &key) {
+                Ok(id) if out.exists() && key.exists() => DevIdentity::Kept(id),
+                _ => {
+                    let (id, key_pem) = TlsIdentity::self_signed_with_key_pem(&["localhost"])
+                        .map_err(|e| format!("TLS: {e}"))?;
+                    DevIdentity::New(id, key_pem)
+                }
+            }
+            .into_identity()
         }
         _ => return Err("[tls] needs cert and key, or dev_cert_out".into()),
     };
     // Building the server configuration checks that the key fits the certificate.
-    secagg::transport::tls::server_config(&identity, Duration::from_secs(60), client_ca.as_deref())
-        .map_err(|e| format!("TLS: {e}"))?;
+    secagg::transport::tls::server_config(
+        &identity.0,
+        Duration::from_secs(60),
+        client_ca.as_deref(),
+    )
+    .map_err(|e| format!("TLS: {e}"))?;
     Ok(Prepared {
         cohort,
         authenticator,
@@ -958,12 +1015,18 @@ async fn serve(cfg: Config, prepared: Prepared) -> i32 {
         identity,
         first,
     } = prepared;
-    if let (None, Some(out)) = (&cfg.tls.cert, &cfg.tls.dev_cert_out) {
-        if let Err(e) = std::fs::write(out, &identity.cert_pem) {
+    let (identity, new_key) = identity;
+    if let (None, Some(out), Some(key_pem)) = (&cfg.tls.cert, &cfg.tls.dev_cert_out, new_key) {
+        let key = dev_key_path(out);
+        if let Err(e) = write_private(&key, key_pem.as_bytes())
+            .and_then(|()| std::fs::write(out, &identity.cert_pem))
+        {
             error!(path = %out.display(), "dev_cert_out is not writable: {e}");
             return 2;
         }
-        info!(path = %out.display(), "dev mode: self-signed certificate written");
+        info!(path = %out.display(), key = %key.display(), "dev mode: self-signed certificate written");
+    } else if let (None, Some(out)) = (&cfg.tls.cert, &cfg.tls.dev_cert_out) {
+        info!(path = %out.display(), "dev mode: the existing self-signed certificate is kept");
     }
     let opts = CoordinatorOptions {
         authenticator,
