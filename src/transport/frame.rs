@@ -130,6 +130,9 @@ pub enum TransportError {
     /// The protocol client aborted.
     #[error(transparent)]
     Abort(#[from] ClientAbort),
+    /// An LDP task, report or receipt was refused.
+    #[error(transparent)]
+    Analytics(#[from] crate::analytics::AnalyticsError),
 }
 
 impl From<quinn::ConnectionError> for TransportError {
