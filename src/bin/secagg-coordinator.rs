@@ -31,6 +31,22 @@
 //! mask_prg = "aes128-ctr"                  # or "chacha20" for cohorts without AES hardware
 //! ```
 //!
+//! An LDP task instead (`deploy/coordinator-ldp.toml`; spec `protocol-spec/analytics.md`): every
+//! participant sends one locally randomised report, the coordinator keeps counters only and
+//! writes the estimates (schema `secagg-ldp-result/1`):
+//!
+//! ```toml
+//! task = "ldp"                             # default "secagg", which needs [session]
+//! [ldp]
+//! clients = 100                            # or the token registry's participants
+//! deadline_ms = 60000
+//! min_reports = 10
+//! [ldp.task]
+//! protocol = "rsfd-adp"                    # grr sue oue blh olh hr ss adp, spl-*, smp-*, rsfd-*
+//! epsilon = 1.0
+//! domains = [8, 16, 32, 64, 128]
+//! ```
+//!
 //! `corrupt` is the fraction of clients assumed to collude with the coordinator: it sets the
 //! session's corrupted-neighbour bound `c` (and, in the active model, the chooser's `t` with
 //! `2t > k + c`). Clients refuse sessions whose `c` is below what their own assumption gives.
@@ -47,6 +63,7 @@ use secagg::protocol::AbortReason;
 use secagg::ring::Bits;
 use std::sync::Arc;
 
+use secagg::analytics::wire::LdpSessionParams;
 use secagg::transport::auth::{ClientCertificates, HmacTokens, TokenFile, TrustClaimedId};
 use secagg::transport::result_file;
 use secagg::transport::tls::{read_certs_pem, CertificateDer, TlsIdentity};
@@ -128,7 +145,91 @@ struct Config {
     tls: TlsConfig,
     /// Participant authentication; required unless in dev mode (`tls.dev_cert_out`).
     auth: Option<AuthConfig>,
-    session: SessionConfig,
+    /// What the sessions compute: "secagg" (default; needs `[session]`) or "ldp" (needs
+    /// `[ldp]`).
+    #[serde(default)]
+    task: TaskKind,
+    session: Option<SessionConfig>,
+    ldp: Option<LdpConfig>,
+}
+
+/// The kind of task the coordinator runs.
+#[derive(Deserialize, Default, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+enum TaskKind {
+    /// Secure aggregation of vectors (`[session]`).
+    #[default]
+    Secagg,
+    /// Local differential privacy: one randomised report per client, frequency estimates
+    /// (`[ldp]`; spec `analytics.md`).
+    Ldp,
+}
+
+/// An LDP task: who reports, until when, and the protocol.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LdpConfig {
+    /// Participants 1..=clients (or the token registry's).
+    #[serde(default = "default_clients")]
+    clients: u16,
+    /// How long a session collects reports.
+    #[serde(default = "default_ldp_deadline")]
+    deadline_ms: u32,
+    /// Fewest counted reports for a complete session.
+    #[serde(default = "one64")]
+    min_reports: u64,
+    /// Protocol, epsilon and domain sizes.
+    task: secagg::analytics::LdpTaskSpec,
+}
+
+fn default_ldp_deadline() -> u32 {
+    60_000
+}
+fn one64() -> u64 {
+    1
+}
+
+/// The first session's parameters (checked before the port is bound).
+enum First {
+    Secagg(SessionParams),
+    Ldp(LdpSessionParams, Vec<ParticipantId>),
+}
+
+fn ldp_params(
+    c: &LdpConfig,
+    session_index: u32,
+    roster: Option<&TokenFile>,
+) -> Result<(LdpSessionParams, Vec<ParticipantId>), String> {
+    let participants: Vec<ParticipantId> = match roster {
+        Some(r) => r.participants(),
+        None => (1..=c.clients).filter_map(ParticipantId::new).collect(),
+    };
+    if participants.is_empty() {
+        return Err("no participants".into());
+    }
+    if c.deadline_ms == 0 {
+        return Err("ldp.deadline_ms must be positive".into());
+    }
+    let mut nonce = [0u8; 32];
+    nonce[..4].copy_from_slice(&session_index.to_be_bytes());
+    let mut rand = [0u8; 28];
+    getrandom::fill(&mut rand).map_err(|e| e.to_string())?;
+    nonce[4..].copy_from_slice(&rand);
+    let p = LdpSessionParams::new(nonce, c.deadline_ms, c.task.clone())
+        .map_err(|e| format!("ldp task: {e}"))?;
+    Ok((p, participants))
+}
+
+fn secagg_params(
+    cfg: &Config,
+    session_index: u32,
+    roster: Option<&TokenFile>,
+) -> Result<SessionParams, String> {
+    let c = cfg
+        .session
+        .as_ref()
+        .ok_or("task \"secagg\" needs a [session] table")?;
+    params(c, session_index, roster)
 }
 
 /// The communication graph.
@@ -452,7 +553,12 @@ fn load_config(o: &Overrides) -> Result<Config, String> {
         cfg.sessions = s;
     }
     if let Some(c) = o.clients {
-        cfg.session.clients = c;
+        if let Some(s) = cfg.session.as_mut() {
+            s.clients = c;
+        }
+        if let Some(l) = cfg.ldp.as_mut() {
+            l.clients = c;
+        }
     }
     if let Some(d) = &o.result_dir {
         cfg.result_dir = Some(d.clone());
@@ -472,7 +578,9 @@ fn load_config(o: &Overrides) -> Result<Config, String> {
         cfg.tls.cert.as_mut(),
         cfg.tls.key.as_mut(),
         cfg.tls.dev_cert_out.as_mut(),
-        cfg.session.identity_keys_file.as_mut(),
+        cfg.session
+            .as_mut()
+            .and_then(|s| s.identity_keys_file.as_mut()),
     ]
     .into_iter()
     .flatten()
@@ -485,8 +593,15 @@ fn load_config(o: &Overrides) -> Result<Config, String> {
         | Some(AuthConfig::MutualTls { client_ca: p }) => fix(p),
         _ => {}
     }
-    if cfg.session.round_timeout_ms.contains(&0) {
-        return Err("round_timeout_ms: every deadline must be positive".into());
+    match (cfg.task, &cfg.session, &cfg.ldp) {
+        (TaskKind::Secagg, None, _) => return Err("task \"secagg\" needs a [session] table".into()),
+        (TaskKind::Ldp, _, None) => return Err("task \"ldp\" needs an [ldp] table".into()),
+        _ => {}
+    }
+    if let Some(s) = &cfg.session {
+        if s.round_timeout_ms.contains(&0) {
+            return Err("round_timeout_ms: every deadline must be positive".into());
+        }
     }
     Ok(cfg)
 }
@@ -497,13 +612,22 @@ struct Prepared {
     client_ca: Option<Vec<CertificateDer<'static>>>,
     roster: Option<Arc<TokenFile>>,
     identity: TlsIdentity,
-    first: SessionParams,
+    first: First,
 }
 
 fn prepare(cfg: &Config) -> Result<Prepared, String> {
     let (authenticator, client_ca, roster) = authenticator(cfg)?;
-    let first = params(&cfg.session, 0, roster.as_deref())
-        .map_err(|e| format!("session parameters: {e}"))?;
+    let first = match (cfg.task, &cfg.ldp) {
+        (TaskKind::Ldp, Some(l)) => {
+            let (p, ids) = ldp_params(l, 0, roster.as_deref())
+                .map_err(|e| format!("LDP session parameters: {e}"))?;
+            First::Ldp(p, ids)
+        }
+        _ => First::Secagg(
+            secagg_params(cfg, 0, roster.as_deref())
+                .map_err(|e| format!("session parameters: {e}"))?,
+        ),
+    };
     match &cfg.result_dir {
         Some(dir) => result_file::check_writable(dir)
             .map_err(|e| format!("result_dir {} is not writable: {e}", dir.display()))?,
@@ -541,8 +665,40 @@ fn prepare(cfg: &Config) -> Result<Prepared, String> {
 }
 
 fn print_summary(path: &std::path::Path, cfg: &Config, p: &Prepared) {
-    let f = &p.first;
     println!("{}: OK", path.display());
+    let f = match &p.first {
+        First::Secagg(f) => f,
+        First::Ldp(l, ids) => {
+            let privacy = l.task.privacy();
+            println!("  listen          {}", cfg.listen);
+            println!("  authentication  {}", p.authenticator.name());
+            println!("  sessions        {} LDP sessions", cfg.sessions);
+            println!("  participants    {}", ids.len());
+            println!(
+                "  task            {} at epsilon {} over domains {:?}; reports of at most {} bytes",
+                l.task.name(),
+                l.task.spec().epsilon,
+                l.task.spec().domains,
+                l.task.max_report_len()
+            );
+            if let secagg::analytics::PrivacySummary::Local {
+                tuple, attribute, ..
+            } = privacy
+            {
+                println!(
+                    "  privacy         tuple-level loss {tuple:.4}, attribute-level {attribute:.4?}"
+                );
+            }
+            println!(
+                "  results         {}",
+                cfg.result_dir
+                    .as_ref()
+                    .map(|d| format!("{} (writable)", d.display()))
+                    .unwrap_or_else(|| "standard output".into())
+            );
+            return;
+        }
+    };
     println!("  listen          {}", cfg.listen);
     println!(
         "  tls             {}",
@@ -722,10 +878,67 @@ async fn serve(cfg: Config, prepared: Prepared) -> i32 {
         if coordinator.is_draining() {
             break;
         }
+        if cfg.task == TaskKind::Ldp {
+            let next = match first.take() {
+                Some(First::Ldp(p, ids)) => Ok((p, ids)),
+                _ => match &cfg.ldp {
+                    Some(l) => ldp_params(l, s, roster.as_deref()),
+                    None => Err("no [ldp] table".into()),
+                },
+            };
+            let (p, ids) = match next {
+                Ok(x) => x,
+                Err(e) => {
+                    error!("LDP session parameters: {e}");
+                    return 2;
+                }
+            };
+            let min = cfg.ldp.as_ref().map_or(1, |l| l.min_reports);
+            match coordinator.run_ldp_session(p, ids, min).await {
+                Ok(report) => {
+                    info!(
+                        session = s,
+                        accepted = report.accepted,
+                        rejected = report.rejected,
+                        refused = report.refused,
+                        bytes_in = report.bytes_in,
+                        ms = report.elapsed.as_millis() as u64,
+                        "LDP session finished"
+                    );
+                    let written = match &cfg.result_dir {
+                        Some(dir) => result_file::write_ldp_report(dir, &report).map(
+                            |path| info!(path = %path.display(), "LDP session report written"),
+                        ),
+                        None => {
+                            let stdout = std::io::stdout();
+                            let mut w = std::io::BufWriter::new(stdout.lock());
+                            result_file::write_ldp_json(&mut w, &report)
+                                .and_then(|()| std::io::Write::flush(&mut w))
+                        }
+                    };
+                    if let Err(e) = written {
+                        error!("LDP session report NOT written: {e}");
+                        coordinator.shutdown(Duration::from_secs(2)).await;
+                        return 3;
+                    }
+                    if report.status.is_err() && !coordinator.is_draining() {
+                        failures += 1;
+                    }
+                }
+                Err(e) => {
+                    error!("LDP session {s}: {e}");
+                    failures += 1;
+                }
+            }
+            continue;
+        }
         let p = match first
             .take()
-            .map(Ok)
-            .unwrap_or_else(|| params(&cfg.session, s, roster.as_deref()))
+            .and_then(|f| match f {
+                First::Secagg(p) => Some(Ok(p)),
+                First::Ldp(..) => None,
+            })
+            .unwrap_or_else(|| secagg_params(&cfg, s, roster.as_deref()))
         {
             Ok(p) => p,
             Err(e) => {
