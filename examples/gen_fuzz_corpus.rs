@@ -381,4 +381,40 @@ fn main() {
         }
     }
     out.done();
+
+    // analytics_frames: every Task frame of the analytics vectors, alone; the GRR task with its
+    // report frames (valid and refused ones); the invalid Task frames.
+    let mut out = Out::new("analytics_frames");
+    let a = vectors("analytics.json");
+    for (i, t) in a["tasks"].as_array().expect("tasks").iter().enumerate() {
+        out.put(
+            &format!("task{i}"),
+            &Script::new().blob(&hex(&t["task_frame"])).finish(),
+        );
+    }
+    let agg = &a["aggregation"];
+    let mut sc = Script::new().blob(&hex(&a["tasks"][0]["task_frame"]));
+    for f in agg["report_frames"].as_array().expect("frames") {
+        sc = sc.blob(&hex(f));
+    }
+    for key in [
+        "wrong_session_frame",
+        "wrong_length_frame",
+        "out_of_domain_frame",
+    ] {
+        sc = sc.blob(&hex(&agg[key]));
+    }
+    out.put("grr-reports", &sc.finish());
+    for (i, t) in a["invalid_tasks"]
+        .as_array()
+        .expect("invalid")
+        .iter()
+        .enumerate()
+    {
+        out.put(
+            &format!("invalid{i}"),
+            &Script::new().blob(&hex(&t["task_frame"])).finish(),
+        );
+    }
+    out.done();
 }

@@ -97,6 +97,8 @@ mod prelude {
     pub(crate) use alloc::{format, vec};
 }
 
+#[cfg(feature = "ldp")]
+pub mod analytics;
 pub mod crypto;
 pub mod ddp;
 pub mod field;

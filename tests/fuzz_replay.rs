@@ -73,4 +73,5 @@ replay_tests!(
     quantize,
     ldp_decode,
     decode_params,
+    analytics_frames,
 );

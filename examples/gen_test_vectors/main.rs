@@ -7,6 +7,7 @@
 //! The files are never edited by hand; `tests/test_vectors.rs` fails if they differ from what
 //! this command produces.
 
+mod analytics_vectors;
 mod ddp_vectors;
 mod edge;
 mod vectors;
@@ -22,6 +23,11 @@ fn main() -> std::io::Result<()> {
     for (name, value) in ddp_vectors::all() {
         let path = dir.join(format!("{name}.json"));
         std::fs::write(&path, ddp_vectors::render(&value))?;
+        println!("wrote {}", path.display());
+    }
+    for (name, value) in analytics_vectors::all() {
+        let path = dir.join(format!("{name}.json"));
+        std::fs::write(&path, analytics_vectors::render(&value))?;
         println!("wrote {}", path.display());
     }
     Ok(())

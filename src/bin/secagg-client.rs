@@ -18,7 +18,12 @@
 //! and `--corrupt-rate R` (default 0.05, the fraction of clients assumed to collude with the
 //! coordinator).
 //!
-//! Exit codes: 0 the sum includes this input; 10 excluded (a sum exists without it); 11 the
+//! LDP sessions (spec `analytics.md`): `--ldp-values 3,1` sends one randomised report of
+//! these attribute values instead of a vector (`--input` is then not needed), after checking
+//! that the task is over `--ldp-domains 8,4` and that the true tuple-level privacy loss of its
+//! report is at most `--ldp-max-epsilon` (default 4). Exit 0 when the coordinator counted it.
+//!
+//! Exit codes: 0 the sum includes this input (LDP: the report was counted); 10 excluded (a sum exists without it); 11 the
 //! session was aborted (no sum); 12 refused or cut off by the coordinator or the network
 //! (unauthorized, busy, shutdown, timeout, ...); 13 the parameters were refused by this
 //! client's policy; 2 bad arguments or unreadable files.
@@ -39,7 +44,9 @@ use secagg::transport::client::Retry;
 use secagg::transport::tls::{
     client_config_with_identity, client_endpoint, read_certs_pem, TlsIdentity,
 };
-use secagg::transport::{participate, ClientOptions, ClientOutcome, TransportError};
+use secagg::transport::{
+    participate, send_ldp_report, ClientOptions, ClientOutcome, LdpClientOptions, TransportError,
+};
 use zeroize::Zeroizing;
 
 #[derive(Parser)]
@@ -98,6 +105,16 @@ struct Cli {
     /// the session must tolerate).
     #[arg(long, default_value_t = 0.05)]
     corrupt_rate: f64,
+    /// LDP session: this client's attribute values (comma-separated), sent as one randomised
+    /// report instead of a vector.
+    #[arg(long, value_delimiter = ',', requires = "ldp_domains")]
+    ldp_values: Option<Vec<u32>>,
+    /// LDP session: the domain sizes the values are for; a task over other domains is refused.
+    #[arg(long, value_delimiter = ',')]
+    ldp_domains: Option<Vec<u32>>,
+    /// LDP session: the largest true tuple-level privacy loss this client accepts.
+    #[arg(long, default_value_t = 4.0)]
+    ldp_max_epsilon: f64,
     /// Longest wait for any coordinator message, in seconds (cover the longest round deadline).
     #[arg(long, default_value_t = 300)]
     timeout_s: u64,
@@ -172,9 +189,19 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let (Some(cert), Some(input), Some(id)) = (&cli.cert, &cli.input, cli.id) else {
-        return usage("--cert, --input and --id are required (see --help)");
+    let (Some(cert), Some(id)) = (&cli.cert, cli.id) else {
+        return usage("--cert and --id are required (see --help)");
     };
+    if cli.input.is_none() && cli.ldp_values.is_none() {
+        return usage("--input (or --ldp-values for an LDP session) is required (see --help)");
+    }
+    if let (Some(v), Some(k)) = (&cli.ldp_values, &cli.ldp_domains) {
+        if v.len() != k.len() || v.iter().zip(k).any(|(v, k)| v >= k) {
+            return usage(format!(
+                "--ldp-values {v:?} do not fit --ldp-domains {k:?} (one value in [0, k) each)"
+            ));
+        }
+    }
     let Some(id) = ParticipantId::new(id) else {
         return usage("--id must be in 1..=65535");
     };
@@ -189,9 +216,12 @@ fn main() -> ExitCode {
             .map(|(h, _)| h.trim_matches(['[', ']']).to_string())
             .unwrap_or_else(|| cli.server.clone())
     });
-    let values = match read_input(input, cli.format) {
-        Ok(v) => v,
-        Err(e) => return usage(format!("input: {e}")),
+    let values = match (&cli.input, &cli.ldp_values) {
+        (Some(input), _) => match read_input(input, cli.format) {
+            Ok(v) => v,
+            Err(e) => return usage(format!("input: {e}")),
+        },
+        _ => Vec::new(),
     };
     let Ok(len) = u32::try_from(values.len()) else {
         return usage("input longer than 2^32 - 1 values");
@@ -269,6 +299,27 @@ fn main() -> ExitCode {
         };
         let mut rng = ChaCha20Rng::try_from_rng(&mut SysRng)
             .map_err(|e| TransportError::Config(e.to_string()))?;
+        if let (Some(ldp_values), Some(domains)) = (&cli.ldp_values, &cli.ldp_domains) {
+            let ldp = LdpClientOptions {
+                server: opts.server,
+                server_name: opts.server_name.clone(),
+                id,
+                credential: opts.credential.clone(),
+                connect_timeout: opts.connect_timeout,
+                message_timeout: opts.message_timeout,
+                max_tuple_epsilon: cli.ldp_max_epsilon,
+                domains: domains.clone(),
+            };
+            let r = send_ldp_report(&endpoint, cfg, &ldp, ldp_values, &mut rng).await;
+            let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
+            return r.map(|receipt| {
+                println!(
+                    "{id}: LDP report counted ({}, {:?})",
+                    receipt.protocol, receipt.privacy
+                );
+                ClientOutcome::Included
+            });
+        }
         let identity = seed.as_deref().map(SigningKey::from_seed);
         let r = participate(
             &endpoint, cfg, &opts, identity, &values, cli.weight, &mut rng,
@@ -279,6 +330,7 @@ fn main() -> ExitCode {
         r
     });
     match outcome {
+        Ok(ClientOutcome::Included) if cli.ldp_values.is_some() => ExitCode::SUCCESS,
         Ok(ClientOutcome::Included) => {
             println!("{id}: included");
             ExitCode::SUCCESS

@@ -31,6 +31,22 @@
 //! mask_prg = "aes128-ctr"                  # or "chacha20" for cohorts without AES hardware
 //! ```
 //!
+//! An LDP task instead (`deploy/coordinator-ldp.toml`; spec `protocol-spec/analytics.md`): every
+//! participant sends one locally randomised report, the coordinator keeps counters only and
+//! writes the estimates (schema `secagg-ldp-result/1`):
+//!
+//! ```toml
+//! task = "ldp"                             # default "secagg", which needs [session]
+//! [ldp]
+//! clients = 100                            # or the token registry's participants
+//! deadline_ms = 60000
+//! min_reports = 10
+//! [ldp.task]
+//! protocol = "rsfd-adp"                    # grr sue oue blh olh hr ss adp, spl-*, smp-*, rsfd-*
+//! epsilon = 1.0
+//! domains = [8, 16, 32, 64, 128]
+//! ```
+//!
 //! `corrupt` is the fraction of clients assumed to collude with the coordinator: it sets the
 //! session's corrupted-neighbour bound `c` (and, in the active model, the chooser's `t` with
 //! `2t > k + c`). Clients refuse sessions whose `c` is below what their own assumption gives.
@@ -40,6 +56,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use secagg::analytics::wire::LdpSessionParams;
 use secagg::crypto::prg::MaskPrg;
 use secagg::ids::ParticipantId;
 use secagg::protocol::params::{Graph, SessionParams, ThreatModel};
@@ -132,7 +149,79 @@ struct Config {
     tls: TlsConfig,
     /// Participant authentication; required unless in dev mode (`tls.dev_cert_out`).
     auth: Option<AuthConfig>,
-    session: SessionConfig,
+    /// What the sessions compute: "secagg" (default; needs `[session]`) or "ldp" (needs
+    /// `[ldp]`).
+    #[serde(default)]
+    task: TaskKind,
+    session: Option<SessionConfig>,
+    ldp: Option<LdpConfig>,
+}
+
+/// The kind of task the coordinator runs.
+#[derive(Deserialize, Default, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+enum TaskKind {
+    /// Secure aggregation of vectors (`[session]`).
+    #[default]
+    Secagg,
+    /// Local differential privacy: one randomised report per client, frequency estimates
+    /// (`[ldp]`; spec `analytics.md`).
+    Ldp,
+}
+
+/// An LDP task: who reports, until when, and the protocol.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LdpConfig {
+    /// Participants 1..=clients (or the token registry's).
+    #[serde(default = "default_clients")]
+    clients: u16,
+    /// How long a session collects reports.
+    #[serde(default = "default_ldp_deadline")]
+    deadline_ms: u32,
+    /// Fewest counted reports for a complete session.
+    #[serde(default = "one64")]
+    min_reports: u64,
+    /// Protocol, epsilon and domain sizes.
+    task: secagg::analytics::LdpTaskSpec,
+}
+
+fn default_ldp_deadline() -> u32 {
+    60_000
+}
+fn one64() -> u64 {
+    1
+}
+
+/// The first session's parameters (checked before the port is bound).
+enum First {
+    Secagg(SessionParams),
+    Ldp(LdpSessionParams, Vec<ParticipantId>),
+}
+
+fn ldp_params(
+    c: &LdpConfig,
+    session_index: u32,
+    roster: Option<&TokenFile>,
+) -> Result<(LdpSessionParams, Vec<ParticipantId>), String> {
+    let participants: Vec<ParticipantId> = match roster {
+        Some(r) => r.participants(),
+        None => (1..=c.clients).filter_map(ParticipantId::new).collect(),
+    };
+    if participants.is_empty() {
+        return Err("no participants".into());
+    }
+    if c.deadline_ms == 0 {
+        return Err("ldp.deadline_ms must be positive".into());
+    }
+    let mut nonce = [0u8; 32];
+    nonce[..4].copy_from_slice(&session_index.to_be_bytes());
+    let mut rand = [0u8; 28];
+    getrandom::fill(&mut rand).map_err(|e| e.to_string())?;
+    nonce[4..].copy_from_slice(&rand);
+    let p = LdpSessionParams::new(nonce, c.deadline_ms, c.task.clone())
+        .map_err(|e| format!("ldp task: {e}"))?;
+    Ok((p, participants))
 }
 
 /// The communication graph.
@@ -622,7 +711,12 @@ fn load_config(o: &Overrides) -> Result<Config, String> {
         cfg.sessions = s;
     }
     if let Some(c) = o.clients {
-        cfg.session.clients = c;
+        if let Some(s) = cfg.session.as_mut() {
+            s.clients = c;
+        }
+        if let Some(l) = cfg.ldp.as_mut() {
+            l.clients = c;
+        }
     }
     if let Some(d) = &o.result_dir {
         cfg.result_dir = Some(d.clone());
@@ -642,7 +736,9 @@ fn load_config(o: &Overrides) -> Result<Config, String> {
         cfg.tls.cert.as_mut(),
         cfg.tls.key.as_mut(),
         cfg.tls.dev_cert_out.as_mut(),
-        cfg.session.identity_keys_file.as_mut(),
+        cfg.session
+            .as_mut()
+            .and_then(|s| s.identity_keys_file.as_mut()),
     ]
     .into_iter()
     .flatten()
@@ -655,8 +751,15 @@ fn load_config(o: &Overrides) -> Result<Config, String> {
         | Some(AuthConfig::MutualTls { client_ca: p }) => fix(p),
         _ => {}
     }
-    if cfg.session.round_timeout_ms.contains(&0) {
-        return Err("round_timeout_ms: every deadline must be positive".into());
+    match (cfg.task, &cfg.session, &cfg.ldp) {
+        (TaskKind::Secagg, None, _) => return Err("task \"secagg\" needs a [session] table".into()),
+        (TaskKind::Ldp, _, None) => return Err("task \"ldp\" needs an [ldp] table".into()),
+        _ => {}
+    }
+    if let Some(s) = &cfg.session {
+        if s.round_timeout_ms.contains(&0) {
+            return Err("round_timeout_ms: every deadline must be positive".into());
+        }
     }
     Ok(cfg)
 }
@@ -697,33 +800,21 @@ impl DevIdentity {
     }
 }
 
-/// Everything checked and loaded before the port is bound.
-struct Prepared {
-    authenticator: Arc<dyn Authenticator>,
-    client_ca: Option<Vec<CertificateDer<'static>>>,
-    roster: Option<Arc<TokenFile>>,
-    /// The TLS identity, and in dev mode a new key to write beside `dev_cert_out`.
-    identity: (TlsIdentity, Option<zeroize::Zeroizing<String>>),
-    first: SessionParams,
-    cohort: Option<secagg::transport::Cohort>,
-}
-
-fn prepare(cfg: &Config) -> Result<Prepared, String> {
-    let (authenticator, client_ca, roster) = authenticator(cfg)?;
-    let open = matches!(
-        cfg.auth,
-        Some(AuthConfig::Hmac { .. }) | Some(AuthConfig::MutualTls { .. })
-    );
-    let cohort = cohort(&cfg.session, roster.as_deref(), open)
-        .map_err(|e| format!("session parameters: {e}"))?;
-    // Fixed sessions: the parameters of the first session. Cohort mode: those of the largest
-    // and of the smallest cohort (the chooser must succeed at both sizes).
+/// The secure-aggregation task's first parameters and cohort (if in cohort mode): for fixed
+/// sessions the first session's parameters; in cohort mode those of the largest cohort, after
+/// checking the smallest (the chooser must succeed at both sizes).
+fn secagg_first(
+    session: &SessionConfig,
+    roster: Option<&TokenFile>,
+    open: bool,
+) -> Result<(SessionParams, Option<secagg::transport::Cohort>), String> {
+    let cohort = cohort(session, roster, open).map_err(|e| format!("session parameters: {e}"))?;
     let first = match &cohort {
-        None => params(&cfg.session, 0, roster.as_deref(), None),
+        None => params(session, 0, roster, None),
         Some(c) => {
             let ids: Vec<ParticipantId> = match &c.eligible {
                 Some(e) => e.clone(),
-                None => (1..=cfg.session.clients)
+                None => (1..=session.clients)
                     .filter_map(ParticipantId::new)
                     .collect(),
             };
@@ -736,12 +827,44 @@ fn prepare(cfg: &Config) -> Result<Prepared, String> {
             }
             let largest: Vec<ParticipantId> = ids.iter().copied().take(c.max_clients).collect();
             let smallest: Vec<ParticipantId> = ids.iter().copied().take(c.min_clients).collect();
-            params(&cfg.session, 0, roster.as_deref(), Some(smallest))
+            params(session, 0, roster, Some(smallest))
                 .map_err(|e| format!("smallest cohort ({}): {e}", c.min_clients))
-                .and_then(|_| params(&cfg.session, 0, roster.as_deref(), Some(largest)))
+                .and_then(|_| params(session, 0, roster, Some(largest)))
         }
     }
     .map_err(|e| format!("session parameters: {e}"))?;
+    Ok((first, cohort))
+}
+
+/// Everything checked and loaded before the port is bound.
+struct Prepared {
+    authenticator: Arc<dyn Authenticator>,
+    client_ca: Option<Vec<CertificateDer<'static>>>,
+    roster: Option<Arc<TokenFile>>,
+    /// The TLS identity, and in dev mode a new key to write beside `dev_cert_out`.
+    identity: (TlsIdentity, Option<zeroize::Zeroizing<String>>),
+    first: First,
+    cohort: Option<secagg::transport::Cohort>,
+}
+
+fn prepare(cfg: &Config) -> Result<Prepared, String> {
+    let (authenticator, client_ca, roster) = authenticator(cfg)?;
+    let open = matches!(
+        cfg.auth,
+        Some(AuthConfig::Hmac { .. }) | Some(AuthConfig::MutualTls { .. })
+    );
+    let (first, cohort) = match (cfg.task, &cfg.ldp, &cfg.session) {
+        (TaskKind::Ldp, Some(l), _) => {
+            let (p, ids) = ldp_params(l, 0, roster.as_deref())
+                .map_err(|e| format!("LDP session parameters: {e}"))?;
+            (First::Ldp(p, ids), None)
+        }
+        (_, _, Some(session)) => {
+            let (p, c) = secagg_first(session, roster.as_deref(), open)?;
+            (First::Secagg(p), c)
+        }
+        _ => return Err("no [session] or [ldp] table".into()),
+    };
     match &cfg.result_dir {
         Some(dir) => result_file::check_writable(dir)
             .map_err(|e| format!("result_dir {} is not writable: {e}", dir.display()))?,
@@ -800,7 +923,39 @@ fn prepare(cfg: &Config) -> Result<Prepared, String> {
 }
 
 fn print_summary(path: &std::path::Path, cfg: &Config, p: &Prepared) {
-    let f = &p.first;
+    let f = match &p.first {
+        First::Secagg(f) => f,
+        First::Ldp(l, ids) => {
+            let privacy = l.task.privacy();
+            println!("  listen          {}", cfg.listen);
+            println!("  authentication  {}", p.authenticator.name());
+            println!("  sessions        {} LDP sessions", cfg.sessions);
+            println!("  participants    {}", ids.len());
+            println!(
+                "  task            {} at epsilon {} over domains {:?}; reports of at most {} bytes",
+                l.task.name(),
+                l.task.spec().epsilon,
+                l.task.spec().domains,
+                l.task.max_report_len()
+            );
+            if let secagg::analytics::PrivacySummary::Local {
+                tuple, attribute, ..
+            } = privacy
+            {
+                println!(
+                    "  privacy         tuple-level loss {tuple:.4}, attribute-level {attribute:.4?}"
+                );
+            }
+            println!(
+                "  results         {}",
+                cfg.result_dir
+                    .as_ref()
+                    .map(|d| format!("{} (writable)", d.display()))
+                    .unwrap_or_else(|| "standard output".into())
+            );
+            return;
+        }
+    };
     println!("{}: OK", path.display());
     println!("  listen          {}", cfg.listen);
     println!(
@@ -861,7 +1016,7 @@ fn print_summary(path: &std::path::Path, cfg: &Config, p: &Prepared) {
         f.max_weight
     );
     println!("  deadlines (ms)  {:?}", f.round_timeout_ms);
-    if let (Some(dp), Some(d)) = (&f.dp, &cfg.session.dp) {
+    if let (Some(dp), Some(d)) = (&f.dp, cfg.session.as_ref().and_then(|s| s.dp.as_ref())) {
         println!(
             "  dp              epsilon {} over {} session(s), {:?}, L2 clip {}, scale {:.4e}, padded L = {}",
             d.epsilon,
@@ -1092,18 +1247,79 @@ async fn serve(cfg: Config, prepared: Prepared) -> i32 {
         cfg.max_concurrent_sessions.max(1) as usize,
     ));
     let mut running = tokio::task::JoinSet::new();
-    let session_cfg = Arc::new(cfg.session.clone());
+    let session_cfg = cfg.session.clone().map(Arc::new);
     for s in 0..cfg.sessions {
         if coordinator.is_draining() {
             break;
         }
+        if cfg.task == TaskKind::Ldp {
+            let next = match first.take() {
+                Some(First::Ldp(p, ids)) => Ok((p, ids)),
+                _ => match &cfg.ldp {
+                    Some(l) => ldp_params(l, s, roster.as_deref()),
+                    None => Err("no [ldp] table".into()),
+                },
+            };
+            let (p, ids) = match next {
+                Ok(x) => x,
+                Err(e) => {
+                    error!("LDP session parameters: {e}");
+                    return 2;
+                }
+            };
+            let min = cfg.ldp.as_ref().map_or(1, |l| l.min_reports);
+            match coordinator.run_ldp_session(p, ids, min).await {
+                Ok(report) => {
+                    info!(
+                        session = s,
+                        accepted = report.accepted,
+                        rejected = report.rejected,
+                        refused = report.refused,
+                        bytes_in = report.bytes_in,
+                        ms = report.elapsed.as_millis() as u64,
+                        "LDP session finished"
+                    );
+                    let written = match &cfg.result_dir {
+                        Some(dir) => result_file::write_ldp_report(dir, &report).map(
+                            |path| info!(path = %path.display(), "LDP session report written"),
+                        ),
+                        None => {
+                            let stdout = std::io::stdout();
+                            let mut w = std::io::BufWriter::new(stdout.lock());
+                            result_file::write_ldp_json(&mut w, &report)
+                                .and_then(|()| std::io::Write::flush(&mut w))
+                        }
+                    };
+                    if let Err(e) = written {
+                        error!("LDP session report NOT written: {e}");
+                        coordinator.shutdown(Duration::from_secs(2)).await;
+                        return 3;
+                    }
+                    if report.status.is_err() && !coordinator.is_draining() {
+                        failures += 1;
+                    }
+                }
+                Err(e) => {
+                    error!("LDP session {s}: {e}");
+                    failures += 1;
+                }
+            }
+            continue;
+        }
+        let Some(session_cfg) = session_cfg.clone() else {
+            error!("task \"secagg\" needs a [session] table");
+            return 2;
+        };
         let fixed = if cohort.is_some() {
             None
         } else {
             match first
                 .take()
-                .map(Ok)
-                .unwrap_or_else(|| params(&cfg.session, s, roster.as_deref(), None))
+                .and_then(|f| match f {
+                    First::Secagg(p) => Some(Ok(p)),
+                    First::Ldp(..) => None,
+                })
+                .unwrap_or_else(|| params(&session_cfg, s, roster.as_deref(), None))
             {
                 Ok(p) => Some(p),
                 Err(e) => {
@@ -1150,7 +1366,7 @@ async fn serve(cfg: Config, prepared: Prepared) -> i32 {
                 continue;
             }
             (None, Some(c)) => {
-                let (session, roster) = (&cfg.session, roster.as_deref());
+                let (session, roster) = (&*session_cfg, roster.as_deref());
                 let build = |ids: Vec<ParticipantId>| params(session, s, roster, Some(ids));
                 coordinator.run_cohort_session(c, build, commit, None).await
             }

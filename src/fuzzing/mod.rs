@@ -17,8 +17,10 @@
 //! | `unpack` | arbitrary bytes at every width 1..=64: typed errors, canonical re-encoding |
 //! | `quantize` | arbitrary clip, levels, widths, weights and f64 bit patterns: typed errors or values within one step of the clipped input |
 //! | `ldp_decode` | every LDP report decoder: typed errors; a decoded report re-encodes identically and is accepted by the aggregator |
+//! | `analytics_frames` | LDP session frames: a Task frame decodes within the caps and re-encodes identically; report frames are counted or refused without changing the counts; estimates never panic |
 #![allow(missing_docs)]
 
+mod analytics;
 mod client;
 mod codec;
 mod input;
@@ -27,6 +29,7 @@ mod math;
 mod server;
 mod setup;
 
+pub use analytics::analytics_frames;
 pub use client::{client_runs, client_scenarios, client_state_machine, step as client_step};
 pub use codec::{decode_client_message, decode_params, decode_server_message, fuzz_limits};
 pub use input::{Script, Src};
@@ -49,6 +52,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("quantize", quantize),
     ("ldp_decode", ldp_decode),
     ("decode_params", decode_params),
+    ("analytics_frames", analytics_frames),
 ];
 
 /// The harness function of `name`.

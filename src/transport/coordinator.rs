@@ -165,29 +165,29 @@ fn off_io<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
-struct Peer {
-    tx: mpsc::UnboundedSender<Vec<u8>>,
-    conn: quinn::Connection,
+pub(super) struct Peer {
+    pub(super) tx: mpsc::UnboundedSender<Vec<u8>>,
+    pub(super) conn: quinn::Connection,
 }
 
-struct Shared {
-    metrics: Arc<Metrics>,
-    peers: Mutex<HashMap<ParticipantId, Peer>>,
+pub(super) struct Shared {
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) peers: Mutex<HashMap<ParticipantId, Peer>>,
     /// Whether participants may still join: only while round 0 is collecting. Written and
     /// read under the `peers` lock, so no connection slips in after the round closed.
-    closed_to_new: std::sync::atomic::AtomicBool,
-    bytes_in: AtomicU64,
-    connections: AtomicUsize,
-    refused: AtomicUsize,
+    pub(super) closed_to_new: std::sync::atomic::AtomicBool,
+    pub(super) bytes_in: AtomicU64,
+    pub(super) connections: AtomicUsize,
+    pub(super) refused: AtomicUsize,
 }
 
 /// A QUIC endpoint serving sessions one after another.
 pub struct Coordinator {
-    endpoint: quinn::Endpoint,
-    opts: CoordinatorOptions,
+    pub(super) endpoint: quinn::Endpoint,
+    pub(super) opts: CoordinatorOptions,
     /// Set by [`Coordinator::drain`]: when the running session must end at the latest.
-    drain: tokio::sync::watch::Sender<Option<tokio::time::Instant>>,
-    metrics: Arc<Metrics>,
+    pub(super) drain: tokio::sync::watch::Sender<Option<tokio::time::Instant>>,
+    pub(super) metrics: Arc<Metrics>,
 }
 
 impl Coordinator {
@@ -828,7 +828,7 @@ fn flush(server: &mut Server, shared: &Shared) -> u64 {
     n
 }
 
-fn refuse(shared: &Shared, conn: &quinn::Connection, code: CloseCode, why: &str) {
+pub(super) fn refuse(shared: &Shared, conn: &quinn::Connection, code: CloseCode, why: &str) {
     shared.refused.fetch_add(1, Ordering::Relaxed);
     shared.metrics.add(
         "secagg_connections_refused_total",
@@ -839,35 +839,40 @@ fn refuse(shared: &Shared, conn: &quinn::Connection, code: CloseCode, why: &str)
     conn.close(code.varint(), why.as_bytes());
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn serve_connection(
+/// The common start of every connection: the TLS handshake, the stream and the Hello within
+/// `opts.hello_timeout`, then authentication of the claimed participant. On failure the
+/// connection is refused (closed with the matching code, counted and logged) and `None` is
+/// returned. The pending-Hello permit is released once the Hello is authenticated.
+pub(super) async fn authenticate_connection(
     incoming: quinn::Incoming,
     pending: OwnedSemaphorePermit,
-    queue: Arc<Semaphore>,
-    mut membership: Membership,
-    events: mpsc::UnboundedSender<Event>,
-    shared: Arc<Shared>,
-    opts: CoordinatorOptions,
-) {
+    shared: &Shared,
+    opts: &CoordinatorOptions,
+) -> Option<(
+    quinn::Connection,
+    quinn::SendStream,
+    quinn::RecvStream,
+    ParticipantId,
+)> {
     // One deadline for the handshake, the stream and the Hello together.
     let deadline = tokio::time::Instant::now() + opts.hello_timeout;
     let Ok(Ok(conn)) = tokio::time::timeout_at(deadline, incoming).await else {
-        return;
+        return None;
     };
-    let (mut send, mut recv) = match tokio::time::timeout_at(deadline, conn.accept_bi()).await {
+    let (send, mut recv) = match tokio::time::timeout_at(deadline, conn.accept_bi()).await {
         Ok(Ok(s)) => s,
-        _ => return refuse(&shared, &conn, CloseCode::Timeout, "no stream"),
+        _ => return refuse_none(shared, &conn, CloseCode::Timeout, "no stream"),
     };
     let hello = match tokio::time::timeout_at(deadline, read_frame(&mut recv, MAX_HELLO)).await {
         Ok(Ok(Some(h))) => zeroize::Zeroizing::new(h),
         Ok(Err(TransportError::FrameTooLarge { .. })) => {
-            return refuse(&shared, &conn, CloseCode::FrameTooLarge, "hello too large")
+            return refuse_none(shared, &conn, CloseCode::FrameTooLarge, "hello too large")
         }
-        Ok(_) => return refuse(&shared, &conn, CloseCode::Malformed, "bad hello"),
-        Err(_) => return refuse(&shared, &conn, CloseCode::Timeout, "no hello"),
+        Ok(_) => return refuse_none(shared, &conn, CloseCode::Malformed, "bad hello"),
+        Err(_) => return refuse_none(shared, &conn, CloseCode::Timeout, "no hello"),
     };
     let Ok((claimed, credential)) = decode_hello(&hello) else {
-        return refuse(&shared, &conn, CloseCode::Malformed, "bad hello");
+        return refuse_none(shared, &conn, CloseCode::Malformed, "bad hello");
     };
     // Authentication comes before the slot: a connection that cannot prove its identity never
     // holds (or blocks) the participant's place.
@@ -885,11 +890,39 @@ async fn serve_connection(
         Ok(id) => id,
         Err(e) => {
             let why = format!("participant {claimed}: {e}");
-            return refuse(&shared, &conn, CloseCode::Unauthorized, &why);
+            return refuse_none(shared, &conn, CloseCode::Unauthorized, &why);
         }
     };
     drop(hello);
     drop(pending);
+    Some((conn, send, recv, id))
+}
+
+fn refuse_none<T>(
+    shared: &Shared,
+    conn: &quinn::Connection,
+    code: CloseCode,
+    why: &str,
+) -> Option<T> {
+    refuse(shared, conn, code, why);
+    None
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn serve_connection(
+    incoming: quinn::Incoming,
+    pending: OwnedSemaphorePermit,
+    queue: Arc<Semaphore>,
+    mut membership: Membership,
+    events: mpsc::UnboundedSender<Event>,
+    shared: Arc<Shared>,
+    opts: CoordinatorOptions,
+) {
+    let Some((conn, mut send, mut recv, id)) =
+        authenticate_connection(incoming, pending, &shared, &opts).await
+    else {
+        return;
+    };
     // Fixed sessions: a participant of the parameters. Cohort check-in: an eligible id (and
     // after the cohort closed, a member; others are told to retry below).
     let started = membership.start.borrow().clone();

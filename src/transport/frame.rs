@@ -146,6 +146,9 @@ pub enum TransportError {
     /// The coordinator is draining; no new session starts.
     #[error("the coordinator is draining")]
     Draining,
+    /// An LDP task, report or receipt was refused.
+    #[error(transparent)]
+    Analytics(#[from] crate::analytics::AnalyticsError),
 }
 
 impl From<quinn::ConnectionError> for TransportError {

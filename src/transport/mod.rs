@@ -10,12 +10,15 @@
 //! * First frame client -> server: Hello; first frame server -> client: the session
 //!   parameters; then the protocol messages of section 16.
 //! * Connection close codes: see [`CloseCode`].
+//! * LDP sessions ([`ldp`]): the same binding with a Task frame instead of the parameters and
+//!   one Report frame per client (spec `analytics.md`).
 
 pub mod auth;
 pub mod client;
 pub mod coordinator;
 pub mod faults;
 pub mod frame;
+pub mod ldp;
 pub mod metrics;
 pub mod result_file;
 pub mod tls;
@@ -24,3 +27,4 @@ pub use auth::{AuthError, Authenticator, Claim};
 pub use client::{participate, ClientOptions, ClientOutcome, Retry};
 pub use coordinator::{Cohort, Coordinator, CoordinatorOptions, SessionReport};
 pub use frame::{CloseCode, TransportError};
+pub use ldp::{send_ldp_report, LdpClientOptions, LdpReceipt, LdpSessionReport};

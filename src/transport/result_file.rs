@@ -35,7 +35,8 @@
 //! }
 //! ```
 //!
-//! A new field keeps the version; removing or changing the meaning of one bumps it.
+//! A new field keeps the version; removing or changing the meaning of one bumps it. LDP
+//! sessions write schema [`LDP_SCHEMA`] ([`write_ldp_json`]) by the same protocol.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -194,13 +195,23 @@ pub fn write_json(w: &mut impl Write, r: &SessionReport) -> io::Result<()> {
 /// Writes the report durably to `<dir>/<session id>.json` (see the module documentation) and
 /// returns the path.
 pub fn write_report(dir: &Path, r: &SessionReport) -> io::Result<PathBuf> {
-    let name = format!("{}.json", hex(&r.session_id.0));
+    write_durably(dir, &format!("{}.json", hex(&r.session_id.0)), |w| {
+        write_json(w, r)
+    })
+}
+
+/// The durable write protocol of the module documentation, for any JSON writer.
+fn write_durably(
+    dir: &Path,
+    name: &str,
+    write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+) -> io::Result<PathBuf> {
     let tmp = dir.join(format!(".{name}.tmp"));
-    let dst = dir.join(&name);
+    let dst = dir.join(name);
     let res = (|| {
         let f = File::options().write(true).create_new(true).open(&tmp)?;
         let mut w = BufWriter::with_capacity(1 << 16, f);
-        write_json(&mut w, r)?;
+        write(&mut w)?;
         let f = w.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
         drop(f);
@@ -212,6 +223,74 @@ pub fn write_report(dir: &Path, r: &SessionReport) -> io::Result<PathBuf> {
         let _ = std::fs::remove_file(&tmp);
     }
     res.map(|()| dst)
+}
+
+/// The schema identifier of LDP session reports.
+pub const LDP_SCHEMA: &str = "secagg-ldp-result/1";
+
+/// Writes an LDP session's report (schema [`LDP_SCHEMA`]) as JSON into `w`:
+///
+/// ```text
+/// {
+///   "schema": "secagg-ldp-result/1",
+///   "session_id": hex (64 digits),
+///   "status": "complete" | "aborted",
+///   "abort": null | {"reason": text},
+///   "parameters": {"protocol": "oue" | "rsfd-grr" | ..., "name": "OUE" | "RS+FD[GRR]" | ...,
+///                  "epsilon": nominal epsilon, "domains": [k_1, ..],
+///                  "participants": [ids], "deadline_ms": ms, "min_reports": m,
+///                  "max_report_len": bytes},
+///   "timings": {"elapsed_ms": ms},
+///   "traffic": {"bytes_in": n, "bytes_out": n, "connections": n, "refused_connections": n,
+///               "accepted_reports": n, "rejected_reports": n},
+///   "result": {"method": name, "n": reports,
+///              "privacy": {"model": "local", "nominal_epsilon": e, "tuple_epsilon": e,
+///                          "attribute_epsilon": [e per attribute]},
+///              "attributes": [{"reports": n, "estimate": [raw unbiased estimates],
+///                              "norm_sub": [Norm-Sub estimates], "std_err": [standard errors]}]}
+/// }
+/// ```
+///
+/// Non-finite numbers (every estimate when no report was counted) are written as `null`.
+pub fn write_ldp_json(w: &mut impl Write, r: &super::ldp::LdpSessionReport) -> io::Result<()> {
+    let spec = r.params.task.spec();
+    let v = json!({
+        "schema": LDP_SCHEMA,
+        "session_id": hex(&r.session_id),
+        "status": if r.status.is_ok() { "complete" } else { "aborted" },
+        "abort": r.status.as_ref().err().map(|e| json!({"reason": e})),
+        "parameters": {
+            "protocol": spec.protocol.config_name(),
+            "name": r.params.task.name(),
+            "epsilon": spec.epsilon,
+            "domains": spec.domains,
+            "participants": r.participants.iter().map(|id| id.get()).collect::<Vec<_>>(),
+            "deadline_ms": r.params.deadline_ms,
+            "min_reports": r.min_reports,
+            "max_report_len": r.params.task.max_report_len(),
+        },
+        "timings": {"elapsed_ms": r.elapsed.as_millis() as u64},
+        "traffic": {
+            "bytes_in": r.bytes_in,
+            "bytes_out": r.bytes_out,
+            "connections": r.connections,
+            "refused_connections": r.refused,
+            "accepted_reports": r.accepted,
+            "rejected_reports": r.rejected,
+        },
+        "result": r.estimates.to_json(),
+    });
+    // O(Σ k_i): the estimates are the size of the domains, never of the number of clients.
+    serde_json::to_writer(&mut *w, &v)?;
+    w.write_all(b"\n")
+}
+
+/// Writes an LDP session's report durably to `<dir>/<session id>.json` (same protocol as
+/// [`write_report`]) and returns the path.
+pub fn write_ldp_report(dir: &Path, r: &super::ldp::LdpSessionReport) -> io::Result<PathBuf> {
+    write_durably(dir, &format!("{}.json", hex(&r.session_id)), |w| {
+        write_ldp_json(w, r)
+    })
 }
 
 #[cfg(test)]
