@@ -18,14 +18,29 @@ use secagg::protocol::{Client, ClientPolicy, ClientStatus, SessionParams};
 use secagg::rand_core::SeedableRng;
 use secagg::rng::ChaCha20Rng;
 
+/// Error codes returned by every function (as `int32_t`; success is >= 0). A C enum, so each
+/// name is an `int` constant expression.
+#[repr(i32)]
+#[allow(non_camel_case_types, clippy::enum_variant_names)]
+pub enum SecaggError {
+    /// A null pointer or an out-of-range argument.
+    SECAGG_ERR_ARGUMENT = -1,
+    /// The session was refused (parameters, policy, input).
+    SECAGG_ERR_SETUP = -2,
+    /// The client aborted on a server message; it accepts nothing more.
+    SECAGG_ERR_ABORT = -3,
+    /// A bug: a panic was caught at the boundary.
+    SECAGG_ERR_PANIC = -4,
+}
+
 /// A null pointer or an out-of-range argument.
-pub const SECAGG_ERR_ARGUMENT: i32 = -1;
+pub const SECAGG_ERR_ARGUMENT: i32 = SecaggError::SECAGG_ERR_ARGUMENT as i32;
 /// The session was refused (parameters, policy, input).
-pub const SECAGG_ERR_SETUP: i32 = -2;
+pub const SECAGG_ERR_SETUP: i32 = SecaggError::SECAGG_ERR_SETUP as i32;
 /// The client aborted on a server message; it accepts nothing more.
-pub const SECAGG_ERR_ABORT: i32 = -3;
+pub const SECAGG_ERR_ABORT: i32 = SecaggError::SECAGG_ERR_ABORT as i32;
 /// A bug: a panic was caught at the boundary.
-pub const SECAGG_ERR_PANIC: i32 = -4;
+pub const SECAGG_ERR_PANIC: i32 = SecaggError::SECAGG_ERR_PANIC as i32;
 
 /// One client (opaque to C).
 pub struct SecaggClient {
@@ -257,12 +272,13 @@ pub unsafe extern "C" fn secagg_client_clipped(c: *mut SecaggClient) -> i64 {
 /// # Safety
 /// `buf` writable for `cap` bytes (or null with `cap` 0).
 #[no_mangle]
-pub unsafe extern "C" fn secagg_last_error(buf: *mut u8, cap: usize) -> usize {
+pub unsafe extern "C" fn secagg_last_error(buf: *mut std::ffi::c_char, cap: usize) -> usize {
     LAST_ERROR.with_borrow(|e| {
         if !buf.is_null() && cap > 0 {
             let n = e.len().min(cap - 1);
-            // SAFETY: `buf` has `cap > n` writable bytes (caller's promise).
-            let dst = unsafe { std::slice::from_raw_parts_mut(buf, cap) };
+            // SAFETY: `buf` has `cap > n` writable bytes (caller's promise); `c_char` and `u8`
+            // have the same size and alignment, and any byte is a valid `u8`.
+            let dst = unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), cap) };
             dst[..n].copy_from_slice(&e.as_bytes()[..n]);
             dst[n] = 0;
         }
