@@ -296,7 +296,11 @@ impl Quantizer {
         Ok(sum.iter().map(|s| s as f64 * step - offset).collect())
     }
 
-    /// The weighted mean: the dequantized sum divided by the clients' total weight.
+    /// The weighted mean: the dequantized sum divided by `total_weight`, the sum of the
+    /// weights in the unit the inputs were scaled by. A session client scales its input by
+    /// `w / W` (its weight over `max_weight`), so there `total_weight = S_w / W` and the result
+    /// equals the server's `dequantized * (W / S_w)` up to rounding (spec section 18 fixes the
+    /// server's evaluation order).
     pub fn weighted_mean(
         &self,
         sum: &RingVec,
