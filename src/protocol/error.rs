@@ -133,6 +133,7 @@ pub enum ClientSetupError {
     #[error("identity key missing or not the one listed in the parameters")]
     IdentityKey,
     /// The client's policy refused the session.
+    #[cfg(feature = "client")]
     #[error("policy: {0}")]
     Policy(#[from] super::policy::PolicyError),
     /// [`super::Client::set_input`] was called a second time.
