@@ -1,0 +1,195 @@
+"""Runs a real Flower ``ServerApp`` against real ``ClientApp``s in one process.
+
+The only thing replaced is transport: :class:`InProcessGrid` (a ``flwr`` ``Grid``) hands each
+message, deep-copied as a wire would, to the addressed node's ``ClientApp`` (with its mods)
+and returns the replies; an exception in a ClientApp becomes an error reply, as Flower's
+client runtime does. Nodes in ``dropped`` stop answering from their stage on (at every stage
+of either SecAgg implementation), so dropouts can be placed at each stage.
+
+Shared by ``test_flower.py`` and ``bench/compare_flower.py``. It reads the stage from the
+``secagg`` record (this package) or from Flower's ``secaggplus_configs`` record, and keeps
+per-node CPU time, upload bytes and the grid's own CPU time (message construction and copies:
+"Flower's message passing", which both implementations share).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections import defaultdict
+from typing import Callable, Dict, Iterable, List, Optional
+
+import numpy as np
+from flwr.app import ArrayRecord, ConfigRecord, Context, Message, RecordDict  # noqa: F401
+from flwr.app.error import Error
+from flwr.common import Code, FitRes, Status, ndarrays_to_parameters, parameters_to_ndarrays
+from flwr.common.constant import ErrorCode
+from flwr.compat.common import recorddict_compat as compat
+from flwr.serverapp.grid import Grid
+
+FLOWER_RECORD = "secaggplus_configs"
+OUR_RECORD = "secagg"
+STAGES = ("setup", "share_keys", "collect_masked_vectors", "unmask")
+
+
+def set_task_identity() -> None:
+    """flwr stamps run/node/task ids into Message metadata from a process-wide identity that
+    the SuperLink runtime normally sets; give it neutral values."""
+    try:
+        from flwr.supercore.task_identity import TaskIdentity
+    except ImportError:  # older flwr
+        return
+    TaskIdentity.run_id, TaskIdentity.node_id, TaskIdentity.task_id = 0, 0, 0
+
+
+def stage_of(content: RecordDict) -> Optional[str]:
+    for key in (OUR_RECORD, FLOWER_RECORD):
+        if key in content.config_records:
+            st = content.config_records[key].get("stage")
+            if isinstance(st, str):
+                return st
+    return None
+
+
+def payload_size(rd: RecordDict) -> int:
+    """Wire size of a record dict's payload: bytes/str in config records (8 per number)
+    plus array data."""
+    total = 0
+    for rec in rd.config_records.values():
+        for v in rec.values():
+            for x in (v if isinstance(v, list) else [v]):
+                if isinstance(x, (bytes, str)):
+                    total += len(x)
+                elif isinstance(x, (int, float, bool)):
+                    total += 8
+    for rec in rd.array_records.values():
+        for arr in rec.values():
+            total += len(arr.data)
+    return total
+
+
+class InProcessGrid(Grid):
+    """Delivers messages to in-process ClientApps (see the module doc)."""
+
+    def __init__(self, client_app, node_ids: Iterable[int],
+                 dropped: Optional[Dict[int, str]] = None,
+                 clock: Callable[[], float] = time.process_time) -> None:
+        self.client_app = client_app
+        self.node_ids = list(node_ids)
+        self.dropped = dict(dropped or {})  # node id -> first stage it does not answer
+        self.clock = clock
+        self.contexts = {
+            nid: Context(run_id=0, node_id=nid, node_config={}, state=RecordDict(),
+                         run_config={}) for nid in self.node_ids}
+        self.client_cpu: Dict[int, float] = defaultdict(float)
+        self.bytes_up: Dict[int, int] = defaultdict(int)
+        self.grid_cpu = 0.0
+        self.silenced: Dict[str, List[int]] = defaultdict(list)
+
+    # --- the parts of the Grid interface the workflows use
+    def set_run(self, run_id):  # pragma: no cover
+        pass
+
+    @property
+    def run(self):
+        # The client-manager updater reads the run id from here.
+        from types import SimpleNamespace
+        return SimpleNamespace(run_id=0)
+
+    def create_message(self, content, message_type, dst_node_id, group_id, ttl=None):
+        return Message(content, dst_node_id, message_type, group_id=group_id, ttl=ttl)
+
+    def get_node_ids(self):
+        return list(self.node_ids)
+
+    def push_messages(self, messages):  # pragma: no cover
+        raise NotImplementedError
+
+    def pull_messages(self, message_ids):  # pragma: no cover
+        raise NotImplementedError
+
+    def send_and_receive(self, messages, *, timeout=None):
+        replies = []
+        for msg in messages:
+            nid = msg.metadata.dst_node_id
+            stage = stage_of(msg.content)
+            drop_at = self.dropped.get(nid)
+            if (stage is not None and drop_at is not None
+                    and STAGES.index(stage) >= STAGES.index(drop_at)):
+                self.silenced[stage].append(nid)
+                continue
+            t0 = self.clock()
+            wire = Message(copy.deepcopy(msg.content), nid, msg.metadata.message_type,
+                           group_id=msg.metadata.group_id)
+            self.grid_cpu += self.clock() - t0
+            t0 = self.clock()
+            try:
+                reply = self.client_app(wire, self.contexts[nid])
+            except Exception as exc:  # what Flower's client runtime does with an app error
+                reply = Message(Error(ErrorCode.CLIENT_APP_RAISED_EXCEPTION,
+                                      f"{type(exc).__name__}: {exc}"), reply_to=wire)
+            self.client_cpu[nid] += self.clock() - t0
+            if reply.has_content() and stage is not None:
+                self.bytes_up[nid] += payload_size(reply.content)
+            t0 = self.clock()
+            reply = Message(copy.deepcopy(reply.content), reply_to=wire) \
+                if reply.has_content() else reply
+            self.grid_cpu += self.clock() - t0
+            replies.append(reply)
+        return replies
+
+
+def make_client_app(vectors: Dict[int, np.ndarray], weights: Dict[int, int], mod,
+                    train_cpu: Optional[Dict[int, float]] = None,
+                    clock: Callable[[], float] = time.process_time):
+    """A ClientApp whose "training" returns the node's fixed vector with ``num_examples`` =
+    its weight; ``mod`` is the secure-aggregation client mod under test. Time spent in
+    training is recorded in ``train_cpu`` (so it can be excluded from the mod's cost)."""
+    from flwr.clientapp import ClientApp
+
+    app = ClientApp(mods=[mod])
+
+    @app.train()
+    def train(msg: Message, ctx: Context) -> Message:
+        t0 = clock()
+        nid = ctx.node_id
+        fitres = FitRes(status=Status(Code.OK, ""),
+                        parameters=ndarrays_to_parameters([vectors[nid]]),
+                        num_examples=int(weights[nid]), metrics={})
+        out = Message(compat.fitres_to_recorddict(fitres, False), reply_to=msg)
+        if train_cpu is not None:
+            train_cpu[nid] = train_cpu.get(nid, 0.0) + clock() - t0
+        return out
+
+    return app
+
+
+def run_server_app(workflow, grid: InProcessGrid, length: int, num_rounds: int,
+                   dtype=np.float32):
+    """Runs Flower's DefaultWorkflow with ``workflow`` as its fit workflow and FedAvg over all
+    nodes for ``num_rounds`` rounds; returns (LegacyContext, per-round aggregated vectors)."""
+    from flwr.server import ServerConfig
+    from flwr.server.compat.legacy_context import LegacyContext
+    from flwr.server.strategy import FedAvg
+    from flwr.server.workflow import DefaultWorkflow
+    from flwr.server.workflow.constant import MAIN_PARAMS_RECORD
+
+    n = len(grid.node_ids)
+    history: List[np.ndarray] = []
+
+    class Recording(FedAvg):
+        def aggregate_fit(self, server_round, results, failures):
+            out = super().aggregate_fit(server_round, results, failures)
+            if out[0] is not None:
+                history.append(parameters_to_ndarrays(out[0])[0])
+            return out
+
+    strategy = Recording(fraction_fit=1.0, fraction_evaluate=0.0, min_fit_clients=2,
+                         min_available_clients=n,
+                         initial_parameters=ndarrays_to_parameters([np.zeros(length, dtype)]))
+    base = Context(run_id=0, node_id=0, node_config={}, state=RecordDict(), run_config={})
+    ctx = LegacyContext(base, config=ServerConfig(num_rounds=num_rounds), strategy=strategy)
+    DefaultWorkflow(fit_workflow=workflow)(grid, ctx)
+    final = parameters_to_ndarrays(
+        compat.arrayrecord_to_parameters(ctx.state.array_records[MAIN_PARAMS_RECORD], True))
+    return ctx, history, final
