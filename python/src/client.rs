@@ -12,7 +12,7 @@ use secagg::protocol::messages::Outcome;
 use secagg::protocol::{Client as CoreClient, ClientStatus};
 use secagg::rng::ChaCha20Rng;
 
-use crate::errors::{self, Class};
+use crate::errors;
 use crate::params::{os_rng, pid, Params, Policy};
 
 /// One client's side of one session. Create with :meth:`Client.start`.
@@ -149,10 +149,7 @@ impl Client {
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let (inner, rng) = (&mut self.inner, &mut self.rng);
         let r = py.detach(|| inner.handle(message, rng));
-        Ok(opt_bytes(
-            py,
-            r.map_err(|e| errors::map(Class::ClientAborted, e))?,
-        ))
+        Ok(opt_bytes(py, r.map_err(errors::client_abort)?))
     }
 
     /// ``"waiting"``, ``"needs_input"``, ``"finished"`` or ``"aborted"``.

@@ -163,10 +163,13 @@ pub fn setup(e: secagg::protocol::ClientSetupError) -> PyErr {
     use secagg::protocol::ClientSetupError as E;
     let class = match &e {
         E::Policy(_) => Class::Policy,
-        E::Aborted(_) => Class::ClientAborted,
         E::Params(_) | E::NotAParticipant(_) | E::IdentityKey => Class::Params,
+        E::Aborted(_) => Class::ClientAborted,
         _ => Class::Input,
     };
+    if let E::Aborted(a) = e {
+        return client_abort(a);
+    }
     map(class, e)
 }
 
@@ -206,4 +209,22 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("LdpError", py.get_type::<LdpError>())?;
     m.add("TransportError", py.get_type::<TransportError>())?;
     Ok(())
+}
+
+/// A refused client message: `kind` names the reason (e.g. `SessionOver`, `Decode`).
+pub fn rejected(e: secagg::protocol::Rejected) -> PyErr {
+    let kind = kind_of(&format!("{:?}", e.reason));
+    Python::attach(|py| make(py, Class::Rejected, &kind, e.to_string()))
+}
+
+/// A client abort: `kind` names the failed check (e.g. `Decode`, `ServerAborted`).
+pub fn client_abort(e: secagg::protocol::ClientAbort) -> PyErr {
+    let kind = kind_of(&format!("{:?}", e.check));
+    Python::attach(|py| make(py, Class::ClientAborted, &kind, e.to_string()))
+}
+
+/// A session abort: `kind` names the reason (e.g. `TooFewClients`).
+pub fn session_abort(e: &secagg::protocol::SessionAbort) -> PyErr {
+    let kind = kind_of(&format!("{:?}", e.reason));
+    Python::attach(|py| make(py, Class::SessionAborted, &kind, e.to_string()))
 }

@@ -62,7 +62,7 @@ impl Server {
         let now = self.now(now_ms);
         let inner = &mut self.inner;
         py.detach(|| inner.handle_message(from, message, now))
-            .map_err(|e| errors::map(Class::Rejected, e))
+            .map_err(errors::rejected)
     }
 
     /// The next message to send as ``(recipient, bytes)``, or ``None``. Call until ``None``
@@ -148,7 +148,7 @@ impl Server {
     fn result(&self) -> PyResult<Option<AggregateResult>> {
         match self.inner.result() {
             None => Ok(None),
-            Some(Err(e)) => Err(errors::map(Class::SessionAborted, e)),
+            Some(Err(e)) => Err(errors::session_abort(e)),
             Some(Ok(out)) => Ok(Some(AggregateResult {
                 out: out.clone(),
                 vector_len: self.vector_len,
