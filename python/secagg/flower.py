@@ -180,7 +180,8 @@ class SecAggPlusWorkflow:
 
     * ``num_shares``: Flower's share count per client *including itself* (int, or a fraction of
       the sampled clients); the graph degree is ``num_shares - 1`` rounded down to even (the
-      complete graph when that reaches ``n - 1``). ``None`` (default): the SecAgg+ chooser
+      complete graph when that reaches ``n - 1``; an even count below ``n`` is raised by one,
+      as Flower does). ``None`` (default): the SecAgg+ chooser
       picks degree and threshold from ``dropout_rate`` and ``corruption_rate``.
     * ``reconstruction_threshold``: shares needed to rebuild a secret (int, or a fraction of
       ``num_shares``).
@@ -251,10 +252,11 @@ class SecAggPlusWorkflow:
         k = self.num_shares
         shares = round(k * n) if isinstance(k, float) else int(k)
         shares = max(3, min(shares, n))
+        if shares < n and shares % 2 == 0:
+            shares += 1  # as Flower does: an odd count, the node and k/2 on each side
         rt = cast(Union[int, float], self.reconstruction_threshold)
         t = round(rt * shares) if isinstance(rt, float) else int(rt)
         deg = shares - 1
-        deg -= deg % 2
         t = max(2, min(t, deg if deg < n - 1 else n - 1))
         return (None if deg >= n - 1 else deg), t
 

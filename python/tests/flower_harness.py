@@ -73,10 +73,12 @@ class InProcessGrid(Grid):
 
     def __init__(self, client_app, node_ids: Iterable[int],
                  dropped: Optional[Dict[int, str]] = None,
-                 clock: Callable[[], float] = time.process_time) -> None:
+                 clock: Callable[[], float] = time.process_time,
+                 dropped_by_round: Optional[Dict[str, Dict[int, str]]] = None) -> None:
         self.client_app = client_app
         self.node_ids = list(node_ids)
         self.dropped = dict(dropped or {})  # node id -> first stage it does not answer
+        self.dropped_by_round = dropped_by_round or {}  # group id (FL round) -> same
         self.clock = clock
         self.contexts = {
             nid: Context(run_id=0, node_id=nid, node_config={}, state=RecordDict(),
@@ -113,7 +115,7 @@ class InProcessGrid(Grid):
         for msg in messages:
             nid = msg.metadata.dst_node_id
             stage = stage_of(msg.content)
-            drop_at = self.dropped.get(nid)
+            drop_at = self.dropped_by_round.get(msg.metadata.group_id, self.dropped).get(nid)
             if (stage is not None and drop_at is not None
                     and STAGES.index(stage) >= STAGES.index(drop_at)):
                 self.silenced[stage].append(nid)
@@ -141,10 +143,11 @@ class InProcessGrid(Grid):
 
 def make_client_app(vectors: Dict[int, np.ndarray], weights: Dict[int, int], mod,
                     train_cpu: Optional[Dict[int, float]] = None,
-                    clock: Callable[[], float] = time.process_time):
-    """A ClientApp whose "training" returns the node's fixed vector with ``num_examples`` =
-    its weight; ``mod`` is the secure-aggregation client mod under test. Time spent in
-    training is recorded in ``train_cpu`` (so it can be excluded from the mod's cost)."""
+                    clock: Callable[[], float] = time.process_time, mix: float = 0.0):
+    """A ClientApp whose "training" returns the node's fixed vector (plus ``mix`` times the
+    global model it received) with ``num_examples`` = its weight; ``mod`` is the
+    secure-aggregation client mod under test. Time spent in training is recorded in
+    ``train_cpu`` (so it can be excluded from the mod's cost)."""
     from flwr.clientapp import ClientApp
 
     app = ClientApp(mods=[mod])
@@ -153,8 +156,12 @@ def make_client_app(vectors: Dict[int, np.ndarray], weights: Dict[int, int], mod
     def train(msg: Message, ctx: Context) -> Message:
         t0 = clock()
         nid = ctx.node_id
+        vec = vectors[nid]
+        if mix:
+            fitins = compat.recorddict_to_fitins(msg.content, keep_input=True)
+            vec = (vec + mix * parameters_to_ndarrays(fitins.parameters)[0]).astype(vec.dtype)
         fitres = FitRes(status=Status(Code.OK, ""),
-                        parameters=ndarrays_to_parameters([vectors[nid]]),
+                        parameters=ndarrays_to_parameters([vec]),
                         num_examples=int(weights[nid]), metrics={})
         out = Message(compat.fitres_to_recorddict(fitres, False), reply_to=msg)
         if train_cpu is not None:
