@@ -77,7 +77,7 @@ static VALUE_ERRORS: std::sync::OnceLock<ValueErrors> = std::sync::OnceLock::new
 
 /// Which class an error maps to.
 #[derive(Clone, Copy, Debug)]
-#[allow(dead_code)] // Ldp and Transport are used by the modules that register them.
+#[allow(dead_code)] // Transport: the class exists for the QUIC client (not bound in this build).
 pub enum Class {
     Params,
     Input,
