@@ -11,12 +11,16 @@ weights, dropouts (the same nodes vanish at the same stage), same k and t.
 Columns (CPU time, ``time.process_time``: all threads of this process, so the figures hold on
 a shared machine):
 
-* ``client cpu``: mean per client that completed the round, of the ClientApp call (mods and
-  Flower's client-side message handling) minus the "training" callback;
-* ``server cpu``: the fit workflow's CPU minus the time spent inside the grid (clients and
-  message copies);
-* ``msg passing``: the grid's own CPU (message construction and deep copies), Flower's
-  message-passing cost that both sides pay, reported separately;
+* ``client SA cpu``: mean (and max) per client that completed the round, of the ClientApp call
+  (the mod and Flower's client runtime around it) minus the "training" callback and minus
+  Flower's plumbing on the client (below); ``(+plumbing)`` adds that plumbing back;
+* ``server SA cpu``: the fit workflow's CPU minus the time spent inside the grid (clients and
+  message copies) and minus Flower's plumbing on the server; ``(+plumbing)`` adds it back;
+* ``flower msg passing``: Flower's own message passing and plumbing, which both
+  implementations pay alike: the grid's message construction and deep copies, the
+  FitIns/FitRes <-> RecordDict conversions and parameter (de)serialization (wrapped where the
+  two implementations call them), and the strategy's configure_fit / aggregate_fit; summed
+  over the server and all clients;
 * ``upload/client``: mean bytes a surviving client sends over the round (all stages);
 * ``max err``: largest deviation of the aggregated model from the plaintext weighted mean of
   the included clients, against the quantization bound.
@@ -39,8 +43,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 
+import flower_harness  # noqa: E402
 from flower_harness import (  # noqa: E402
-    InProcessGrid, make_client_app, run_server_app, set_task_identity)
+    PLUMBING, InProcessGrid, instrument_flower_plumbing, make_client_app, run_server_app,
+    set_task_identity)
 
 
 def run(impl: str, args, nids, vectors, weights, dropped, wf_kwargs):
@@ -66,9 +72,13 @@ def run(impl: str, args, nids, vectors, weights, dropped, wf_kwargs):
             inner = sum(grid.client_cpu.values()) + grid.grid_cpu - c0
             timing["server"] = time.process_time() - t0 - inner
 
+    for k in PLUMBING:
+        PLUMBING[k] = 0.0
     _, history, _ = run_server_app(Timed(), grid, args.dim, 1)
     survivors = [nid for nid in nids if nid not in dropped]
-    per_client = [grid.client_cpu[nid] - train_cpu.get(nid, 0.0) for nid in survivors]
+    per_client = [grid.client_cpu[nid] - train_cpu.get(nid, 0.0) - grid.client_plumbing[nid]
+                  for nid in survivors]
+    per_client_total = [grid.client_cpu[nid] - train_cpu.get(nid, 0.0) for nid in survivors]
     up = [grid.bytes_up[nid] for nid in survivors]
     res = {"impl": impl, "flwr": flwr.__version__, "ok": bool(history)}
     if history:
@@ -83,8 +93,11 @@ def run(impl: str, args, nids, vectors, weights, dropped, wf_kwargs):
         res["bits"] = wf.last_round.bits
     else:
         res["k_t"] = f"{wf_kwargs['num_shares']}/{wf_kwargs['reconstruction_threshold']}"
+    plumbing = PLUMBING["server"] + sum(grid.client_plumbing.values()) + grid.grid_cpu
     res.update(client=float(np.mean(per_client)), client_max=float(np.max(per_client)),
-               server=timing.get("server", float("nan")), grid=grid.grid_cpu,
+               client_total=float(np.mean(per_client_total)),
+               server_total=timing.get("server", float("nan")),
+               server=timing.get("server", float("nan")) - PLUMBING["server"], grid=plumbing,
                wall=timing.get("wall", float("nan")), up=float(np.mean(up)))
     return res
 
@@ -108,6 +121,12 @@ def main() -> int:
 
     logging.getLogger("flwr").setLevel(logging.ERROR)
     set_task_identity()
+    import importlib
+    import secagg.flower
+    instrument_flower_plumbing([
+        importlib.import_module("flwr.client.mod.secure_aggregation.secaggplus_mod"),
+        importlib.import_module("flwr.server.workflow.secure_aggregation.secaggplus_workflow"),
+        secagg.flower, flower_harness])
     import random
     random.seed(args.seed)  # Flower's workflow shuffles node ids with `random`
     np.random.seed(args.seed)  # and rounds stochastically with np.random
@@ -136,21 +155,25 @@ def main() -> int:
         r = run(impl, args, nids, vectors, weights, dropped, wf_kwargs)
         results.append(r)
         sys.stdout.flush()
-    hdr = (f"{'impl':<8} {'k/t':>6} {'client cpu (mean/max)':>22} {'server cpu':>11} "
-           f"{'msg passing':>12} {'upload/client':>14} {'max err <= bound':>24} {'wall':>7}")
+    hdr = (f"{'impl':<8} {'k/t':>6} {'client SA cpu (mean/max)':>25} {'(+plumbing)':>11} "
+           f"{'server SA cpu':>13} {'(+plumbing)':>11} {'flower msg passing':>18} "
+           f"{'upload/client':>14} {'max err <= bound':>24} {'wall':>7}")
     print(hdr)
     for r in results:
         if not r["ok"]:
             print(f"{r['impl']:<8} {r['k_t']:>6} round FAILED (no aggregate)")
             continue
         ok = "OK" if r["err"] <= r["bound"] else "FAIL"
-        print(f"{r['impl']:<8} {r['k_t']:>6} {r['client']:>10.4f}s/{r['client_max']:.4f}s "
-              f"{r['server']:>10.3f}s {r['grid']:>11.3f}s {r['up'] / 1e3:>11.1f} kB "
+        print(f"{r['impl']:<8} {r['k_t']:>6} {r['client']:>13.4f}s/{r['client_max']:.4f}s "
+              f"{r['client_total']:>10.4f}s {r['server']:>12.3f}s {r['server_total']:>10.3f}s "
+              f"{r['grid']:>17.3f}s {r['up'] / 1e3:>11.1f} kB "
               f"{r['err']:>9.2e} <= {r['bound']:.2e} {ok:>4} {r['wall']:>6.1f}s")
     if len(results) == 2 and all(r["ok"] for r in results):
         f, s = results
-        print(f"ratios flower/secagg: client cpu {f['client'] / s['client']:.1f}x, "
-              f"server cpu {f['server'] / s['server']:.1f}x; upload secagg/flower "
+        print(f"ratios flower/secagg: client SA cpu {f['client'] / s['client']:.1f}x "
+              f"(with plumbing {f['client_total'] / s['client_total']:.1f}x), server SA cpu "
+              f"{f['server'] / s['server']:.1f}x (with plumbing "
+              f"{f['server_total'] / s['server_total']:.1f}x); upload secagg/flower "
               f"{s['up'] / f['up']:.3f}x")
     return 0 if all(r["ok"] and r["err"] <= r["bound"] for r in results) else 1
 

@@ -68,6 +68,42 @@ def payload_size(rd: RecordDict) -> int:
     return total
 
 
+# CPU time spent in Flower's own plumbing (record <-> FitIns/FitRes conversions, parameter
+# (de)serialization, the strategy's configure/aggregate), which either secure-aggregation
+# implementation pays the same; by side. Filled once `instrument_flower_plumbing` ran.
+PLUMBING = {"client": 0.0, "server": 0.0, "train": 0.0}
+_SIDE = {"side": "server"}
+
+
+def instrument_flower_plumbing(modules, clock: Callable[[], float] = time.process_time) -> None:
+    """Wraps Flower's conversion helpers (in the compat module, and where ``modules`` bound
+    them by name) so their CPU time lands in :data:`PLUMBING` rather than in either
+    implementation's own cost. Idempotent."""
+    import flwr.common as fc
+
+    def wrap(fn):
+        if getattr(fn, "_plumbing", False):
+            return fn
+
+        def wrapper(*a, **k):
+            t0 = clock()
+            try:
+                return fn(*a, **k)
+            finally:
+                PLUMBING[_SIDE["side"]] += clock() - t0
+        wrapper._plumbing = True
+        return wrapper
+
+    for name in ("fitins_to_recorddict", "recorddict_to_fitins", "fitres_to_recorddict",
+                 "recorddict_to_fitres", "parameters_to_arrayrecord",
+                 "arrayrecord_to_parameters"):
+        setattr(compat, name, wrap(getattr(compat, name)))
+    for mod in list(modules) + [fc]:
+        for name in ("parameters_to_ndarrays", "ndarrays_to_parameters"):
+            if hasattr(mod, name):
+                setattr(mod, name, wrap(getattr(mod, name)))
+
+
 class InProcessGrid(Grid):
     """Delivers messages to in-process ClientApps (see the module doc)."""
 
@@ -86,6 +122,7 @@ class InProcessGrid(Grid):
         self.client_cpu: Dict[int, float] = defaultdict(float)
         self.bytes_up: Dict[int, int] = defaultdict(int)
         self.grid_cpu = 0.0
+        self.client_plumbing: Dict[int, float] = defaultdict(float)
         self.silenced: Dict[str, List[int]] = defaultdict(list)
 
     # --- the parts of the Grid interface the workflows use
@@ -125,12 +162,17 @@ class InProcessGrid(Grid):
                            group_id=msg.metadata.group_id)
             self.grid_cpu += self.clock() - t0
             t0 = self.clock()
+            p0 = PLUMBING["client"]
+            _SIDE["side"] = "client"
             try:
                 reply = self.client_app(wire, self.contexts[nid])
             except Exception as exc:  # what Flower's client runtime does with an app error
                 reply = Message(Error(ErrorCode.CLIENT_APP_RAISED_EXCEPTION,
                                       f"{type(exc).__name__}: {exc}"), reply_to=wire)
+            finally:
+                _SIDE["side"] = "server"
             self.client_cpu[nid] += self.clock() - t0
+            self.client_plumbing[nid] += PLUMBING["client"] - p0
             if reply.has_content() and stage is not None:
                 self.bytes_up[nid] += payload_size(reply.content)
             t0 = self.clock()
@@ -155,6 +197,7 @@ def make_client_app(vectors: Dict[int, np.ndarray], weights: Dict[int, int], mod
     @app.train()
     def train(msg: Message, ctx: Context) -> Message:
         t0 = clock()
+        side, _SIDE["side"] = _SIDE["side"], "train"  # the app's own work, not plumbing
         nid = ctx.node_id
         vec = vectors[nid]
         if mix:
@@ -164,6 +207,7 @@ def make_client_app(vectors: Dict[int, np.ndarray], weights: Dict[int, int], mod
                         parameters=ndarrays_to_parameters([vec]),
                         num_examples=int(weights[nid]), metrics={})
         out = Message(compat.fitres_to_recorddict(fitres, False), reply_to=msg)
+        _SIDE["side"] = side
         if train_cpu is not None:
             train_cpu[nid] = train_cpu.get(nid, 0.0) + clock() - t0
         return out
@@ -185,8 +229,19 @@ def run_server_app(workflow, grid: InProcessGrid, length: int, num_rounds: int,
     history: List[np.ndarray] = []
 
     class Recording(FedAvg):
+        """FedAvg that records each round's aggregate; its own CPU counts as plumbing."""
+
+        def configure_fit(self, server_round, parameters, client_manager):
+            t0 = time.process_time()
+            try:
+                return super().configure_fit(server_round, parameters, client_manager)
+            finally:
+                PLUMBING["server"] += time.process_time() - t0
+
         def aggregate_fit(self, server_round, results, failures):
+            t0 = time.process_time()
             out = super().aggregate_fit(server_round, results, failures)
+            PLUMBING["server"] += time.process_time() - t0
             if out[0] is not None:
                 history.append(parameters_to_ndarrays(out[0])[0])
             return out

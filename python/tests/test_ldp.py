@@ -35,7 +35,7 @@ def build(v):
     return Multidim(kind.lower().replace("+", ""), v["domains"], v["epsilon"], base), True
 
 
-@pytest.mark.parametrize("v", cases())
+@pytest.mark.parametrize("v", list(cases()))
 def test_vector(v):
     p, multi = build(v)
     seed = bytes.fromhex(v["rng_seed"])
