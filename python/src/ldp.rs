@@ -157,7 +157,7 @@ type CountsAndEstimates<'py> = (Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<f
 /// A single-attribute frequency oracle: ``kind`` is one of ``"grr"``, ``"sue"``, ``"oue"``,
 /// ``"blh"``, ``"olh"``, ``"hr"``, ``"ss"``, ``"adp"``, over categories ``0..k`` at privacy
 /// ``epsilon``.
-#[pyclass(module = "secagg.ldp", frozen)]
+#[pyclass(module = "secagg.ldp", name = "FrequencyOracle", frozen)]
 pub struct FrequencyOracleObj {
     o: Oracle,
 }
@@ -341,7 +341,7 @@ fn parse_variant(s: &str) -> PyResult<RsFdVariant> {
 /// ``kind`` ``"spl"`` (split the budget), ``"smp"`` (sample one attribute) with ``base``
 /// ``"grr"``/``"oue"``/``"adp"``, or ``"rsfd"`` (RS+FD) with ``base`` ``"grr"``, ``"oue-z"``,
 /// ``"oue-r"`` or ``"adp"``.
-#[pyclass(module = "secagg.ldp", frozen)]
+#[pyclass(module = "secagg.ldp", name = "Multidim", frozen)]
 pub struct MultidimObj {
     p: Multi,
 }

@@ -73,6 +73,7 @@ def payload_size(rd: RecordDict) -> int:
 # implementation pays the same; by side. Filled once `instrument_flower_plumbing` ran.
 PLUMBING = {"client": 0.0, "server": 0.0, "train": 0.0}
 _SIDE = {"side": "server"}
+_DEPTH = [0]
 
 
 def instrument_flower_plumbing(modules, clock: Callable[[], float] = time.process_time) -> None:
@@ -86,13 +87,47 @@ def instrument_flower_plumbing(modules, clock: Callable[[], float] = time.proces
             return fn
 
         def wrapper(*a, **k):
+            if _DEPTH[0]:
+                return fn(*a, **k)
+            _DEPTH[0] += 1
             t0 = clock()
             try:
                 return fn(*a, **k)
             finally:
+                _DEPTH[0] -= 1
                 PLUMBING[_SIDE["side"]] += clock() - t0
         wrapper._plumbing = True
         return wrapper
+
+    # Flower's message objects: construction and the type checks on every record insertion
+    # (an outermost-call guard keeps nested calls from counting twice).
+    from flwr.app.message import typeddict as _td
+    from flwr.app.message import message as _msg
+    from flwr.app.message import configrecord as _cr
+    from flwr.app.message import arrayrecord as _ar
+
+    def wrap_method(cls, name):
+        fn = getattr(cls, name)
+        if getattr(fn, "_plumbing", False):
+            return
+
+        def method(self, *a, **k):
+            if _DEPTH[0]:
+                return fn(self, *a, **k)
+            _DEPTH[0] += 1
+            t0 = clock()
+            try:
+                return fn(self, *a, **k)
+            finally:
+                _DEPTH[0] -= 1
+                PLUMBING[_SIDE["side"]] += clock() - t0
+        method._plumbing = True
+        setattr(cls, name, method)
+
+    wrap_method(_td.TypedDict, "__setitem__")
+    wrap_method(_msg.Message, "__init__")
+    wrap_method(_cr.ConfigRecord, "__init__")
+    wrap_method(_ar.ArrayRecord, "__init__")
 
     for name in ("fitins_to_recorddict", "recorddict_to_fitins", "fitres_to_recorddict",
                  "recorddict_to_fitres", "parameters_to_arrayrecord",
