@@ -22,7 +22,9 @@ Quick start (one process, no network)::
 
 from __future__ import annotations
 
-from typing import Dict, Mapping
+import asyncio
+import functools
+from typing import Any, Dict, Mapping
 
 from ._secagg import (
     AggregateResult,
@@ -43,6 +45,12 @@ from ._secagg import (
 )
 from . import ldp
 
+try:  # the QUIC transport (cargo feature `quic`, on by default)
+    from ._secagg import Coordinator, participate
+except ImportError:  # pragma: no cover
+    Coordinator = None  # type: ignore[assignment,misc]
+    participate = None  # type: ignore[assignment]
+
 __all__ = [
     "AggregateResult",
     "Client",
@@ -59,7 +67,10 @@ __all__ = [
     "SessionAbortedError",
     "TransportError",
     "choose_graph",
+    "Coordinator",
     "ldp",
+    "participate",
+    "participate_async",
     "run_to_completion",
 ]
 
@@ -90,3 +101,12 @@ def run_to_completion(server: Server, clients: Mapping[int, Client]) -> Dict[int
                 except MessageRejectedError:
                     pass
     return {i: c.outcome for i, c in clients.items()}
+
+
+async def participate_async(*args: Any, **kwargs: Any) -> str:
+    """:func:`participate` for asyncio: runs the blocking call (which releases the GIL) in the
+    loop's default executor, so the event loop keeps running during the session."""
+    if participate is None:  # pragma: no cover
+        raise RuntimeError("secagg was built without the QUIC transport (cargo feature quic)")
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, functools.partial(participate, *args, **kwargs))

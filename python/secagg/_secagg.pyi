@@ -177,3 +177,25 @@ class Multidim:
         seed: Optional[bytes] = None,
     ) -> Reports: ...
     def estimate(self, reports: Reports) -> List[npt.NDArray[np.float64]]: ...
+
+def participate(
+    server: str,
+    participant_id: int,
+    values: FloatArray,
+    weight: int = 1,
+    *,
+    cert_path: str,
+    server_name: Optional[str] = None,
+    token: Optional[bytes] = None,
+    policy: Optional[Policy] = None,
+    connect_timeout_s: float = 10.0,
+    message_timeout_s: float = 120.0,
+) -> str: ...
+
+class Coordinator:
+    def __init__(self, bind: str = "127.0.0.1:0", names: Sequence[str] = ("localhost", "127.0.0.1")) -> None: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def cert_pem(self) -> str: ...
+    def run_session(self, params: Params) -> AggregateResult: ...

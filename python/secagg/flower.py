@@ -43,7 +43,7 @@ import logging
 import math
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple, Union, cast
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union, cast
 
 import numpy as np
 
@@ -61,7 +61,7 @@ except ImportError as e:  # pragma: no cover
         "secagg.flower needs Flower: pip install 'secagg[flower]' (or pip install flwr)"
     ) from e
 
-__all__ = ["secaggplus_mod", "SecAggPlusWorkflow", "RECORD_KEY"]
+__all__ = ["secaggplus_mod", "make_secaggplus_mod", "SecAggPlusWorkflow", "RECORD_KEY"]
 
 log = logging.getLogger("secagg.flower")
 
@@ -96,10 +96,33 @@ def _flatten(arrays: List[np.ndarray]) -> np.ndarray:
     return np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in arrays])
 
 
+def make_secaggplus_mod(**policy: Any) -> Callable[[Message, Context, Any], Message]:
+    """A client mod like :func:`secaggplus_mod` whose client policy (what session parameters
+    this node accepts, checked before any key is generated) takes ``policy``: keyword
+    arguments of :class:`secagg.Policy` (``min_clients``, ``max_clients``, ``min_threshold``,
+    ``max_degree``, ``assumed_corrupt_rate``, ``max_round_timeout_ms``). The default policy
+    refuses cohorts under 10 clients and graphs whose threshold does not tolerate the
+    corrupted neighbours that a 5% corruption rate implies (Flower's suggested ``num_shares``
+    / ``reconstruction_threshold`` for large cohorts can fall below that: lower
+    ``assumed_corrupt_rate`` deliberately, or let the chooser pick the graph)."""
+    _core.Policy(1, **policy)  # validate the arguments now, not at the first message
+
+    def mod(msg: Message, ctxt: Context, call_next: Any) -> Message:
+        return _run_mod(msg, ctxt, call_next, policy)
+
+    mod.__name__ = mod.__qualname__ = "secaggplus_mod"
+    return mod
+
+
 def secaggplus_mod(msg: Message, ctxt: Context, call_next: Any) -> Message:
     """Flower client mod running this package's secure aggregation (replaces
-    ``flwr.client.mod.secaggplus_mod``). Messages without a ``"secagg"`` ConfigRecord, and
+    ``flwr.client.mod.secaggplus_mod``), with the default client policy (see
+    :func:`make_secaggplus_mod`). Messages without a ``"secagg"`` ConfigRecord, and
     non-train messages, pass through to ``call_next`` unchanged."""
+    return _run_mod(msg, ctxt, call_next, {})
+
+
+def _run_mod(msg: Message, ctxt: Context, call_next: Any, policy_kw: Dict[str, Any]) -> Message:
     if msg.metadata.message_type != MessageType.TRAIN:
         return call_next(msg, ctxt)
     if RECORD_KEY not in msg.content.config_records:
@@ -110,7 +133,7 @@ def secaggplus_mod(msg: Message, ctxt: Context, call_next: Any) -> Message:
     out = RecordDict()
     if stage == "setup":
         params = Params.decode(cast(bytes, cfg["params"]))
-        policy = _core.Policy(params.vector_len)
+        policy = _core.Policy(params.vector_len, **policy_kw)
         client, hello = _core.Client.start(params, int(cast(int, cfg["participant_id"])), policy)
         with _CLIENTS_LOCK:
             _CLIENTS[key] = _NodeState(client=client, max_weight=params.max_weight)
@@ -389,7 +412,8 @@ class SecAggPlusWorkflow:
         try:
             result = server.result()
         except _core.SessionAbortedError as e:
-            log.error("secure aggregation aborted: %s", e)
+            log.error("secure aggregation aborted: %s (client failures: %s)", e,
+                      "; ".join(str(f)[:200] for f in failures[:3]) or "none")
             self.last_round = stats
             stats.server_cpu_s = time.process_time() - t_cpu - cpu_in_grid[0]
             return

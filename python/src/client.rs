@@ -23,6 +23,7 @@ pub struct Client {
 }
 
 /// An input array read in place (or copied once if not contiguous).
+#[allow(clippy::large_enum_variant)]
 pub enum Input<'py> {
     F32(PyReadonlyArray1<'py, f32>),
     F64(PyReadonlyArray1<'py, f64>),
@@ -48,7 +49,7 @@ pub fn read_input<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Input<'py>> {
 
 impl Input<'_> {
     /// Runs `f` on the values as a slice, without the GIL.
-    fn with_slice<R: Send>(&self, py: Python<'_>, f: impl Send + FnOnce(Slice<'_>) -> R) -> R {
+    pub fn with_slice<R: Send>(&self, py: Python<'_>, f: impl Send + FnOnce(Slice<'_>) -> R) -> R {
         match self {
             Input::F32(a) => match a.as_slice() {
                 Ok(s) => py.detach(|| f(Slice::F32(s))),

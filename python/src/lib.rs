@@ -11,6 +11,8 @@ mod client;
 mod errors;
 mod ldp;
 mod params;
+#[cfg(feature = "quic")]
+mod quic;
 mod server;
 
 #[pymodule]
@@ -23,5 +25,10 @@ fn _secagg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<server::AggregateResult>()?;
     m.add_function(wrap_pyfunction!(params::choose_graph, m)?)?;
     ldp::register(m)?;
+    #[cfg(feature = "quic")]
+    {
+        m.add_class::<quic::Coordinator>()?;
+        m.add_function(wrap_pyfunction!(quic::participate, m)?)?;
+    }
     Ok(())
 }

@@ -172,6 +172,13 @@ pub struct AggregateResult {
     vector_len: usize,
 }
 
+impl AggregateResult {
+    /// Wraps a core result (the sum carries the weight as element L: it is cut off).
+    pub fn new(out: AggregateOutput, vector_len: usize) -> Self {
+        Self { out, vector_len }
+    }
+}
+
 #[pymethods]
 impl AggregateResult {
     /// The sum of the included quantized inputs in Z_{2^bits} (uint64, length L).

@@ -143,3 +143,25 @@ def test_parameter_mapping_and_checks():
     with pytest.raises(secagg.ParamsError):
         SecAggPlusWorkflow(num_shares=5, reconstruction_threshold=4,
                            quantization_range=2**40).build_params(30, 5)
+
+
+def test_client_policy_refusal_is_reported_and_configurable():
+    """A session the default client policy refuses (8 clients: the sum of so few says too
+    much about each input): every client refuses before generating any key and the round ends
+    without a result; a deliberately relaxed policy accepts it."""
+    from secagg.flower import make_secaggplus_mod
+
+    n, length = 8, 8
+    _, nids, vectors, weights = setup(n, length, 13, 10)
+    wf = SecAggPlusWorkflow(num_shares=5, reconstruction_threshold=3, max_weight=10)
+    with pytest.raises(secagg.PolicyError):
+        secagg.Policy(length).check(wf.build_params(n, length), 1)
+    grid = InProcessGrid(make_client_app(vectors, weights, secaggplus_mod), nids)
+    _, history, _ = run_server_app(wf, grid, length, 1)
+    assert history == [] and wf.last_round.dropped["setup"] == sorted(nids)
+    relaxed = make_secaggplus_mod(min_clients=5)
+    grid = InProcessGrid(make_client_app(vectors, weights, relaxed), nids)
+    _, history, _ = run_server_app(wf, grid, length, 1)
+    assert len(history) == 1 and len(wf.last_round.included) == n
+    with pytest.raises(ValueError):
+        make_secaggplus_mod(assumed_corrupt_rate=2.0)
