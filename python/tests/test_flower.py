@@ -9,8 +9,6 @@ import logging
 import numpy as np
 import pytest
 
-pytest.importorskip("flwr")  # listed in requirements-test.txt: CI installs it
-
 from flower_harness import (  # noqa: E402
     STAGES, InProcessGrid, make_client_app, run_server_app, set_task_identity)
 
