@@ -119,6 +119,7 @@ async fn honest(
                 policy.assumed_corrupt_rate = 0.0;
                 policy
             },
+            retry: secagg::transport::Retry::default(),
             vanish: None,
         };
         let input = vec![0.25f64; p.vector_len as usize];

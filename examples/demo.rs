@@ -270,7 +270,7 @@ async fn run(a: Args) -> bool {
     // Every client checks the offered parameters: the production defaults, a cohort floor that
     // admits small demo runs, and in the active model the identity roster it trusts (here the
     // keys the demo generated; in a deployment, pinned or operator-signed).
-    let mut policy = ClientPolicy::new(params.vector_len);
+    let mut policy = ClientPolicy::new(a.dim);
     policy.participants.0 = policy.participants.0.min(n);
     if a.active {
         let roster = Roster::new(
@@ -296,6 +296,7 @@ async fn run(a: Args) -> bool {
                 deadline_ms as u64 * 6 + n as u64 * a.dim as u64 / 5000 + 5000,
             ),
             policy: policy.clone(),
+            retry: secagg::transport::client::Retry::default(),
             vanish: vanish[i],
         };
         let (endpoint, cfg, inputs) = (endpoint.clone(), client_cfg.clone(), inputs.clone());

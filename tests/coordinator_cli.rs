@@ -171,6 +171,7 @@ async fn clients(addr: SocketAddr, cert: &Path, tokens: Vec<String>) -> Vec<Clie
             connect_timeout: Duration::from_secs(10),
             message_timeout: Duration::from_secs(20),
             policy: protocol_common::lenient_policy(4),
+            retry: secagg::transport::client::Retry::default(),
             vanish: None,
         };
         let (cfg, endpoint, inputs) = (cfg.clone(), endpoint.clone(), inputs.clone());
@@ -254,6 +255,259 @@ async fn every_report_is_stored_on_stdout_or_in_result_dir() {
             check_report(&serde_json::from_str(stdout.trim()).unwrap());
         }
     }
+}
+
+/// Results durable before success is reported: the result directory disappears (a regular
+/// file takes its place) while the session runs. Before, the clients were told `Included` and
+/// then the write failed; now the report is written before any `Finished` goes out, so the
+/// clients are told the session aborted with code 5 (not stored), and the process exits 3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_client_is_told_included_when_the_result_cannot_be_stored() {
+    let d = temp_dir("notstored");
+    let results = d.join("results");
+    std::fs::create_dir_all(&results).unwrap();
+    let cfg = d.join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:0\"\nresult_dir = \"{}\"\n[tls]\ndev_cert_out = \"{}\"\n{}",
+            results.display(),
+            d.join("cert.pem").display(),
+            session_toml("")
+        ),
+    )
+    .unwrap();
+    let (mut child, addr, log) = start(&cfg);
+    // The directory passed the start-up check; now it is gone.
+    std::fs::remove_dir_all(&results).unwrap();
+    std::fs::write(&results, b"not a directory").unwrap();
+    let outcomes = clients(addr, &d.join("cert.pem"), vec![String::new(); 3]).await;
+    let status = child.wait().unwrap();
+    let log = log.join().unwrap();
+    for o in &outcomes {
+        assert!(
+            matches!(
+                o,
+                ClientOutcome::Aborted(a) if a.check == secagg::protocol::ClientCheck::ServerAborted(5)
+            ),
+            "{outcomes:?}\n{log}"
+        );
+    }
+    assert_eq!(status.code(), Some(3), "{log}");
+    assert!(log.contains("session report NOT written"), "{log}");
+}
+
+/// Cohort mode through the binary: 5 eligible, quorum 3; 3 check in, the cohort closes at its
+/// deadline and the session runs for those 3 (parameters built for n = 3), report stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cohort_mode_runs_with_the_clients_that_checked_in() {
+    let d = temp_dir("cohort");
+    let cfg = d.join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:0\"\nresult_dir = \"{}\"\n[tls]\ndev_cert_out = \"{}\"\n\
+             [session]\nclients = 5\nmin_clients = 3\ncheckin_timeout_ms = 1500\nvector_len = 4\n\
+             graph = \"complete\"\nthreshold = 2\nlevels = 65537\n\
+             round_timeout_ms = [5000, 5000, 5000, 5000, 5000]\n",
+            d.join("results").display(),
+            d.join("cert.pem").display(),
+        ),
+    )
+    .unwrap();
+    let (mut child, addr, log) = start(&cfg);
+    let outcomes = clients(addr, &d.join("cert.pem"), vec![String::new(); 3]).await;
+    assert_eq!(outcomes, vec![ClientOutcome::Included; 3]);
+    let status = child.wait().unwrap();
+    let log = log.join().unwrap();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("cohort closed"), "{log}");
+    let files: Vec<_> = std::fs::read_dir(d.join("results"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    check_report(&v);
+}
+
+/// Distributed DP from the coordinator's configuration (issue 13): `[session.dp]` calibrates
+/// the noise for the session (here for its t + 1 - c = 3 noisy clients), the parameters carry
+/// it (so it is in the session id and the clients' policy sees it), the clients clip, rotate
+/// and add noise, and the report records the configuration. The noisy sum is near the true
+/// one: within 6 standard deviations of the predicted noise per coordinate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dp_from_the_configuration_reaches_clients_and_report() {
+    let d = temp_dir("dp");
+    let cfg = d.join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:0\"\nresult_dir = \"{}\"\n[tls]\ndev_cert_out = \"{}\"\n{}\
+             [session.dp]\nepsilon = 8.0\nl2_clip = 4.0\n",
+            d.join("results").display(),
+            d.join("cert.pem").display(),
+            session_toml(""),
+        ),
+    )
+    .unwrap();
+    let (mut child, addr, log) = start(&cfg);
+    let outcomes = clients(addr, &d.join("cert.pem"), vec![String::new(); 3]).await;
+    assert_eq!(outcomes, vec![ClientOutcome::Included; 3]);
+    let status = child.wait().unwrap();
+    let log = log.join().unwrap();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("dp calibrated"), "{log}");
+    let files: Vec<_> = std::fs::read_dir(d.join("results"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    assert_eq!(v["status"], "complete");
+    let dp = &v["parameters"]["dp"];
+    assert_eq!(dp["dim"], 4, "{v}");
+    assert_eq!(dp["mechanism"], "discrete-gaussian");
+    let scale = dp["scale"].as_f64().unwrap();
+    let sigma_client = (dp["noise_x65536"].as_f64().unwrap() / 65536.0).sqrt();
+    // The sum's noise, in input units: sqrt(3) client shares, unscaled.
+    let sd = (3.0f64).sqrt() * sigma_client / scale;
+    let inputs = unique_inputs(3, 4);
+    let got = v["result"]["dequantized_sum"].as_array().unwrap();
+    assert_eq!(got.len(), 4);
+    for (j, g) in got.iter().enumerate() {
+        let want: f64 = inputs.iter().map(|x| x[j]).sum();
+        let g = g.as_f64().unwrap();
+        assert!(
+            (g - want).abs() < 6.0 * sd + 1e-6,
+            "{j}: {g} vs {want} (sd {sd})"
+        );
+    }
+}
+
+/// Concurrent sessions (cohort mode, `max_concurrent_sessions = 2`): session 0's cohort
+/// (participants 1-4) closes and runs, one of its clients going silent in round 2 so it lasts
+/// until that round's deadline; meanwhile session 1's check-in opens, participants 5-7 check
+/// in, and session 1 finishes first. Both sums are exact for their included clients.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_cohort_sessions_overlap() {
+    let d = temp_dir("concurrent");
+    let cfg = d.join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:0\"\nsessions = 2\nmax_concurrent_sessions = 2\n\
+             result_dir = \"{}\"\n[tls]\ndev_cert_out = \"{}\"\n\
+             [session]\nclients = 8\nmin_clients = 3\ncheckin_timeout_ms = 1000\nvector_len = 4\n\
+             graph = \"complete\"\nthreshold = 2\nlevels = 65537\n\
+             round_timeout_ms = [5000, 5000, 6000, 5000, 5000]\n",
+            d.join("results").display(),
+            d.join("cert.pem").display(),
+        ),
+    )
+    .unwrap();
+    let (mut child, addr, log) = start(&cfg);
+    let roots = read_certs_pem(&d.join("cert.pem")).unwrap();
+    let ccfg = client_config(&roots, Duration::from_secs(20)).unwrap();
+    let endpoint = client_endpoint("127.0.0.1:0".parse().unwrap()).unwrap();
+    let inputs = Arc::new(unique_inputs(8, 4));
+    let spawn = |i: usize, vanish: Option<secagg::protocol::sim::Vanish>| {
+        let opts = ClientOptions {
+            server: addr,
+            server_name: "localhost".into(),
+            id: ParticipantId::new(i as u16 + 1).unwrap(),
+            credential: Vec::new().into(),
+            connect_timeout: Duration::from_secs(10),
+            message_timeout: Duration::from_secs(20),
+            policy: protocol_common::lenient_policy(4),
+            retry: secagg::transport::Retry::NEVER,
+            vanish,
+        };
+        let (ccfg, endpoint, inputs) = (ccfg.clone(), endpoint.clone(), inputs.clone());
+        tokio::spawn(async move {
+            let mut rng = ChaCha20Rng::seed_from_u64(i as u64);
+            participate(&endpoint, ccfg, &opts, None, &inputs[i], 1, &mut rng).await
+        })
+    };
+    let silent = secagg::protocol::sim::Vanish::Silent(secagg::ids::Round::MaskedInput);
+    let first: Vec<_> = (0..4)
+        .map(|i| spawn(i, (i == 3).then_some(silent)))
+        .collect();
+    // Session 0's cohort closes at its check-in deadline (1 s); then session 1's opens.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let second: Vec<_> = (4..7).map(|i| spawn(i, None)).collect();
+    for h in second {
+        assert_eq!(h.await.unwrap().unwrap(), ClientOutcome::Included);
+    }
+    for h in first {
+        let _ = h.await.unwrap().unwrap();
+    }
+    let status = child.wait().unwrap();
+    let log = log.join().unwrap();
+    assert!(status.success(), "{log}");
+    let finished: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("session finished"))
+        .collect();
+    assert_eq!(finished.len(), 2, "{log}");
+    assert!(
+        finished[0].contains("session=1") && finished[1].contains("session=0"),
+        "session 1 should finish while session 0 waits for its round-2 deadline:\n{log}"
+    );
+    let mut reports: Vec<serde_json::Value> = std::fs::read_dir(d.join("results"))
+        .unwrap()
+        .map(|e| serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap())
+        .collect();
+    reports.sort_by_key(|v| v["parameters"]["participants"][0].as_u64());
+    let want_included = [vec![1u64, 2, 3, 4], vec![5, 6, 7]];
+    for (v, want) in reports.iter().zip(want_included) {
+        assert_eq!(v["status"], "complete", "{v}");
+        let included: Vec<u64> = v["result"]["included"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap())
+            .collect();
+        // Participant 4 went silent in round 2 (before its masked input): the sum is exactly
+        // that of the included clients.
+        assert!(included.iter().all(|i| want.contains(i)), "{included:?}");
+        let got = v["result"]["dequantized_sum"].as_array().unwrap();
+        for (j, g) in got.iter().enumerate() {
+            let s: f64 = included.iter().map(|&i| inputs[i as usize - 1][j]).sum();
+            assert!((g.as_f64().unwrap() - s).abs() < 1e-9);
+        }
+    }
+}
+
+/// Dev mode keeps its self-signed certificate across restarts (clients keep trusting the file
+/// they were given): the key is stored beside it, readable by the owner only, and reused.
+#[test]
+fn dev_certificate_survives_a_restart() {
+    let d = temp_dir("devcert");
+    let cfg = d.join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:0\"\n[tls]\ndev_cert_out = \"{}\"\n{}",
+            d.join("cert.pem").display(),
+            session_toml("")
+        ),
+    )
+    .unwrap();
+    let mut certs = Vec::new();
+    for _ in 0..2 {
+        let (mut child, _addr, _log) = start(&cfg);
+        certs.push(std::fs::read_to_string(d.join("cert.pem")).unwrap());
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    assert!(certs[0].contains("BEGIN CERTIFICATE"));
+    assert_eq!(certs[0], certs[1], "the certificate changed on restart");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(d.join("cert.pem.key"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o077, 0, "key readable by others: {mode:o}");
 }
 
 /// The sample configuration in the repository validates (with the result directory moved to
@@ -343,6 +597,7 @@ async fn sigterm_drains_tells_the_clients_and_records_the_session() {
                     connect_timeout: Duration::from_secs(10),
                     message_timeout: Duration::from_secs(20),
                     policy: protocol_common::lenient_policy(4),
+                    retry: secagg::transport::client::Retry::default(),
                     vanish: None,
                 };
                 let (cfg, endpoint) = (cfg.clone(), endpoint.clone());
@@ -512,6 +767,7 @@ async fn clients_survive_a_killed_coordinator_and_the_restart_serves() {
             connect_timeout: Duration::from_secs(10),
             message_timeout: Duration::from_secs(3),
             policy: protocol_common::lenient_policy(4),
+            retry: secagg::transport::client::Retry::default(),
             vanish: None,
         };
         let (cfg, endpoint) = (cfg.clone(), endpoint.clone());

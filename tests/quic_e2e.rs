@@ -95,6 +95,7 @@ async fn session_staggered(
             connect_timeout: Duration::from_secs(10),
             message_timeout: Duration::from_secs(30),
             policy: test_policy(&p),
+            retry: secagg::transport::client::Retry::default(),
             vanish: vanish[i],
         };
         let key = (!p.identity_keys.is_empty()).then(|| SigningKey::from_seed(&identity_seed(i)));
@@ -321,6 +322,7 @@ async fn hostile_peers_are_dropped_and_others_unaffected() {
             connect_timeout: Duration::from_secs(10),
             message_timeout: Duration::from_secs(30),
             policy: test_policy(&p),
+            retry: secagg::transport::client::Retry::default(),
             vanish: (i == 4).then_some(Vanish::Silent(Round::MaskedInput)),
         };
         let (endpoint, cfg, inputs) =

@@ -67,6 +67,7 @@ async fn lossy_session(faults: Faults) -> SessionReport {
             connect_timeout: Duration::from_secs(20),
             message_timeout: Duration::from_secs(30),
             policy: protocol_common::lenient_policy(16),
+            retry: secagg::transport::client::Retry::default(),
             vanish: None,
         };
         let (endpoint, cfg, inputs) = (endpoint.clone(), cfg.clone(), inputs.clone());

@@ -21,8 +21,8 @@ use secagg::transport::frame::{encode_hello, write_frame, CloseCode};
 use secagg::transport::tls::CertificateDer;
 use secagg::transport::tls::{client_config_with_identity, client_endpoint, DevCa, TlsIdentity};
 use secagg::transport::{
-    participate, Authenticator, ClientOptions, ClientOutcome, Coordinator, CoordinatorOptions,
-    SessionReport, TransportError,
+    participate, Authenticator, ClientOptions, ClientOutcome, Cohort, Coordinator,
+    CoordinatorOptions, Retry, SessionReport, TransportError,
 };
 
 #[derive(Clone)]
@@ -75,12 +75,32 @@ async fn participants(
     participants_vanishing(net, p, who, &[]).await
 }
 
+/// As [`participants`], retrying refused connections as `retry` says.
+async fn participants_retrying(
+    net: &Net,
+    p: &SessionParams,
+    who: Vec<Who>,
+    retry: Retry,
+) -> Vec<Result<ClientOutcome, TransportError>> {
+    run_participants(net, p, who, &[], retry).await
+}
+
 /// As [`participants`], the clients at the given indices leaving at the given rounds.
 async fn participants_vanishing(
     net: &Net,
     p: &SessionParams,
     who: Vec<Who>,
     vanish: &[(usize, Vanish)],
+) -> Vec<Result<ClientOutcome, TransportError>> {
+    run_participants(net, p, who, vanish, Retry::default()).await
+}
+
+async fn run_participants(
+    net: &Net,
+    p: &SessionParams,
+    who: Vec<Who>,
+    vanish: &[(usize, Vanish)],
+    retry: Retry,
 ) -> Vec<Result<ClientOutcome, TransportError>> {
     let inputs = Arc::new(unique_inputs(p.n(), p.vector_len as usize));
     let mut tasks = Vec::new();
@@ -95,6 +115,7 @@ async fn participants_vanishing(
             connect_timeout: Duration::from_secs(10),
             message_timeout: Duration::from_secs(30),
             policy: protocol_common::lenient_policy(p.vector_len),
+            retry,
             vanish: vanish.iter().find(|v| v.0 == w.index).map(|v| v.1),
         };
         let (endpoint, inputs) = (net.endpoint.clone(), inputs.clone());
@@ -389,7 +410,27 @@ async fn connections_without_a_hello_are_capped() {
         }
         other => panic!("a fourth silent connection was not refused: {other:?}"),
     }
-    // The silent ones time out (code 6) and free their places.
+    // The participants start while the silent ones still hold every place: their first
+    // connections are refused before the handshake and the client library retries with
+    // backoff (spec section 22) until the silent ones time out (code 6) and free their places.
+    let who = (0..3)
+        .map(|index| Who {
+            index,
+            tls: None,
+            credential: Vec::new(),
+        })
+        .collect();
+    // Short backoffs (at most 300 ms, many attempts) so that all three are in well before
+    // round 0's deadline once places free up; the default backoff grows to seconds.
+    let retry = Retry {
+        attempts: 40,
+        initial_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(300),
+    };
+    let clients = {
+        let (net, p) = (net.clone(), p.clone());
+        tokio::spawn(async move { participants_retrying(&net, &p, who, retry).await })
+    };
     for c in &silent {
         match tokio::time::timeout(Duration::from_secs(5), c.closed()).await {
             Ok(ConnectionError::ApplicationClosed(a)) => {
@@ -398,19 +439,15 @@ async fn connections_without_a_hello_are_capped() {
             other => panic!("{other:?}"),
         }
     }
-    let who = (0..3)
-        .map(|index| Who {
-            index,
-            tls: None,
-            credential: Vec::new(),
-        })
-        .collect();
-    let outcomes = participants(&net, &p, who).await;
+    let outcomes = clients.await.unwrap();
     let report = run.await.unwrap().unwrap();
     for o in &outcomes {
         assert_eq!(o.as_ref().unwrap(), &ClientOutcome::Included);
     }
     assert_exact_sum_of_all(&report, &p);
+    // 1 raw connection and each participant's first attempt refused before the handshake, and
+    // the 3 silent ones timed out.
+    assert!(report.refused >= 7, "refused {}", report.refused);
 }
 
 /// Finding 3: a participant spamming frames the server refuses was never disconnected and its
@@ -674,4 +711,219 @@ async fn metrics_endpoint_matches_the_session_report() {
     assert_eq!(sample(&after, "secagg_unmask_seconds_count"), Some(1.0));
     net.coordinator.drain(Duration::ZERO);
     assert_eq!(http_get(http, "/readyz").await.0, 503);
+}
+
+/// The parameters a cohort session builds for the ids that checked in: the template's
+/// settings, a complete graph and a majority threshold for the actual size.
+fn cohort_params(
+    template: &SessionParams,
+    ids: Vec<ParticipantId>,
+) -> Result<SessionParams, String> {
+    let mut p = template.clone();
+    p.threshold = (ids.len() / 2 + 1) as u16;
+    p.participants = ids;
+    p.validate().map_err(|e| e.to_string())?;
+    Ok(p)
+}
+
+/// Cohorts: the session runs with whoever checked in by the deadline. 5 of 8 eligible clients
+/// check in; the cohort closes at its deadline with those 5, the parameters are built for
+/// exactly them (n = 5), and the sum is theirs. An ineligible id is refused at check-in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cohort_session_runs_with_whoever_checked_in() {
+    let net = dev_net(opts(Arc::new(secagg::transport::auth::TrustClaimedId)));
+    let template = session_params(8);
+    let cohort = Cohort {
+        eligible: Some(template.participants[..7].to_vec()),
+        min_clients: 3,
+        max_clients: 7,
+        checkin_timeout: Duration::from_millis(1500),
+    };
+    let run = {
+        let (c, t) = (net.coordinator.clone(), template.clone());
+        tokio::spawn(async move {
+            c.run_cohort_session(
+                &cohort,
+                |ids| cohort_params(&t, ids),
+                |_| Ok::<(), String>(()),
+                None,
+            )
+            .await
+        })
+    };
+    let members = [0usize, 2, 3, 5, 6];
+    let who = members
+        .iter()
+        .chain([7].iter()) // participant 8 is not eligible
+        .map(|&index| Who {
+            index,
+            tls: None,
+            credential: Vec::new(),
+        })
+        .collect();
+    let outcomes = participants_retrying(&net, &template, who, Retry::NEVER).await;
+    let (report, stored) = run.await.unwrap().unwrap();
+    stored.unwrap();
+    for o in &outcomes[..5] {
+        assert_eq!(o.as_ref().unwrap(), &ClientOutcome::Included);
+    }
+    match &outcomes[5] {
+        Err(TransportError::ClosedByPeer { code, .. }) => {
+            assert_eq!(*code, Some(CloseCode::UnknownParticipant))
+        }
+        other => panic!("ineligible participant not refused: {other:?}"),
+    }
+    let ids: Vec<ParticipantId> = members.iter().map(|&i| template.participants[i]).collect();
+    assert_eq!(report.params.participants, ids);
+    assert_eq!(report.params.threshold, 3);
+    let out = report.result.as_ref().unwrap();
+    assert_eq!(out.included, ids);
+    let inputs = unique_inputs(template.n(), template.vector_len as usize);
+    for (j, got) in out.dequantized_sum.iter().enumerate() {
+        let want: f64 = members.iter().map(|&i| inputs[i][j]).sum();
+        assert!((got - want).abs() < 1e-9, "coordinate {j}: {got} vs {want}");
+    }
+}
+
+/// Cohorts: a full cohort closes at once (long before its deadline), and a client arriving
+/// after that is told to retry (code 9), not absorbed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_cohort_closes_early_and_later_clients_are_told_to_retry() {
+    let net = dev_net(opts(Arc::new(secagg::transport::auth::TrustClaimedId)));
+    let template = session_params(6);
+    let cohort = Cohort {
+        eligible: None,
+        min_clients: 3,
+        max_clients: 4,
+        checkin_timeout: Duration::from_secs(60),
+    };
+    let t0 = std::time::Instant::now();
+    let run = {
+        let (c, t) = (net.coordinator.clone(), template.clone());
+        tokio::spawn(async move {
+            c.run_cohort_session(
+                &cohort,
+                |ids| cohort_params(&t, ids),
+                |_| Ok::<(), String>(()),
+                None,
+            )
+            .await
+        })
+    };
+    let first: Vec<Who> = (0..4)
+        .map(|index| Who {
+            index,
+            tls: None,
+            credential: Vec::new(),
+        })
+        .collect();
+    let outcomes = participants_retrying(&net, &template, first, Retry::NEVER).await;
+    let (report, _) = run.await.unwrap().unwrap();
+    assert!(
+        t0.elapsed() < Duration::from_secs(30),
+        "waited for the deadline"
+    );
+    for o in &outcomes {
+        assert_eq!(o.as_ref().unwrap(), &ClientOutcome::Included);
+    }
+    assert_eq!(report.params.n(), 4);
+    // The coordinator is between sessions: nothing accepts now; a client arriving while a
+    // cohort session runs but is full gets Busy. Start a second cohort session, fill it, then
+    // one more.
+    let cohort = Cohort {
+        eligible: None,
+        min_clients: 3,
+        max_clients: 3,
+        checkin_timeout: Duration::from_secs(60),
+    };
+    let run = {
+        let (c, t) = (net.coordinator.clone(), template.clone());
+        tokio::spawn(async move {
+            c.run_cohort_session(
+                &cohort,
+                |ids| cohort_params(&t, ids),
+                |_| Ok::<(), String>(()),
+                None,
+            )
+            .await
+        })
+    };
+    // Participants 1-3 fill it; 3 goes silent in round 2 so the session stays open.
+    let fill = {
+        let (net, t) = (net.clone(), template.clone());
+        tokio::spawn(async move {
+            let who = (0..3)
+                .map(|index| Who {
+                    index,
+                    tls: None,
+                    credential: Vec::new(),
+                })
+                .collect();
+            participants_vanishing(&net, &t, who, &[(2, Vanish::Silent(Round::MaskedInput))]).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let late = participants_retrying(
+        &net,
+        &template,
+        vec![Who {
+            index: 5,
+            tls: None,
+            credential: Vec::new(),
+        }],
+        Retry::NEVER,
+    )
+    .await;
+    match &late[0] {
+        Err(TransportError::ClosedByPeer { code, .. }) => assert_eq!(*code, Some(CloseCode::Busy)),
+        other => panic!("late client not told to retry: {other:?}"),
+    }
+    let _ = fill.await.unwrap();
+    let _ = run.await.unwrap();
+}
+
+/// Cohorts: fewer than the quorum by the deadline: no session runs, the members are told to
+/// retry (code 9), and the error says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cohort_below_quorum_runs_no_session() {
+    let net = dev_net(opts(Arc::new(secagg::transport::auth::TrustClaimedId)));
+    let template = session_params(6);
+    let cohort = Cohort {
+        eligible: None,
+        min_clients: 4,
+        max_clients: 6,
+        checkin_timeout: Duration::from_millis(1000),
+    };
+    let run = {
+        let (c, t) = (net.coordinator.clone(), template.clone());
+        tokio::spawn(async move {
+            c.run_cohort_session(
+                &cohort,
+                |ids| cohort_params(&t, ids),
+                |_| Ok::<(), String>(()),
+                None,
+            )
+            .await
+        })
+    };
+    let who = (0..2)
+        .map(|index| Who {
+            index,
+            tls: None,
+            credential: Vec::new(),
+        })
+        .collect();
+    let outcomes = participants_retrying(&net, &template, who, Retry::NEVER).await;
+    match run.await.unwrap() {
+        Err(TransportError::QuorumNotReached { have: 2, need: 4 }) => {}
+        other => panic!("{:?}", other.map(|r| r.0.result)),
+    }
+    for o in &outcomes {
+        match o {
+            Err(TransportError::ClosedByPeer { code, .. }) => {
+                assert_eq!(*code, Some(CloseCode::Busy))
+            }
+            other => panic!("member not told to retry: {other:?}"),
+        }
+    }
 }

@@ -35,6 +35,7 @@ use getrandom::SysRng;
 use secagg::crypto::sign::SigningKey;
 use secagg::ids::ParticipantId;
 use secagg::protocol::{ClientPolicy, Roster};
+use secagg::transport::client::Retry;
 use secagg::transport::tls::{
     client_config_with_identity, client_endpoint, read_certs_pem, TlsIdentity,
 };
@@ -100,6 +101,10 @@ struct Cli {
     /// Longest wait for any coordinator message, in seconds (cover the longest round deadline).
     #[arg(long, default_value_t = 300)]
     timeout_s: u64,
+    /// Retries of a connection the coordinator refused before the session (at capacity, or no
+    /// session open), with exponential backoff and jitter.
+    #[arg(long, default_value_t = 8)]
+    retries: u32,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -256,6 +261,10 @@ fn main() -> ExitCode {
             connect_timeout: Duration::from_secs(10),
             message_timeout: Duration::from_secs(cli.timeout_s.max(1)),
             policy,
+            retry: Retry {
+                attempts: cli.retries,
+                ..Retry::default()
+            },
             vanish: None,
         };
         let mut rng = ChaCha20Rng::try_from_rng(&mut SysRng)

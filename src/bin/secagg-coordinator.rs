@@ -118,6 +118,10 @@ struct Config {
     listen: SocketAddr,
     #[serde(default = "one")]
     sessions: u32,
+    /// Cohort mode: sessions that may run at once (the next cohort checks in while earlier
+    /// sessions run). 1: one after another.
+    #[serde(default = "one")]
+    max_concurrent_sessions: u32,
     result_dir: Option<PathBuf>,
     /// HTTP address for `/metrics` (Prometheus), `/healthz` and `/readyz`; none if unset.
     metrics_listen: Option<SocketAddr>,
@@ -177,7 +181,7 @@ struct TlsConfig {
     dev_cert_out: Option<PathBuf>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 struct SessionConfig {
     #[serde(default = "default_clients")]
@@ -211,6 +215,48 @@ struct SessionConfig {
     /// Mask PRG suite: "aes128-ctr" (default) or "chacha20".
     #[serde(default = "default_mask_prg")]
     mask_prg: String,
+    /// Cohort mode when set: each session runs with whoever checks in (authenticated, and
+    /// listed in the token registry or identity roster if there is one) — at least
+    /// `min_clients`, at most `clients` — and its graph, threshold and corruption bound are
+    /// chosen for the actual cohort size. Unset: every listed participant is expected.
+    min_clients: Option<u16>,
+    /// Cohort mode: how long check-in stays open if the cohort does not fill up.
+    #[serde(default = "default_checkin")]
+    checkin_timeout_ms: u64,
+    /// Distributed differential privacy on the sum (ddp.md): each client clips, rotates,
+    /// rounds and adds its share of discrete noise before masking. Calibrated per session for
+    /// the fewest clients whose noise a completed session is guaranteed to hold.
+    dp: Option<DpSettings>,
+}
+
+/// `[session.dp]`.
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+struct DpSettings {
+    /// Target epsilon over `rounds` sessions.
+    epsilon: f64,
+    /// Target delta (default: min(1e-6, 1/n^2) for the session's n).
+    delta: Option<f64>,
+    /// "discrete-gaussian" (default) or "skellam".
+    #[serde(default)]
+    mechanism: DpMechanism,
+    /// L2 clip of each client's vector (the session's `clip` bounds coordinates without DP).
+    #[serde(default = "default_dp_clip")]
+    l2_clip: f64,
+    /// Sessions the guarantee must cover (composition).
+    #[serde(default = "one")]
+    rounds: u32,
+    /// Largest acceptable probability that some coordinate of the sum wraps.
+    #[serde(default = "default_max_wrap")]
+    max_wrap: f64,
+}
+
+#[derive(Deserialize, Clone, Copy, Debug, Default)]
+#[serde(rename_all = "kebab-case")]
+enum DpMechanism {
+    #[default]
+    DiscreteGaussian,
+    Skellam,
 }
 
 fn default_listen() -> SocketAddr {
@@ -243,6 +289,15 @@ fn default_levels() -> u64 {
 fn default_timeouts() -> [u32; 5] {
     [30_000; 5]
 }
+fn default_dp_clip() -> f64 {
+    1.0
+}
+fn default_max_wrap() -> f64 {
+    1e-9
+}
+fn default_checkin() -> u64 {
+    30_000
+}
 fn default_mask_prg() -> String {
     MaskPrg::Aes128Ctr.name().into()
 }
@@ -250,7 +305,10 @@ fn default_mask_prg() -> String {
 /// The identity keys of participants 1..=n: either the roster format clients trust
 /// (`ID HEXKEY` per line, see `secagg::protocol::Roster`), or one hex key per line in
 /// participant order.
-fn read_identity_keys(path: &std::path::Path, n: usize) -> Result<Vec<[u8; 32]>, String> {
+fn read_identity_keys(
+    path: &std::path::Path,
+    ids: &[ParticipantId],
+) -> Result<Vec<[u8; 32]>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let lines: Vec<&str> = text
         .lines()
@@ -260,11 +318,13 @@ fn read_identity_keys(path: &std::path::Path, n: usize) -> Result<Vec<[u8; 32]>,
     if lines.iter().any(|l| l.split_whitespace().count() == 2) {
         let roster = secagg::protocol::Roster::parse_text(&text)
             .map_err(|e| format!("{}: {e}", path.display()))?;
-        return (1..=n as u16)
-            .map(|i| {
-                ParticipantId::new(i)
-                    .and_then(|id| roster.key_of(id).copied())
-                    .ok_or(format!("{}: participant {i} is not listed", path.display()))
+        return ids
+            .iter()
+            .map(|&id| {
+                roster.key_of(id).copied().ok_or(format!(
+                    "{}: participant {id} is not listed",
+                    path.display()
+                ))
             })
             .collect();
     }
@@ -282,10 +342,16 @@ fn read_identity_keys(path: &std::path::Path, n: usize) -> Result<Vec<[u8; 32]>,
             Ok(k)
         })
         .collect::<Result<_, _>>()?;
-    if keys.len() != n {
-        return Err(format!("{} identity keys for {n} clients", keys.len()));
-    }
-    Ok(keys)
+    // One key per line: line i is participant i (from 1).
+    ids.iter()
+        .map(|id| {
+            keys.get(usize::from(id.get()) - 1).copied().ok_or(format!(
+                "{}: {} identity keys, none for participant {id}",
+                path.display(),
+                keys.len()
+            ))
+        })
+        .collect()
 }
 
 /// Graph, threshold t and corrupted-neighbour bound c: the chooser's for the configured dropout
@@ -332,16 +398,111 @@ fn graph_params(
     ))
 }
 
+/// Who may take part: with a token registry, the registry is the roster (and holds the
+/// identity keys); with an identity roster file (active model), its ids; with HMAC tokens or
+/// client certificates (`open`) any authenticated id may check in to a cohort; otherwise
+/// (dev mode) participants 1..=clients.
+fn eligible(
+    c: &SessionConfig,
+    roster: Option<&TokenFile>,
+    open: bool,
+) -> Result<Option<Vec<ParticipantId>>, String> {
+    if let Some(r) = roster {
+        return Ok(Some(r.participants()));
+    }
+    if let (ThreatKind::Active, Some(path)) = (c.threat_model, &c.identity_keys_file) {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if let Ok(r) = secagg::protocol::Roster::parse_text(&text) {
+            return Ok(Some(r.entries().iter().map(|e| e.0).collect()));
+        }
+    }
+    Ok(if open {
+        None
+    } else {
+        Some((1..=c.clients).filter_map(ParticipantId::new).collect())
+    })
+}
+
+/// The cohort of a session in cohort mode (`min_clients` set).
+fn cohort(
+    c: &SessionConfig,
+    roster: Option<&TokenFile>,
+    open: bool,
+) -> Result<Option<secagg::transport::Cohort>, String> {
+    let Some(min) = c.min_clients else {
+        return Ok(None);
+    };
+    if min < 2 || min > c.clients {
+        return Err(format!(
+            "min_clients = {min}: need 2 <= min_clients <= clients ({})",
+            c.clients
+        ));
+    }
+    Ok(Some(secagg::transport::Cohort {
+        eligible: eligible(c, roster, open)?,
+        min_clients: usize::from(min),
+        max_clients: usize::from(c.clients),
+        checkin_timeout: Duration::from_millis(c.checkin_timeout_ms.max(1)),
+    }))
+}
+
+/// The parameters of session `session_index`, for `cohort` if given (the ids that checked in)
+/// or else for every eligible participant.
+/// Calibrates the session's noise: the guarantee must hold with the noise of the fewest
+/// clients a completed session is sure to include and that are honest, `max(1, t + 1 - c)`
+/// (the same count a client's policy checks, section 17), and the sum of the largest cohort
+/// must wrap with probability at most `max_wrap`.
+fn calibrate_dp(
+    c: &SessionConfig,
+    d: &DpSettings,
+    n: usize,
+    threshold: u16,
+    max_corrupt: u16,
+) -> Result<secagg::ddp::DpConfig, String> {
+    let delta = d
+        .delta
+        .unwrap_or_else(|| (1e-6f64).min(1.0 / (n as f64 * n as f64)));
+    let bits = u8::try_from(c.bits).map_err(|_| format!("bits = {}", c.bits))?;
+    let target = secagg::ddp::CalibrationTarget {
+        mechanism: match d.mechanism {
+            DpMechanism::DiscreteGaussian => secagg::ddp::Mechanism::DiscreteGaussian,
+            DpMechanism::Skellam => secagg::ddp::Mechanism::Skellam,
+        },
+        epsilon: d.epsilon,
+        delta,
+        clip: d.l2_clip,
+        dim: c.vector_len,
+        bits,
+        min_clients: (u64::from(threshold) + 1)
+            .saturating_sub(u64::from(max_corrupt))
+            .max(1),
+        max_clients: n as u64,
+        beta: (-0.5f64).exp(),
+        max_wrap: d.max_wrap,
+        rounds: d.rounds.max(1),
+    };
+    let cal = secagg::ddp::calibrate(&target).map_err(|e| format!("dp calibration: {e}"))?;
+    info!(
+        epsilon = d.epsilon,
+        delta,
+        noisy_clients = target.min_clients,
+        n,
+        scale = cal.config.scale(),
+        wrap_bound = cal.wrap_probability,
+        "dp calibrated"
+    );
+    Ok(cal.config)
+}
+
 fn params(
     c: &SessionConfig,
     session_index: u32,
     roster: Option<&TokenFile>,
+    cohort: Option<Vec<ParticipantId>>,
 ) -> Result<SessionParams, String> {
-    // With a token registry, the registry is the roster (and holds the identity keys);
-    // otherwise participants are 1..=clients.
-    let participants: Vec<ParticipantId> = match roster {
-        Some(r) => r.participants(),
-        None => (1..=c.clients).filter_map(ParticipantId::new).collect(),
+    let participants: Vec<ParticipantId> = match cohort {
+        Some(ids) => ids,
+        None => eligible(c, roster, false)?.unwrap_or_default(),
     };
     let n = participants.len();
     let (threat_model, identity_keys) = match c.threat_model {
@@ -363,18 +524,29 @@ fn params(
                     .collect::<Result<Vec<_>, _>>()?;
                 (ThreatModel::Active, keys)
             }
-            (None, Some(path)) => (ThreatModel::Active, read_identity_keys(path, n)?),
+            (None, Some(path)) => (
+                ThreatModel::Active,
+                read_identity_keys(path, &participants)?,
+            ),
             (None, None) => return Err("the active model needs identity_keys_file".into()),
         },
     };
     let (graph, threshold, max_corrupt_neighbours) = graph_params(c, n, threat_model)?;
+    let dp = match &c.dp {
+        None => None,
+        Some(d) => Some(calibrate_dp(c, d, n, threshold, max_corrupt_neighbours)?),
+    };
     let mut nonce = [0u8; 32];
     nonce[..4].copy_from_slice(&session_index.to_be_bytes());
     let mut rand = [0u8; 28];
     getrandom::fill(&mut rand).map_err(|e| e.to_string())?;
     nonce[4..].copy_from_slice(&rand);
     let p = SessionParams {
-        dp: None,
+        // With DP the masked vector is the rotation's padded length, and the quantizer is
+        // unused (`levels` only has to be valid).
+        vector_len: dp.as_ref().map_or(c.vector_len, |d| d.padded_dim() as u32),
+        levels: if dp.is_some() { 2 } else { c.levels },
+        dp,
         nonce,
         participants,
         threat_model,
@@ -382,10 +554,8 @@ fn params(
         graph,
         threshold,
         max_corrupt_neighbours,
-        vector_len: c.vector_len,
         bits: Bits::new(c.bits).map_err(|e| e.to_string())?,
         clip: c.clip,
-        levels: c.levels,
         max_weight: c.max_weight,
         round_timeout_ms: c.round_timeout_ms,
         mask_prg: MaskPrg::from_name(&c.mask_prg)
@@ -491,27 +661,99 @@ fn load_config(o: &Overrides) -> Result<Config, String> {
     Ok(cfg)
 }
 
+/// Where dev mode keeps its certificate's private key: beside the certificate.
+fn dev_key_path(cert: &std::path::Path) -> PathBuf {
+    let mut name = cert.as_os_str().to_owned();
+    name.push(".key");
+    PathBuf::from(name)
+}
+
+/// Writes a secret file readable by the owner only.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// Dev mode's TLS identity: kept from an earlier start, or new (with the key to write).
+enum DevIdentity {
+    Kept(TlsIdentity),
+    New(TlsIdentity, zeroize::Zeroizing<String>),
+}
+
+impl DevIdentity {
+    fn into_identity(self) -> (TlsIdentity, Option<zeroize::Zeroizing<String>>) {
+        match self {
+            DevIdentity::Kept(id) => (id, None),
+            DevIdentity::New(id, key) => (id, Some(key)),
+        }
+    }
+}
+
 /// Everything checked and loaded before the port is bound.
 struct Prepared {
     authenticator: Arc<dyn Authenticator>,
     client_ca: Option<Vec<CertificateDer<'static>>>,
     roster: Option<Arc<TokenFile>>,
-    identity: TlsIdentity,
+    /// The TLS identity, and in dev mode a new key to write beside `dev_cert_out`.
+    identity: (TlsIdentity, Option<zeroize::Zeroizing<String>>),
     first: SessionParams,
+    cohort: Option<secagg::transport::Cohort>,
 }
 
 fn prepare(cfg: &Config) -> Result<Prepared, String> {
     let (authenticator, client_ca, roster) = authenticator(cfg)?;
-    let first = params(&cfg.session, 0, roster.as_deref())
+    let open = matches!(
+        cfg.auth,
+        Some(AuthConfig::Hmac { .. }) | Some(AuthConfig::MutualTls { .. })
+    );
+    let cohort = cohort(&cfg.session, roster.as_deref(), open)
         .map_err(|e| format!("session parameters: {e}"))?;
+    // Fixed sessions: the parameters of the first session. Cohort mode: those of the largest
+    // and of the smallest cohort (the chooser must succeed at both sizes).
+    let first = match &cohort {
+        None => params(&cfg.session, 0, roster.as_deref(), None),
+        Some(c) => {
+            let ids: Vec<ParticipantId> = match &c.eligible {
+                Some(e) => e.clone(),
+                None => (1..=cfg.session.clients)
+                    .filter_map(ParticipantId::new)
+                    .collect(),
+            };
+            if ids.len() < c.min_clients {
+                return Err(format!(
+                    "session parameters: {} eligible participants, min_clients is {}",
+                    ids.len(),
+                    c.min_clients
+                ));
+            }
+            let largest: Vec<ParticipantId> = ids.iter().copied().take(c.max_clients).collect();
+            let smallest: Vec<ParticipantId> = ids.iter().copied().take(c.min_clients).collect();
+            params(&cfg.session, 0, roster.as_deref(), Some(smallest))
+                .map_err(|e| format!("smallest cohort ({}): {e}", c.min_clients))
+                .and_then(|_| params(&cfg.session, 0, roster.as_deref(), Some(largest)))
+        }
+    }
+    .map_err(|e| format!("session parameters: {e}"))?;
     match &cfg.result_dir {
         Some(dir) => result_file::check_writable(dir)
             .map_err(|e| format!("result_dir {} is not writable: {e}", dir.display()))?,
         None => warn!("no result_dir: session reports go to standard output"),
     }
     let identity = match (&cfg.tls.cert, &cfg.tls.key, &cfg.tls.dev_cert_out) {
-        (Some(c), Some(k), _) => TlsIdentity::from_pem_files(c, k)
-            .map_err(|e| format!("TLS certificate {} / key {}: {e}", c.display(), k.display()))?,
+        (Some(c), Some(k), _) => (
+            TlsIdentity::from_pem_files(c, k).map_err(|e| {
+                format!("TLS certificate {} / key {}: {e}", c.display(), k.display())
+            })?,
+            None,
+        ),
         (None, None, Some(out)) => {
             let dir = out
                 .parent()
@@ -524,14 +766,31 @@ fn prepare(cfg: &Config) -> Result<Prepared, String> {
                     dir.display()
                 ));
             }
-            TlsIdentity::self_signed(&["localhost"]).map_err(|e| format!("TLS: {e}"))?
+            // Kept across restarts (clients keep trusting the file they were given): reuse
+            // the certificate and its key if both are there and load, else make new ones
+            // (written when serving starts).
+            let key = dev_key_path(out);
+            match TlsIdentity::from_pem_files(out, &key) {
+                Ok(id) if out.exists() && key.exists() => DevIdentity::Kept(id),
+                _ => {
+                    let (id, key_pem) = TlsIdentity::self_signed_with_key_pem(&["localhost"])
+                        .map_err(|e| format!("TLS: {e}"))?;
+                    DevIdentity::New(id, key_pem)
+                }
+            }
+            .into_identity()
         }
         _ => return Err("[tls] needs cert and key, or dev_cert_out".into()),
     };
     // Building the server configuration checks that the key fits the certificate.
-    secagg::transport::tls::server_config(&identity, Duration::from_secs(60), client_ca.as_deref())
-        .map_err(|e| format!("TLS: {e}"))?;
+    secagg::transport::tls::server_config(
+        &identity.0,
+        Duration::from_secs(60),
+        client_ca.as_deref(),
+    )
+    .map_err(|e| format!("TLS: {e}"))?;
     Ok(Prepared {
+        cohort,
         authenticator,
         client_ca,
         roster,
@@ -564,12 +823,24 @@ fn print_summary(path: &std::path::Path, cfg: &Config, p: &Prepared) {
         "  sessions        {} (grace period {} s on SIGTERM)",
         cfg.sessions, cfg.grace_period_s
     );
-    println!(
-        "  participants    {} ({}..={})",
-        f.n(),
-        f.participants.first().map(|p| p.get()).unwrap_or(0),
-        f.participants.last().map(|p| p.get()).unwrap_or(0)
-    );
+    match &p.cohort {
+        None => println!(
+            "  participants    {} ({}..={})",
+            f.n(),
+            f.participants.first().map(|p| p.get()).unwrap_or(0),
+            f.participants.last().map(|p| p.get()).unwrap_or(0)
+        ),
+        Some(c) => println!(
+            "  cohort          {}..={} of {}, check-in {} ms (parameters below: the largest cohort)",
+            c.min_clients,
+            c.max_clients,
+            c.eligible
+                .as_ref()
+                .map(|e| format!("{} eligible", e.len()))
+                .unwrap_or_else(|| "any authenticated participant".into()),
+            c.checkin_timeout.as_millis()
+        ),
+    }
     println!(
         "  protocol        {:?}, {} graph of degree {}, threshold {}",
         f.threat_model,
@@ -590,6 +861,17 @@ fn print_summary(path: &std::path::Path, cfg: &Config, p: &Prepared) {
         f.max_weight
     );
     println!("  deadlines (ms)  {:?}", f.round_timeout_ms);
+    if let (Some(dp), Some(d)) = (&f.dp, &cfg.session.dp) {
+        println!(
+            "  dp              epsilon {} over {} session(s), {:?}, L2 clip {}, scale {:.4e}, padded L = {}",
+            d.epsilon,
+            d.rounds,
+            dp.mechanism(),
+            d.l2_clip,
+            dp.scale(),
+            dp.padded_dim()
+        );
+    }
     println!(
         "  metrics         {}",
         cfg.metrics_listen
@@ -646,20 +928,105 @@ fn authenticator(cfg: &Config) -> Result<Auth, String> {
     }
 }
 
+/// The commit step of a session: its report stored durably (a file in `result_dir`, or
+/// standard output) before any client is told its outcome; if it cannot be, the clients are
+/// told the session aborted (code 5) and the process fails.
+fn committer(
+    result_dir: Option<PathBuf>,
+) -> impl FnOnce(&secagg::transport::coordinator::SessionReport) -> std::io::Result<()> + Send + 'static
+{
+    move |report| match &result_dir {
+        Some(dir) => result_file::write_report(dir, report).map(|path| {
+            info!(path = %path.display(), "session report written");
+        }),
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            result_file::write_json(&mut w, report).and_then(|()| std::io::Write::flush(&mut w))
+        }
+    }
+}
+
+/// How a session ended, for the exit status.
+enum Settled {
+    Ok,
+    Failed,
+    Drained,
+    NotStored,
+}
+
+type Ran = Result<
+    (
+        secagg::transport::coordinator::SessionReport,
+        std::io::Result<()>,
+    ),
+    secagg::transport::TransportError,
+>;
+
+/// Logs how session `s` ended and classifies it.
+fn settle(s: u32, ran: Ran, result_dir: Option<&std::path::Path>) -> Settled {
+    match ran {
+        Ok((report, stored)) => {
+            info!(
+                session = s,
+                connections = report.connections,
+                refused = report.refused,
+                rejected_messages = report.rejected,
+                bytes_in = report.bytes_in,
+                bytes_out = report.bytes_out,
+                ms = report.elapsed.as_millis() as u64,
+                "session finished"
+            );
+            // A result is stored durably or the process fails: never silently nowhere.
+            if let Err(e) = stored {
+                match result_dir {
+                    Some(dir) => error!(dir = %dir.display(), "session report NOT written: {e}"),
+                    None => error!("session report NOT written to stdout: {e}"),
+                }
+                return Settled::NotStored;
+            }
+            // A session aborted by the drain is an orderly stop, not a failure.
+            if matches!(&report.result, Err(e) if e.reason != AbortReason::Shutdown) {
+                Settled::Failed
+            } else {
+                Settled::Ok
+            }
+        }
+        Err(secagg::transport::TransportError::Draining) => Settled::Drained,
+        Err(e @ secagg::transport::TransportError::QuorumNotReached { .. }) => {
+            // No session ran; the members were told to retry (code 9). Not a failure of the
+            // coordinator, but counted so an operator sees it in the exit status.
+            warn!("session {s}: {e}");
+            Settled::Failed
+        }
+        Err(e) => {
+            error!("session {s}: {e}");
+            Settled::Failed
+        }
+    }
+}
+
 async fn serve(cfg: Config, prepared: Prepared) -> i32 {
     let Prepared {
+        cohort,
         authenticator,
         client_ca,
         roster,
         identity,
         first,
     } = prepared;
-    if let (None, Some(out)) = (&cfg.tls.cert, &cfg.tls.dev_cert_out) {
-        if let Err(e) = std::fs::write(out, &identity.cert_pem) {
+    let (identity, new_key) = identity;
+    if let (None, Some(out), Some(key_pem)) = (&cfg.tls.cert, &cfg.tls.dev_cert_out, new_key) {
+        let key = dev_key_path(out);
+        if let Err(e) = write_private(&key, key_pem.as_bytes())
+            .and_then(|()| std::fs::write(out, &identity.cert_pem))
+        {
             error!(path = %out.display(), "dev_cert_out is not writable: {e}");
             return 2;
         }
-        info!(path = %out.display(), "dev mode: self-signed certificate written");
+        info!(path = %out.display(), key = %key.display(), "dev mode: self-signed certificate written");
+    } else if let (None, Some(out)) = (&cfg.tls.cert, &cfg.tls.dev_cert_out) {
+        info!(path = %out.display(), "dev mode: the existing self-signed certificate is kept");
     }
     let opts = CoordinatorOptions {
         authenticator,
@@ -718,63 +1085,100 @@ async fn serve(cfg: Config, prepared: Prepared) -> i32 {
     info!(addr = ?coordinator.local_addr().ok(), sessions = cfg.sessions, "listening");
     let mut failures = 0;
     let mut first = Some(first);
+    let concurrent = cohort.is_some() && cfg.max_concurrent_sessions > 1;
+    // Concurrent sessions (cohort mode): a session's check-in opens once the previous
+    // session's cohort has closed and fewer than `max_concurrent_sessions` are running.
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        cfg.max_concurrent_sessions.max(1) as usize,
+    ));
+    let mut running = tokio::task::JoinSet::new();
+    let session_cfg = Arc::new(cfg.session.clone());
     for s in 0..cfg.sessions {
         if coordinator.is_draining() {
             break;
         }
-        let p = match first
-            .take()
-            .map(Ok)
-            .unwrap_or_else(|| params(&cfg.session, s, roster.as_deref()))
-        {
-            Ok(p) => p,
-            Err(e) => {
-                error!("session parameters: {e}");
-                return 2;
+        let fixed = if cohort.is_some() {
+            None
+        } else {
+            match first
+                .take()
+                .map(Ok)
+                .unwrap_or_else(|| params(&cfg.session, s, roster.as_deref(), None))
+            {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    error!("session parameters: {e}");
+                    return 2;
+                }
             }
         };
-        match coordinator.run_session(p).await {
-            Ok(report) => {
-                info!(
-                    session = s,
-                    connections = report.connections,
-                    refused = report.refused,
-                    rejected_messages = report.rejected,
-                    bytes_in = report.bytes_in,
-                    bytes_out = report.bytes_out,
-                    ms = report.elapsed.as_millis() as u64,
-                    "session finished"
+        let commit = committer(cfg.result_dir.clone());
+        let ran = match (fixed, &cohort) {
+            (Some(p), _) => coordinator.run_session_committed(p, commit).await,
+            (None, Some(c)) if concurrent => {
+                let Ok(slot) = slots.clone().acquire_owned().await else {
+                    break;
+                };
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let (coord, c, session, roster) = (
+                    coordinator.clone(),
+                    c.clone(),
+                    session_cfg.clone(),
+                    roster.clone(),
                 );
-                // A result is stored durably or the process fails: never silently nowhere.
-                match &cfg.result_dir {
-                    Some(dir) => match result_file::write_report(dir, &report) {
-                        Ok(path) => info!(path = %path.display(), "session report written"),
-                        Err(e) => {
-                            error!(dir = %dir.display(), "session report NOT written: {e}");
-                            coordinator.shutdown(Duration::from_secs(2)).await;
-                            return 3;
-                        }
-                    },
-                    None => {
-                        let stdout = std::io::stdout();
-                        let mut w = std::io::BufWriter::new(stdout.lock());
-                        if let Err(e) = result_file::write_json(&mut w, &report)
-                            .and_then(|()| std::io::Write::flush(&mut w))
-                        {
-                            error!("session report NOT written to stdout: {e}");
+                running.spawn(async move {
+                    let build =
+                        |ids: Vec<ParticipantId>| params(&session, s, roster.as_deref(), Some(ids));
+                    let ran = coord.run_cohort_session(&c, build, commit, Some(tx)).await;
+                    drop(slot);
+                    (s, ran)
+                });
+                // Open the next check-in only once this one has closed.
+                let _ = rx.await;
+                // Settle the sessions that ended meanwhile.
+                while let Some(Ok((s, ran))) = running.try_join_next() {
+                    match settle(s, ran, cfg.result_dir.as_deref()) {
+                        Settled::Ok => {}
+                        Settled::Failed => failures += 1,
+                        Settled::Drained => {}
+                        Settled::NotStored => {
                             coordinator.shutdown(Duration::from_secs(2)).await;
                             return 3;
                         }
                     }
                 }
-                // A session aborted by the drain is an orderly stop, not a failure.
-                if matches!(&report.result, Err(e) if e.reason != AbortReason::Shutdown) {
-                    failures += 1;
-                }
+                continue;
             }
-            Err(e) => {
-                error!("session {s}: {e}");
-                failures += 1;
+            (None, Some(c)) => {
+                let (session, roster) = (&cfg.session, roster.as_deref());
+                let build = |ids: Vec<ParticipantId>| params(session, s, roster, Some(ids));
+                coordinator.run_cohort_session(c, build, commit, None).await
+            }
+            (None, None) => Err(secagg::transport::TransportError::Config(
+                "no session parameters".into(),
+            )),
+        };
+        match settle(s, ran, cfg.result_dir.as_deref()) {
+            Settled::Ok => {}
+            Settled::Failed => failures += 1,
+            Settled::Drained => break,
+            Settled::NotStored => {
+                coordinator.shutdown(Duration::from_secs(2)).await;
+                return 3;
+            }
+        }
+    }
+    while let Some(joined) = running.join_next().await {
+        let Ok((s, ran)) = joined else {
+            failures += 1;
+            continue;
+        };
+        match settle(s, ran, cfg.result_dir.as_deref()) {
+            Settled::Ok | Settled::Drained => {}
+            Settled::Failed => failures += 1,
+            Settled::NotStored => {
+                coordinator.shutdown(Duration::from_secs(2)).await;
+                return 3;
             }
         }
     }

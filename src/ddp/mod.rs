@@ -124,6 +124,10 @@ pub enum DdpError {
     /// Zero clients.
     #[error("the number of clients must be at least 1")]
     NoClients,
+    /// The session adds distributed-DP noise, and this build has no DP pipeline (it needs the
+    /// `std` feature): a client must not send an input without its noise share.
+    #[error("the session requires distributed-DP noise, which this build cannot add (enable the std feature)")]
+    Unsupported,
     /// Target epsilon not positive and finite.
     #[error("epsilon {0} must be positive and finite")]
     InvalidEpsilon(f64),

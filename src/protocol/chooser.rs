@@ -262,12 +262,21 @@ pub fn choose_active_graph_params_with_margin(
 /// [`choose_active_graph_params_with_margin`] with [`GRINDING_MARGIN_BITS`] (active). Values
 /// that do not fit the session parameters'
 /// `u16` fields are reported as infeasible.
+///
+/// A positive `dropout` plans for at least one dropout: in a small cohort `floor(dropout * n)`
+/// is 0 (5% of 10 clients), the chooser would then pick a ring on which a single dropout
+/// prunes its neighbours and aborts the session, while one client dropping is the normal case.
 pub fn choose_session_graph(
     n: u64,
     dropout: f64,
     corrupt: f64,
     model: super::params::ThreatModel,
 ) -> Result<(super::params::Graph, u16, u16), ChooserError> {
+    let dropout = if dropout > 0.0 && n >= 2 {
+        dropout.max(1.0 / n as f64)
+    } else {
+        dropout
+    };
     let (k, t, c) = match model {
         super::params::ThreatModel::Active => {
             let p =
@@ -713,6 +722,28 @@ mod tests {
             let k = f64::from(p.degree);
             assert!(f64::from(p.threshold) > 0.1 * k);
             assert!(f64::from(p.threshold) < 0.9 * k);
+        }
+    }
+
+    #[test]
+    fn small_cohorts_survive_one_dropout() {
+        // Issue 11: at n = 6 with 5% dropout the session chooser planned 0 dropouts and one
+        // dropout aborted the session. Now every client keeps t neighbours after losing one.
+        for n in 4..40u64 {
+            for model in [
+                super::super::params::ThreatModel::SemiHonest,
+                super::super::params::ThreatModel::Active,
+            ] {
+                let Ok((g, t, _)) = choose_session_graph(n, 0.05, 0.0, model) else {
+                    continue;
+                };
+                let k = match g {
+                    super::super::params::Graph::Harary { degree } => u64::from(degree),
+                    _ => n - 1,
+                };
+                assert!(k > u64::from(t), "n {n} {model:?}: k {k}, t {t}");
+                assert!(n - 1 > u64::from(t), "n {n} {model:?}: t {t}");
+            }
         }
     }
 

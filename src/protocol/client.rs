@@ -860,6 +860,12 @@ where
         .map_or(params.vector_len as usize, |dp| dp.dim());
     #[cfg(not(feature = "std"))]
     let expected = params.vector_len as usize;
+    // Without the DP pipeline the input would go out un-noised in a session whose privacy
+    // rests on every client's noise share: refuse instead.
+    #[cfg(not(feature = "std"))]
+    if params.dp.is_some() {
+        return Err(ClientSetupError::Dp(crate::ddp::DdpError::Unsupported));
+    }
     if input.len() != expected {
         return Err(ClientSetupError::InputLength {
             got: input.len(),

@@ -328,7 +328,8 @@ pub struct DpRequirement {
 /// field) and adjust fields. Every check runs before any key is generated.
 #[derive(Debug, Clone)]
 pub struct ClientPolicy {
-    /// The app's input length: the session's `L` must equal it.
+    /// The app's input length: the session's `L` must equal it (with distributed DP, the DP
+    /// configuration's input dimension must; `L` is then the rotation's padded length).
     pub vector_len: u32,
     /// Cohort size range. Default 10..=10 000: below 10 the sum says too much about each
     /// input; above 10 000 the key directory and the complete-graph fallback get expensive.
@@ -405,9 +406,13 @@ impl ClientPolicy {
     /// Checks `params` for participant `me`: ranges, threat model, corruption bound, roster.
     /// Does not replace [`SessionParams::validate`] (which [`super::Client::join`] also runs).
     pub fn check(&self, params: &SessionParams, me: ParticipantId) -> Result<(), PolicyError> {
-        if params.vector_len != self.vector_len {
+        let input_len = params
+            .dp
+            .as_ref()
+            .map_or(params.vector_len, |d| d.dim() as u32);
+        if input_len != self.vector_len {
             return Err(PolicyError::VectorLength {
-                got: params.vector_len,
+                got: input_len,
                 expected: self.vector_len,
             });
         }

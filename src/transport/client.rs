@@ -3,7 +3,11 @@
 //!
 //! Every wait has a timeout. The library never retries inside a session: a client that loses its
 //! connection is a dropout for that session (the coordinator refuses a second connection for
-//! the same participant) and takes part in the next session with a fresh connection.
+//! the same participant) and takes part in the next session with a fresh connection. What it
+//! does retry, with exponential backoff and full jitter ([`Retry`]), is a connection the
+//! coordinator refused before any session state existed: QUIC `CONNECTION_REFUSED` (the
+//! coordinator is at its cap of connections without a Hello) and close code 9 `Busy` (no
+//! session is open for new participants), as spec section 22 tells clients to.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,6 +38,8 @@ pub struct ClientOptions {
     pub message_timeout: Duration,
     /// What parameters to accept (checked before any key is generated).
     pub policy: ClientPolicy,
+    /// Retries of a connection refused before the session (see [`Retry`]).
+    pub retry: Retry,
     /// Test hook: leave the session at this round instead of answering.
     #[doc(hidden)]
     pub vanish: Option<Vanish>,
@@ -64,7 +70,64 @@ fn round_of_reply(bytes: &[u8]) -> crate::ids::Round {
     }
 }
 
+/// How a refused connection is retried: attempt `k` (from 1) waits a uniformly random time in
+/// `[0, min(max_backoff, initial_backoff * 2^(k-1))]` ("full jitter", so a crowd of refused
+/// clients does not come back in lockstep). Only refusals before the session retry
+/// ([`TransportError::Refused`], close code 9 `Busy`); nothing inside a session does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// Retries after the first attempt (0: never retry).
+    pub attempts: u32,
+    /// The first backoff's upper bound.
+    pub initial_backoff: Duration,
+    /// The largest backoff's upper bound.
+    pub max_backoff: Duration,
+}
+
+impl Default for Retry {
+    /// 8 retries, from at most 200 ms up to at most 10 s (about 30 s in the worst case).
+    fn default() -> Self {
+        Self {
+            attempts: 8,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Retry {
+    /// No retries.
+    pub const NEVER: Retry = Retry {
+        attempts: 0,
+        initial_backoff: Duration::ZERO,
+        max_backoff: Duration::ZERO,
+    };
+
+    /// The upper bound of the wait before retry `attempt` (from 1).
+    pub fn bound(&self, attempt: u32) -> Duration {
+        let doubled = self
+            .initial_backoff
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+        doubled.min(self.max_backoff)
+    }
+}
+
+/// Whether an attempt's error is a refusal before the session, worth retrying.
+fn retryable(e: &TransportError) -> bool {
+    matches!(
+        e,
+        TransportError::Refused
+            | TransportError::ClosedByPeer {
+                code: Some(CloseCode::Busy),
+                ..
+            }
+    )
+}
+
 /// Connects through `endpoint` and takes part in one session with `input` and `weight`.
+///
+/// A connection refused before the session is retried as `opts.retry` says; every other
+/// failure is returned at once.
 pub async fn participate<R>(
     endpoint: &quinn::Endpoint,
     config: quinn::ClientConfig,
@@ -77,13 +140,25 @@ pub async fn participate<R>(
 where
     R: rand_core::CryptoRng + ?Sized,
 {
-    let connecting = endpoint
-        .connect_with(config, opts.server, &opts.server_name)
-        .map_err(|e| TransportError::Connect(e.to_string()))?;
-    let conn = tokio::time::timeout(opts.connect_timeout, connecting)
-        .await
-        .map_err(|_| TransportError::Timeout("handshake"))??;
-    let result = run(&conn, opts, identity, input, weight, rng).await;
+    let mut attempt = 0u32;
+    let (conn, send, recv, params) = loop {
+        match connect(endpoint, config.clone(), opts).await {
+            Ok(c) => break c,
+            Err(e) if retryable(&e) && attempt < opts.retry.attempts => {
+                attempt += 1;
+                let bound = opts.retry.bound(attempt).as_millis() as u64;
+                let wait = Duration::from_millis(if bound == 0 {
+                    0
+                } else {
+                    rng.next_u64() % (bound + 1)
+                });
+                tracing::info!(participant = %opts.id, attempt, wait_ms = wait.as_millis() as u64, "{e}; retrying");
+                tokio::time::sleep(wait).await;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let result = run(send, recv, params, opts, identity, input, weight, rng).await;
     let stats = conn.stats();
     tracing::debug!(
         participant = %opts.id,
@@ -92,19 +167,73 @@ where
         sent = stats.path.sent_packets,
         "client connection done"
     );
-    let code = match &result {
-        Ok(ClientOutcome::Aborted(_)) => CloseCode::Protocol,
-        Ok(_) => CloseCode::Done,
-        Err(TransportError::Timeout(_)) => CloseCode::Timeout,
-        Err(TransportError::FrameTooLarge { .. }) => CloseCode::FrameTooLarge,
-        Err(_) => CloseCode::Malformed,
-    };
-    conn.close(code.varint(), b"");
+    conn.close(close_code(&result).varint(), b"");
     result
 }
 
+fn close_code(result: &Result<ClientOutcome, TransportError>) -> CloseCode {
+    match result {
+        Ok(ClientOutcome::Aborted(_)) => CloseCode::Protocol,
+        Ok(_) => CloseCode::Done,
+        Err(e) => error_code(e),
+    }
+}
+
+fn error_code(e: &TransportError) -> CloseCode {
+    match e {
+        TransportError::Timeout(_) => CloseCode::Timeout,
+        TransportError::FrameTooLarge { .. } => CloseCode::FrameTooLarge,
+        _ => CloseCode::Malformed,
+    }
+}
+
+/// One attempt to get into a session: the handshake, the Hello, the parameters.
+async fn connect(
+    endpoint: &quinn::Endpoint,
+    config: quinn::ClientConfig,
+    opts: &ClientOptions,
+) -> Result<
+    (
+        quinn::Connection,
+        quinn::SendStream,
+        quinn::RecvStream,
+        crate::protocol::SessionParams,
+    ),
+    TransportError,
+> {
+    let connecting = endpoint
+        .connect_with(config, opts.server, &opts.server_name)
+        .map_err(|e| TransportError::Connect(e.to_string()))?;
+    let conn = tokio::time::timeout(opts.connect_timeout, connecting)
+        .await
+        .map_err(|_| TransportError::Timeout("handshake"))??;
+    let wait = opts.message_timeout;
+    let hello = async {
+        let (mut send, mut recv) = tokio::time::timeout(wait, conn.open_bi())
+            .await
+            .map_err(|_| TransportError::Timeout("stream"))??;
+        write_frame(&mut send, &encode_hello(opts.id, &opts.credential)?).await?;
+        let frame = tokio::time::timeout(wait, read_frame(&mut recv, MAX_PARAMS_FRAME))
+            .await
+            .map_err(|_| TransportError::Timeout("session parameters"))??
+            .ok_or(TransportError::Malformed("closed before the parameters"))?;
+        let params = decode_params(&frame)?;
+        Ok::<_, TransportError>((send, recv, params))
+    };
+    match hello.await {
+        Ok((send, recv, params)) => Ok((conn, send, recv, params)),
+        Err(e) => {
+            conn.close(error_code(&e).varint(), b"");
+            Err(e)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn run<R>(
-    conn: &quinn::Connection,
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+    params: crate::protocol::SessionParams,
     opts: &ClientOptions,
     identity: Option<SigningKey>,
     input: &[f64],
@@ -115,20 +244,24 @@ where
     R: rand_core::CryptoRng + ?Sized,
 {
     let wait = opts.message_timeout;
-    let (mut send, mut recv) = tokio::time::timeout(wait, conn.open_bi())
-        .await
-        .map_err(|_| TransportError::Timeout("stream"))??;
-    write_frame(&mut send, &encode_hello(opts.id, &opts.credential)?).await?;
-    let frame = tokio::time::timeout(wait, read_frame(&mut recv, MAX_PARAMS_FRAME))
-        .await
-        .map_err(|_| TransportError::Timeout("session parameters"))??
-        .ok_or(TransportError::Malformed("closed before the parameters"))?;
-    let params = decode_params(&frame)?;
-    opts.policy
-        .check(&params, opts.id)
-        .map_err(|e| TransportError::Policy(e.to_string()))?;
     let limits = Limits::new(&params);
-    let (mut client, first) = Client::new(Arc::new(params), opts.id, identity, input, weight, rng)?;
+    // The policy is checked before any key is generated (Client::join); its refusal is
+    // reported as such, not as a setup error.
+    let (mut client, first) = Client::join(
+        Arc::new(params),
+        &opts.policy,
+        opts.id,
+        identity,
+        input,
+        weight,
+        rng,
+    )
+    .map_err(|e| match e {
+        crate::protocol::error::ClientSetupError::Policy(p) => {
+            TransportError::Policy(p.to_string())
+        }
+        other => TransportError::Setup(other),
+    })?;
     let mut silent = false;
     let mut reply = Some(first);
     loop {

@@ -151,6 +151,8 @@ enum Event {
     Gone {
         id: ParticipantId,
     },
+    /// A participant took its place during cohort check-in.
+    CheckedIn,
 }
 
 /// Runs a step of the sans-IO server that may take long (the unmasking regenerates every
@@ -270,22 +272,75 @@ impl Coordinator {
     /// Runs one session to its end: accepts the participants' connections, drives the
     /// protocol, and returns the report. Connections for other sessions wait in the endpoint's
     /// queue until the next call.
+    ///
+    /// The result is not stored anywhere: a service that must not tell a client `Included`
+    /// before its result is safe uses [`Coordinator::run_session_committed`].
     pub async fn run_session(
         &self,
         params: SessionParams,
     ) -> Result<SessionReport, TransportError> {
-        params.validate()?;
-        let params = Arc::new(params);
-        let session_id = params.session_id();
-        let start = Instant::now();
-        let now_ms = move || start.elapsed().as_millis() as u64;
-        let mut server = Server::new(params.clone(), now_ms())?;
-        server.set_observer(Box::new(super::metrics::MetricsObserver::new(
-            self.metrics.clone(),
-            now_ms(),
-        )));
-        let limits = Limits::new(&params);
-        let max_frame = limits.max_client_message();
+        self.run_session_committed(params, |_| Ok::<(), core::convert::Infallible>(()))
+            .await
+            .map(|(report, _)| report)
+    }
+
+    /// As [`Coordinator::run_session`], but the session's final `Finished` messages are held
+    /// back until `commit` (typically a durable write of the report) has returned: on `Ok`
+    /// they go out as the protocol produced them; on `Err` every client that was to receive one
+    /// is sent `Finished(aborted, 5)` ([`NOT_STORED`]) instead, so no client is told it was
+    /// included in a result that was lost. `commit` runs off the connection-serving threads
+    /// (it may block on the file system). Returns the report and what `commit` returned.
+    pub async fn run_session_committed<E>(
+        &self,
+        params: SessionParams,
+        commit: impl FnOnce(&SessionReport) -> Result<(), E>,
+    ) -> Result<(SessionReport, Result<(), E>), TransportError> {
+        self.run_plan(Plan::<NoBuild>::Fixed(params), commit).await
+    }
+
+    /// Runs one session whose participants are the cohort that checks in: authenticated
+    /// connections (of `cohort.eligible` ids, if given) are held after their Hello until
+    /// `cohort.max_clients` have checked in, or `cohort.checkin_timeout` has passed with at
+    /// least `cohort.min_clients`; then `build` makes the session's parameters for exactly
+    /// those ids (sorted), typically running the parameter chooser on the actual cohort size,
+    /// and every member is sent them. Connections after the close get code 9 (`Busy`). Fewer
+    /// than `min_clients` at the deadline: every member is closed with code 9 and the error is
+    /// [`TransportError::QuorumNotReached`]; no session ran. The report is committed as in
+    /// [`Coordinator::run_session_committed`].
+    ///
+    /// Concurrent sessions: with `handover`, this session stops accepting connections when its
+    /// cohort closes (or check-in fails) and then sends on `handover`, so the caller can open
+    /// the next session's check-in while this one runs; connections for it wait in the
+    /// endpoint's queue until it accepts. Without `handover`, this session keeps accepting (and
+    /// telling late clients to retry, code 9) until it ends.
+    pub async fn run_cohort_session<E, B>(
+        &self,
+        cohort: &Cohort,
+        build: B,
+        commit: impl FnOnce(&SessionReport) -> Result<(), E>,
+        handover: Option<tokio::sync::oneshot::Sender<()>>,
+    ) -> Result<(SessionReport, Result<(), E>), TransportError>
+    where
+        B: FnOnce(Vec<ParticipantId>) -> Result<SessionParams, String>,
+    {
+        if cohort.min_clients < 2 || cohort.max_clients < cohort.min_clients {
+            return Err(TransportError::Config(format!(
+                "cohort: need 2 <= min_clients ({}) <= max_clients ({})",
+                cohort.min_clients, cohort.max_clients
+            )));
+        }
+        self.run_plan(Plan::Cohort(cohort.clone(), build, handover), commit)
+            .await
+    }
+
+    async fn run_plan<E, B>(
+        &self,
+        plan: Plan<B>,
+        commit: impl FnOnce(&SessionReport) -> Result<(), E>,
+    ) -> Result<(SessionReport, Result<(), E>), TransportError>
+    where
+        B: FnOnce(Vec<ParticipantId>) -> Result<SessionParams, String>,
+    {
         let shared = Arc::new(Shared {
             metrics: self.metrics.clone(),
             peers: Mutex::default(),
@@ -294,26 +349,33 @@ impl Coordinator {
             connections: Default::default(),
             refused: Default::default(),
         });
-        self.metrics.add("secagg_sessions_started_total", &[], 1);
         let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
-        let params_frame = Arc::new(encode_params(&params));
-        info!(session = ?session_id, n = params.n(), t = params.threshold, degree = params.degree(), L = params.vector_len, "session open");
-
+        let (start_tx, start_rx) = tokio::sync::watch::channel::<Option<Arc<Start>>>(None);
+        // Grown to twice the session's largest client message once the parameters are known.
         let queue = Arc::new(Semaphore::new(
-            self.opts
-                .queue_bytes
-                .max(2 * max_frame)
-                .min(Semaphore::MAX_PERMITS),
+            self.opts.queue_bytes.min(Semaphore::MAX_PERMITS),
         ));
+        if let Plan::Fixed(p) = &plan {
+            p.validate()?;
+        }
+        let (eligible, capacity) = match &plan {
+            Plan::Fixed(_) => (None, None),
+            Plan::Cohort(c, _, _) => (
+                c.eligible.as_ref().map(|e| {
+                    Arc::new(e.iter().copied().collect::<std::collections::BTreeSet<_>>())
+                }),
+                Some(c.max_clients),
+            ),
+        };
         let pending = Arc::new(Semaphore::new(self.opts.max_pending_hellos));
         let acceptor = {
             let endpoint = self.endpoint.clone();
-            let (shared, params, params_frame, ev_tx, opts) = (
+            let (shared, start_rx, ev_tx, opts, queue) = (
                 shared.clone(),
-                params.clone(),
-                params_frame.clone(),
+                start_rx.clone(),
                 ev_tx.clone(),
                 self.opts.clone(),
+                queue.clone(),
             );
             tokio::spawn(async move {
                 while let Some(incoming) = endpoint.accept().await {
@@ -333,9 +395,11 @@ impl Coordinator {
                         incoming,
                         permit,
                         queue.clone(),
-                        params.clone(),
-                        params_frame.clone(),
-                        max_frame,
+                        Membership {
+                            start: start_rx.clone(),
+                            eligible: eligible.clone(),
+                            capacity,
+                        },
                         ev_tx.clone(),
                         shared.clone(),
                         opts.clone(),
@@ -343,6 +407,73 @@ impl Coordinator {
                 }
             })
         };
+        let close_to_new = |shared: &Shared| {
+            if let Ok(_peers) = shared.peers.lock() {
+                shared.closed_to_new.store(true, Ordering::SeqCst);
+            }
+        };
+
+        // Check-in: wait for the cohort, then build its parameters.
+        let params = match plan {
+            Plan::Fixed(p) => p,
+            Plan::Cohort(c, build, handover) => {
+                let checked_in = self.check_in(&c, &shared, &mut ev_rx).await;
+                if let Some(h) = handover {
+                    // The next session accepts from now on.
+                    acceptor.abort();
+                    let _ = h.send(());
+                }
+                let ids = match checked_in {
+                    Ok(ids) => ids,
+                    Err(e) => {
+                        close_to_new(&shared);
+                        acceptor.abort();
+                        close_members(&shared, CloseCode::Busy, &e.to_string());
+                        return Err(e);
+                    }
+                };
+                let built = build(ids.clone()).and_then(|p| {
+                    p.validate().map_err(|e| e.to_string())?;
+                    if p.participants != ids {
+                        return Err("the built parameters do not list exactly the cohort".into());
+                    }
+                    Ok(p)
+                });
+                match built {
+                    Ok(p) => {
+                        info!(cohort = ids.len(), "cohort closed");
+                        p
+                    }
+                    Err(e) => {
+                        acceptor.abort();
+                        close_members(&shared, CloseCode::Busy, "no session for this cohort");
+                        return Err(TransportError::Config(format!("cohort parameters: {e}")));
+                    }
+                }
+            }
+        };
+        let params = Arc::new(params);
+        let session_id = params.session_id();
+        let start = Instant::now();
+        let now_ms = move || start.elapsed().as_millis() as u64;
+        let mut server = Server::new(params.clone(), now_ms())?;
+        server.set_observer(Box::new(super::metrics::MetricsObserver::new(
+            self.metrics.clone(),
+            now_ms(),
+        )));
+        let limits = Limits::new(&params);
+        let max_frame = limits.max_client_message();
+        let want_queue = (2 * max_frame).min(Semaphore::MAX_PERMITS);
+        if want_queue > self.opts.queue_bytes {
+            queue.add_permits(want_queue - self.opts.queue_bytes.min(want_queue));
+        }
+        self.metrics.add("secagg_sessions_started_total", &[], 1);
+        info!(session = ?session_id, n = params.n(), t = params.threshold, degree = params.degree(), L = params.vector_len, "session open");
+        start_tx.send_replace(Some(Arc::new(Start {
+            params: params.clone(),
+            frame: Arc::new(encode_params(&params)),
+            max_frame,
+        })));
 
         let mut bytes_out = 0u64;
         let mut rejected = 0usize;
@@ -351,11 +482,6 @@ impl Coordinator {
         let mut round = server.round();
         let mut sets_seen = 0usize;
         let mut drain = self.drain.subscribe();
-        let close_to_new = |shared: &Shared| {
-            if let Ok(_peers) = shared.peers.lock() {
-                shared.closed_to_new.store(true, Ordering::SeqCst);
-            }
-        };
         while server.result().is_none() {
             let deadline = server
                 .poll_timeout()
@@ -390,6 +516,7 @@ impl Coordinator {
                         debug!(participant = %id, "connection closed");
                         off_io(|| server.client_gone(id, now_ms()));
                     }
+                    Some(Event::CheckedIn) => {}
                     None => break,
                 },
                 _ = async {
@@ -415,7 +542,9 @@ impl Coordinator {
                     off_io(|| server.shut_down());
                 }
             }
-            bytes_out += flush(&mut server, &shared);
+            if server.result().is_none() {
+                bytes_out += flush(&mut server, &shared);
+            }
             if server.round() != Round::AdvertiseKeys || server.result().is_some() {
                 close_to_new(&shared);
             }
@@ -432,9 +561,80 @@ impl Coordinator {
                 round = server.round();
             }
         }
-        bytes_out += flush(&mut server, &shared);
+        // The session's last messages (its `Finished`) are held until the report is committed.
+        let held: Vec<(ParticipantId, Vec<u8>)> =
+            std::iter::from_fn(|| server.poll_transmit()).collect();
         close_to_new(&shared);
         acceptor.abort();
+        let result = server.result().cloned().unwrap_or(Err(SessionAbort {
+            round: server.round(),
+            reason: crate::protocol::AbortReason::TooFewClients { have: 0, need: 1 },
+        }));
+        // Dropouts by round and reason, in one line.
+        let mut dropped: std::collections::BTreeMap<String, usize> =
+            std::collections::BTreeMap::new();
+        for &id in &params.participants {
+            if let Some(ClientFate::Dropped { round, why }) = server.fate(id) {
+                *dropped.entry(format!("{round:?}/{why:?}")).or_default() += 1;
+            }
+        }
+        info!(session = ?session_id, dropouts = ?dropped, "dropouts by round and reason");
+        self.metrics.add(
+            "secagg_bytes_received_total",
+            &[],
+            shared.bytes_in.load(Ordering::Relaxed),
+        );
+        match &result {
+            Ok(out) => info!(
+                session = ?session_id,
+                included = out.included.len(),
+                ms = start.elapsed().as_millis() as u64,
+                "session complete: sum of {} inputs",
+                out.included.len()
+            ),
+            Err(e) => warn!(session = ?session_id, %e, "session aborted"),
+        }
+        let held_bytes: u64 = held.iter().map(|(_, m)| m.len() as u64).sum();
+        let mut report = SessionReport {
+            session_id,
+            params: params.clone(),
+            fates: params
+                .participants
+                .iter()
+                .filter_map(|&id| Some((id, server.fate(id)?)))
+                .collect(),
+            result,
+            rounds,
+            bytes_in: shared.bytes_in.load(Ordering::Relaxed),
+            bytes_out: bytes_out + held_bytes,
+            connections: shared.connections.load(Ordering::Relaxed),
+            refused: shared.refused.load(Ordering::Relaxed),
+            rejected,
+            elapsed: start.elapsed(),
+        };
+        let committed = off_io(|| commit(&report));
+        let final_messages = if committed.is_ok() {
+            held
+        } else {
+            warn!(session = ?session_id, "the session's result was not stored: its clients are told it aborted (code {NOT_STORED})");
+            self.metrics.add("secagg_results_not_stored_total", &[], 1);
+            let abort = crate::protocol::messages::ServerMessage::Finished(
+                crate::protocol::messages::Finished {
+                    outcome: crate::protocol::messages::Outcome::Aborted,
+                    code: NOT_STORED,
+                },
+            )
+            .encode(&session_id);
+            let mut to: Vec<ParticipantId> = held.into_iter().map(|(id, _)| id).collect();
+            to.sort_unstable();
+            to.dedup();
+            to.into_iter().map(|id| (id, abort.clone())).collect()
+        };
+        let sent = send_all(final_messages, &shared);
+        report.bytes_out = bytes_out + sent;
+        self.metrics
+            .add("secagg_bytes_sent_total", &[], report.bytes_out);
+
         // Let the writers deliver `Finished`, then close every connection.
         let peers: Vec<Peer> = shared
             .peers
@@ -466,53 +666,151 @@ impl Coordinator {
         for c in conns {
             c.close(code.varint(), why);
         }
-        let result = server.result().cloned().unwrap_or(Err(SessionAbort {
-            round: server.round(),
-            reason: crate::protocol::AbortReason::TooFewClients { have: 0, need: 1 },
-        }));
-        // Dropouts by round and reason, in one line.
-        let mut dropped: std::collections::BTreeMap<String, usize> =
-            std::collections::BTreeMap::new();
-        for &id in &params.participants {
-            if let Some(ClientFate::Dropped { round, why }) = server.fate(id) {
-                *dropped.entry(format!("{round:?}/{why:?}")).or_default() += 1;
+        Ok((report, committed))
+    }
+}
+
+/// A session whose participants are whoever checks in (see
+/// [`Coordinator::run_cohort_session`]).
+#[derive(Debug, Clone)]
+pub struct Cohort {
+    /// Who may check in; `None`: any participant the authenticator accepts.
+    pub eligible: Option<Vec<ParticipantId>>,
+    /// Quorum: the fewest members a session runs with.
+    pub min_clients: usize,
+    /// The cohort closes as soon as this many have checked in.
+    pub max_clients: usize,
+    /// How long check-in stays open (from the call) when the cohort has not filled up.
+    pub checkin_timeout: Duration,
+}
+
+/// How a session's participants are decided.
+enum Plan<B> {
+    /// Fixed in advance.
+    Fixed(SessionParams),
+    /// The cohort that checks in, how to make its parameters, and whom to tell when this
+    /// session stops accepting (see [`Coordinator::run_cohort_session`]).
+    Cohort(Cohort, B, Option<tokio::sync::oneshot::Sender<()>>),
+}
+
+/// The builder type of a [`Plan::Fixed`] (never called).
+type NoBuild = fn(Vec<ParticipantId>) -> Result<SessionParams, String>;
+
+/// What a checked-in connection waits for: the session's parameters, their frame and the
+/// largest client frame they allow.
+struct Start {
+    params: Arc<SessionParams>,
+    frame: Arc<Vec<u8>>,
+    max_frame: usize,
+}
+
+/// How a connection finds out whether its participant belongs to the session.
+struct Membership {
+    /// The session's start, once its participants are fixed.
+    start: tokio::sync::watch::Receiver<Option<Arc<Start>>>,
+    /// Cohort check-in: the ids that may check in (`None`: any authenticated one).
+    eligible: Option<Arc<std::collections::BTreeSet<ParticipantId>>>,
+    /// Cohort check-in: the most members.
+    capacity: Option<usize>,
+}
+
+/// Closes every connection that took a participant's place (during check-in) with `code`.
+fn close_members(shared: &Shared, code: CloseCode, why: &str) {
+    let peers: Vec<Peer> = shared
+        .peers
+        .lock()
+        .map(|mut p| p.drain().map(|(_, v)| v).collect())
+        .unwrap_or_default();
+    for p in peers {
+        p.conn.close(code.varint(), why.as_bytes());
+    }
+}
+
+impl Coordinator {
+    /// Holds check-in open until the cohort is full, or its deadline passes with a quorum (or
+    /// the coordinator drains). Returns the members' ids, sorted; new connections are refused
+    /// from then on.
+    async fn check_in(
+        &self,
+        c: &Cohort,
+        shared: &Shared,
+        events: &mut mpsc::UnboundedReceiver<Event>,
+    ) -> Result<Vec<ParticipantId>, TransportError> {
+        let deadline = tokio::time::Instant::now() + c.checkin_timeout;
+        let mut drain = self.drain.subscribe();
+        let members = |shared: &Shared| shared.peers.lock().map(|p| p.len()).unwrap_or(0);
+        info!(
+            min = c.min_clients,
+            max = c.max_clients,
+            timeout_ms = c.checkin_timeout.as_millis() as u64,
+            "cohort check-in open"
+        );
+        loop {
+            if members(shared) >= c.max_clients {
+                break;
+            }
+            tokio::select! {
+                ev = events.recv() => match ev {
+                    Some(Event::Gone { id }) => {
+                        // Left before the cohort closed: not a member (its place is free).
+                        if let Ok(mut p) = shared.peers.lock() {
+                            p.remove(&id);
+                        }
+                        debug!(participant = %id, "left during check-in");
+                    }
+                    Some(Event::CheckedIn) | Some(Event::Frame { .. }) => {}
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(deadline) => break,
+                _ = drain.wait_for(Option::is_some) => {
+                    return Err(TransportError::Draining);
+                }
             }
         }
-        info!(session = ?session_id, dropouts = ?dropped, "dropouts by round and reason");
-        self.metrics.add(
-            "secagg_bytes_received_total",
-            &[],
-            shared.bytes_in.load(Ordering::Relaxed),
-        );
-        self.metrics.add("secagg_bytes_sent_total", &[], bytes_out);
-        match &result {
-            Ok(out) => info!(
-                session = ?session_id,
-                included = out.included.len(),
-                ms = start.elapsed().as_millis() as u64,
-                "session complete: sum of {} inputs",
-                out.included.len()
-            ),
-            Err(e) => warn!(session = ?session_id, %e, "session aborted"),
+        let ids: Vec<ParticipantId> = {
+            let peers = shared
+                .peers
+                .lock()
+                .map_err(|_| TransportError::Config("peer table poisoned".into()))?;
+            shared.closed_to_new.store(true, Ordering::SeqCst);
+            let mut ids: Vec<ParticipantId> = peers.keys().copied().collect();
+            ids.sort_unstable();
+            ids
+        };
+        if ids.len() < c.min_clients {
+            warn!(
+                have = ids.len(),
+                need = c.min_clients,
+                "cohort quorum not reached"
+            );
+            self.metrics.add("secagg_cohorts_failed_total", &[], 1);
+            return Err(TransportError::QuorumNotReached {
+                have: ids.len(),
+                need: c.min_clients,
+            });
         }
-        Ok(SessionReport {
-            session_id,
-            params: params.clone(),
-            fates: params
-                .participants
-                .iter()
-                .filter_map(|&id| Some((id, server.fate(id)?)))
-                .collect(),
-            result,
-            rounds,
-            bytes_in: shared.bytes_in.load(Ordering::Relaxed),
-            bytes_out,
-            connections: shared.connections.load(Ordering::Relaxed),
-            refused: shared.refused.load(Ordering::Relaxed),
-            rejected,
-            elapsed: start.elapsed(),
-        })
+        Ok(ids)
     }
+}
+
+/// Abort code sent in `Finished` when the session ended but the coordinator could not store
+/// its result (section 22 of the spec): whatever the protocol's outcome, no client is told it
+/// was included in a sum that was lost.
+pub const NOT_STORED: u16 = 5;
+
+/// Routes already-encoded messages to the connections' writers. Returns the bytes queued.
+fn send_all(msgs: Vec<(ParticipantId, Vec<u8>)>, shared: &Shared) -> u64 {
+    let mut n = 0;
+    let Ok(peers) = shared.peers.lock() else {
+        return 0;
+    };
+    for (to, bytes) in msgs {
+        if let Some(p) = peers.get(&to) {
+            n += bytes.len() as u64;
+            let _ = p.tx.send(bytes);
+        }
+    }
+    n
 }
 
 /// Routes the server's queued messages to the connections' writers. Returns the bytes queued.
@@ -546,9 +844,7 @@ async fn serve_connection(
     incoming: quinn::Incoming,
     pending: OwnedSemaphorePermit,
     queue: Arc<Semaphore>,
-    params: Arc<SessionParams>,
-    params_frame: Arc<Vec<u8>>,
-    max_frame: usize,
+    mut membership: Membership,
     events: mpsc::UnboundedSender<Event>,
     shared: Arc<Shared>,
     opts: CoordinatorOptions,
@@ -594,7 +890,18 @@ async fn serve_connection(
     };
     drop(hello);
     drop(pending);
-    if params.index_of(id).is_none() {
+    // Fixed sessions: a participant of the parameters. Cohort check-in: an eligible id (and
+    // after the cohort closed, a member; others are told to retry below).
+    let started = membership.start.borrow().clone();
+    let cohort = membership.capacity.is_some();
+    let eligible = membership.eligible.as_ref().is_none_or(|e| e.contains(&id));
+    let known = match &started {
+        // A cohort's eligible participant that is not in the running session may take part in
+        // the next one: it is told to retry (below), not that it is unknown.
+        Some(st) => st.params.index_of(id).is_some() || (cohort && eligible),
+        None => eligible,
+    };
+    if !known {
         return refuse(
             &shared,
             &conn,
@@ -616,19 +923,30 @@ async fn serve_connection(
                 "participant already connected",
             );
         }
-        if shared.closed_to_new.load(Ordering::SeqCst) {
+        let full = membership.capacity.is_some_and(|cap| peers.len() >= cap);
+        let outside = started
+            .as_ref()
+            .is_some_and(|st| st.params.index_of(id).is_none());
+        if shared.closed_to_new.load(Ordering::SeqCst) || full || outside {
             drop(peers);
-            // Round 0 is over (or the session ended): joining now could only fail later. Say
-            // so, with a bound on when the next session can start.
-            let rest: u64 = params
-                .round_timeout_ms
-                .iter()
-                .skip(1)
-                .map(|&ms| u64::from(ms))
-                .sum();
+            // Round 0 is over, the session ended, or the cohort is full: joining now could
+            // only fail later. Say so, with a bound on when the next session can start.
+            let rest: u64 = membership
+                .start
+                .borrow()
+                .as_ref()
+                .map(|st| {
+                    st.params
+                        .round_timeout_ms
+                        .iter()
+                        .skip(1)
+                        .map(|&ms| u64::from(ms))
+                        .sum()
+                })
+                .unwrap_or(0);
             let why = format!(
                 "no open session: the running session started; retry within {} s",
-                rest.div_ceil(1000)
+                rest.div_ceil(1000).max(1)
             );
             return refuse(&shared, &conn, CloseCode::Busy, &why);
         }
@@ -641,7 +959,26 @@ async fn serve_connection(
         );
     }
     shared.connections.fetch_add(1, Ordering::Relaxed);
-    if write_frame(&mut send, &params_frame).await.is_err() {
+    // Cohort check-in: wait (connected) until the cohort closes and the parameters exist.
+    let start = match started {
+        Some(st) => st,
+        None => {
+            let _ = events.send(Event::CheckedIn);
+            let waited = tokio::select! {
+                r = membership.start.wait_for(Option::is_some) => r.ok().and_then(|s| s.clone()),
+                _ = conn.closed() => None,
+            };
+            match waited {
+                Some(st) if st.params.index_of(id).is_some() => st,
+                _ => {
+                    let _ = events.send(Event::Gone { id });
+                    return;
+                }
+            }
+        }
+    };
+    let max_frame = start.max_frame;
+    if write_frame(&mut send, &start.frame).await.is_err() {
         let _ = events.send(Event::Gone { id });
         return;
     }

@@ -130,6 +130,22 @@ pub enum TransportError {
     /// The protocol client aborted.
     #[error(transparent)]
     Abort(#[from] ClientAbort),
+    /// The coordinator refused the connection before the handshake (QUIC
+    /// `CONNECTION_REFUSED`: too many connections waiting for their Hello, or draining). Retry
+    /// with backoff ([`super::client::Retry`]).
+    #[error("connection refused by the coordinator before the handshake")]
+    Refused,
+    /// Cohort check-in closed with fewer members than the quorum; no session ran.
+    #[error("cohort quorum not reached: {have} checked in, {need} required")]
+    QuorumNotReached {
+        /// Members at the deadline.
+        have: usize,
+        /// The quorum.
+        need: usize,
+    },
+    /// The coordinator is draining; no new session starts.
+    #[error("the coordinator is draining")]
+    Draining,
 }
 
 impl From<quinn::ConnectionError> for TransportError {
@@ -139,6 +155,11 @@ impl From<quinn::ConnectionError> for TransportError {
                 code: CloseCode::from_u64(c.error_code.into_inner()),
                 reason: String::from_utf8_lossy(&c.reason).into_owned(),
             },
+            quinn::ConnectionError::ConnectionClosed(c)
+                if c.error_code == quinn::TransportErrorCode::CONNECTION_REFUSED =>
+            {
+                TransportError::Refused
+            }
             other => TransportError::Connection(other.to_string()),
         }
     }

@@ -21,6 +21,6 @@ pub mod result_file;
 pub mod tls;
 
 pub use auth::{AuthError, Authenticator, Claim};
-pub use client::{participate, ClientOptions, ClientOutcome};
-pub use coordinator::{Coordinator, CoordinatorOptions, SessionReport};
+pub use client::{participate, ClientOptions, ClientOutcome, Retry};
+pub use coordinator::{Cohort, Coordinator, CoordinatorOptions, SessionReport};
 pub use frame::{CloseCode, TransportError};

@@ -39,6 +39,26 @@ impl core::fmt::Debug for TlsIdentity {
 }
 
 impl TlsIdentity {
+    /// A fresh self-signed certificate for `names` (development mode), with its private key
+    /// in PEM (zeroized on drop) for a caller that keeps the identity across restarts.
+    pub fn self_signed_with_key_pem(
+        names: &[&str],
+    ) -> Result<(Self, zeroize::Zeroizing<String>), TransportError> {
+        let ck = rcgen::generate_simple_self_signed(
+            names.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        )
+        .map_err(cfg_err)?;
+        let key_pem = zeroize::Zeroizing::new(ck.signing_key.serialize_pem());
+        Ok((
+            Self {
+                cert_pem: ck.cert.pem(),
+                cert_chain: vec![ck.cert.der().clone()],
+                key: PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()).into(),
+            },
+            key_pem,
+        ))
+    }
+
     /// A fresh self-signed certificate for `names` (development mode).
     pub fn self_signed(names: &[&str]) -> Result<Self, TransportError> {
         let ck = rcgen::generate_simple_self_signed(

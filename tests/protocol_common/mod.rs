@@ -72,7 +72,7 @@ pub fn lenient_policy(len: u32) -> ClientPolicy {
 /// no corruption assumed) and, in the active model, trusts exactly the keys of `p` (the tests
 /// generated them: they are the operator).
 pub fn test_policy(p: &SessionParams) -> ClientPolicy {
-    let mut policy = lenient_policy(p.vector_len);
+    let mut policy = lenient_policy(p.dp.as_ref().map_or(p.vector_len, |d| d.dim() as u32));
     if p.threat_model == ThreatModel::Active {
         let roster = Roster::new(
             p.participants
