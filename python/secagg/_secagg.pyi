@@ -190,6 +190,7 @@ def participate(
     policy: Optional[Policy] = None,
     connect_timeout_s: float = 10.0,
     message_timeout_s: float = 120.0,
+    retry_attempts: int = 8,
 ) -> str: ...
 
 class Coordinator:

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pyo3::prelude::*;
+use secagg::transport::client::Retry;
 use secagg::transport::tls::{client_config, client_endpoint, read_certs_pem, TlsIdentity};
 use secagg::transport::{
     participate as core_participate, ClientOptions, ClientOutcome, Coordinator as CoreCoordinator,
@@ -44,10 +45,13 @@ fn secs(name: &str, s: f64) -> PyResult<Duration> {
 /// parameters against ``policy`` (default ``Policy(len(values))``), and sends the masked
 /// ``values`` (float32 or float64) with ``weight``. Returns ``"included"``, ``"excluded"`` or
 /// ``"aborted"``; raises :class:`TransportError` if the connection fails or times out and
-/// :class:`PolicyError` if the parameters are refused. Blocks (without the GIL).
+/// :class:`PolicyError` if the parameters are refused. A connection the coordinator refuses
+/// as busy (or before any session data) is retried up to ``retry_attempts`` times with the
+/// core's exponential backoff. Blocks (without the GIL).
 #[pyfunction]
 #[pyo3(signature = (server, participant_id, values, weight=1, *, cert_path, server_name=None,
-    token=None, policy=None, connect_timeout_s=10.0, message_timeout_s=120.0))]
+    token=None, policy=None, connect_timeout_s=10.0, message_timeout_s=120.0,
+    retry_attempts=8))]
 #[allow(clippy::too_many_arguments)]
 pub fn participate(
     py: Python<'_>,
@@ -61,6 +65,7 @@ pub fn participate(
     policy: Option<&Policy>,
     connect_timeout_s: f64,
     message_timeout_s: f64,
+    retry_attempts: u32,
 ) -> PyResult<&'static str> {
     let id = pid(participant_id)?;
     let input = read_input(values)?;
@@ -105,6 +110,10 @@ pub fn participate(
         connect_timeout: secs("connect_timeout_s", connect_timeout_s)?,
         message_timeout: secs("message_timeout_s", message_timeout_s)?,
         policy,
+        retry: Retry {
+            attempts: retry_attempts,
+            ..Retry::default()
+        },
         vanish: None,
     };
     let outcome = input.with_slice(py, |s| {

@@ -310,7 +310,7 @@ def test_params_roundtrip_and_policy():
     with pytest.raises(secagg.PolicyError) as info:
         secagg.Client.start(p, 1, secagg.Policy(999))
     assert info.value.kind == "VectorLength"
-    small = secagg.Params.build([1, 2, 3], 4)
+    small = secagg.Params.build([1, 2, 3], 4, threshold=2)  # complete graph, t = 2
     with pytest.raises(secagg.PolicyError):
         secagg.Client.start(small, 1)  # the default policy wants >= 10 clients
     c, _ = secagg.Client.start(small, 1, secagg.Policy(4, min_clients=3))
