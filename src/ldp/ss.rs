@@ -13,7 +13,8 @@
 use rand_core::CryptoRng;
 
 use super::{
-    check_domain, check_epsilon, check_value, sample, wire, FrequencyOracle, LdpError, PureParams,
+    check_acc_len, check_counters, check_domain, check_epsilon, check_report_bytes, check_value,
+    sample, wire, FrequencyOracle, LdpError, PureParams,
 };
 
 /// Subset selection over `[0, k)`.
@@ -41,6 +42,13 @@ impl Ss {
         let e = eps.exp();
         let kf = f64::from(k);
         let omega = ((kf / (e + 1.0)).round() as u32).clamp(1, k - 1);
+        // sizes before anything is allocated: the report, the client's scratch set and the
+        // server's counters
+        check_report_bytes(
+            "an SS report (omega values of width(k) bytes)",
+            u64::from(omega) * wire::width(u64::from(k)) as u64,
+        )?;
+        check_counters("an SS aggregator", u64::from(k))?;
         let w = f64::from(omega);
         let denom = w * e + kf - w;
         let p_in = w * e / denom;
@@ -71,8 +79,12 @@ impl Ss {
                 "SS values not strictly increasing",
             ));
         }
-        if r.0.last().is_some_and(|&v| v >= self.k) {
-            return Err(LdpError::MalformedReport("SS value out of domain"));
+        if let Some(&v) = r.0.last().filter(|&&v| v >= self.k) {
+            return Err(LdpError::FieldOutOfRange {
+                field: "SS value",
+                value: u64::from(v),
+                bound: u64::from(self.k),
+            });
         }
         Ok(())
     }
@@ -143,9 +155,12 @@ impl FrequencyOracle for Ss {
     }
 
     fn accumulate(&self, acc: &mut [u64], report: &SsReport) -> Result<(), LdpError> {
+        check_acc_len(acc, self.k as usize)?;
         self.check_report(report)?;
         for &v in &report.0 {
-            acc[v as usize] += 1;
+            if let Some(c) = acc.get_mut(v as usize) {
+                *c += 1;
+            }
         }
         Ok(())
     }
@@ -168,7 +183,7 @@ impl FrequencyOracle for Ss {
         let mut r = wire::Reader::new(bytes);
         let mut vals = Vec::with_capacity(self.omega as usize);
         for _ in 0..self.omega {
-            vals.push(r.uint_below(u64::from(self.k))? as u32);
+            vals.push(r.uint_below(u64::from(self.k), "SS value")? as u32);
         }
         r.finish()?;
         let rep = SsReport(vals);
