@@ -331,11 +331,15 @@ fn huge_parameters_are_refused_before_allocating() {
         LdpError::TooLarge { .. }
     ));
     assert!(Ue::oue(1 << 23, 1.0).is_ok());
+    assert!(matches!(
+        Adp::new(MAX_DOMAIN, 10.0).unwrap_err(),
+        LdpError::TooLarge { unit: "bytes", .. }
+    ));
     // server counters
     for e in [
         Grr::new(MAX_DOMAIN, 1.0).unwrap_err(),
         Lh::olh(MAX_DOMAIN, 1.0).unwrap_err(),
-        Adp::new(MAX_DOMAIN, 10.0).unwrap_err(),
+        Adp::grr(MAX_DOMAIN, 10.0).unwrap_err(),
         synthetic::Zipf::new(MAX_DOMAIN, 1.0).unwrap_err(),
     ] {
         assert!(

@@ -196,8 +196,20 @@ impl FrequencyOracle for Lh {
         rng: &mut R,
     ) -> Result<LhReport, LdpError> {
         check_value(value, self.k)?;
-        let a = 1 + sample::below_u64(rng, LH_PRIME - 1);
-        let b = sample::below_u64(rng, LH_PRIME);
+        // uniform on [1, P) and [0, P) by rejection from 61 random bits (P = 2^61 - 1, so a
+        // draw is rejected with probability below 2^-59)
+        let a = loop {
+            let x = rng.next_u64() >> 3;
+            if x != 0 && x < LH_PRIME {
+                break x;
+            }
+        };
+        let b = loop {
+            let x = rng.next_u64() >> 3;
+            if x < LH_PRIME {
+                break x;
+            }
+        };
         let x = lh_hash(a, b, value, self.g);
         let y = if sample::bernoulli(rng, self.keep) {
             x

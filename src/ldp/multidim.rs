@@ -6,6 +6,8 @@
 //! out-of-domain value is a typed error; reports are validated in full by `accumulate` and
 //! `decode_report`.
 
+use std::sync::Arc;
+
 use rand_core::CryptoRng;
 
 use super::{
@@ -42,8 +44,10 @@ impl core::fmt::Display for EpsilonLevel {
 }
 
 /// The one-line description of a protocol and its parameters that tags its counts.
-pub(crate) fn describe(name: &str, eps: f64, level: EpsilonLevel, domains: &[u32]) -> String {
-    format!("{name} (epsilon = {eps:?} at {level} level, domains {domains:?})")
+pub(crate) fn describe(name: &str, eps: f64, level: EpsilonLevel, domains: &[u32]) -> Arc<str> {
+    Arc::from(format!(
+        "{name} (epsilon = {eps:?} at {level} level, domains {domains:?})"
+    ))
 }
 
 /// Server-side support counts of a multidimensional protocol, tagged with the protocol and
@@ -54,7 +58,7 @@ pub(crate) fn describe(name: &str, eps: f64, level: EpsilonLevel, domains: &[u32
 /// information about attribute `i` (all of them, except for Smp).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MultiCounts {
-    protocol: String,
+    protocol: Arc<str>,
     counts: Vec<Vec<u64>>,
     reports: Vec<u64>,
     n: u64,
@@ -63,9 +67,9 @@ pub struct MultiCounts {
 impl MultiCounts {
     /// Empty counts for the given domains, made by `protocol` (sizes checked by the
     /// protocol's constructor).
-    pub(crate) fn new(protocol: &str, domains: &[u32]) -> Self {
+    pub(crate) fn new(protocol: Arc<str>, domains: &[u32]) -> Self {
         MultiCounts {
-            protocol: protocol.to_string(),
+            protocol,
             counts: domains.iter().map(|&k| vec![0; k as usize]).collect(),
             reports: vec![0; domains.len()],
             n: 0,
@@ -90,13 +94,24 @@ impl MultiCounts {
     /// Fails with [`LdpError::ProtocolMismatch`] unless these counts were made by the protocol
     /// described by `protocol`.
     pub fn check_protocol(&self, protocol: &str) -> Result<(), LdpError> {
-        if self.protocol == protocol {
+        if &*self.protocol == protocol {
             Ok(())
         } else {
             Err(LdpError::ProtocolMismatch {
                 expected: protocol.to_string(),
-                got: self.protocol.clone(),
+                got: self.protocol.to_string(),
             })
+        }
+    }
+
+    /// [`Self::check_protocol`] with a pointer comparison first (counts made by this protocol
+    /// object or a clone of it share its tag).
+    #[inline]
+    pub(crate) fn check_tag(&self, tag: &Arc<str>) -> Result<(), LdpError> {
+        if Arc::ptr_eq(&self.protocol, tag) {
+            Ok(())
+        } else {
+            self.check_protocol(tag)
         }
     }
 
@@ -197,10 +212,11 @@ pub trait MultidimProtocol: Clone {
     ) -> Result<Vec<Self::Report>, LdpError> {
         let d = self.domains().len();
         check_ragged(rows.len(), d)?;
-        rows.chunks(d)
-            .enumerate()
-            .map(|(i, t)| self.randomize(t, rng).map_err(|e| e.at_row(i)))
-            .collect()
+        let mut out = Vec::with_capacity(rows.len() / d);
+        for (i, t) in rows.chunks(d).enumerate() {
+            out.push(self.randomize(t, rng).map_err(|e| e.at_row(i))?);
+        }
+        Ok(out)
     }
 
     /// The batch client: randomises row-major tuples into a [`Self::Batch`] (for Spl and RS+FD
@@ -238,7 +254,7 @@ pub trait MultidimProtocol: Clone {
 
     /// Fresh counts, tagged with this protocol.
     fn new_counts(&self) -> MultiCounts {
-        MultiCounts::new(self.describe(), self.domains())
+        MultiCounts::new(Arc::from(self.describe()), self.domains())
     }
 
     /// Raw unbiased estimates, one vector per attribute; counts made by another protocol (or
@@ -603,11 +619,11 @@ fn add_tuple(
 /// Accumulates a tuple report whose attribute `i` is a report of `oracles[i]`.
 pub(crate) fn accumulate_tuple(
     oracles: &[Adp],
-    protocol: &str,
+    protocol: &Arc<str>,
     counts: &mut MultiCounts,
     report: &TupleReport,
 ) -> Result<(), LdpError> {
-    counts.check_protocol(protocol)?;
+    counts.check_tag(protocol)?;
     add_tuple(oracles, counts, report)
 }
 
@@ -615,11 +631,11 @@ pub(crate) fn accumulate_tuple(
 /// with [`LdpError::AtRow`], the valid ones before it are kept.
 pub(crate) fn accumulate_tuples(
     oracles: &[Adp],
-    protocol: &str,
+    protocol: &Arc<str>,
     counts: &mut MultiCounts,
     reports: &[TupleReport],
 ) -> Result<(), LdpError> {
-    counts.check_protocol(protocol)?;
+    counts.check_tag(protocol)?;
     reports
         .iter()
         .enumerate()

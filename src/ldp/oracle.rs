@@ -56,11 +56,12 @@ pub trait FrequencyOracle: Clone + PartialEq {
         values: &[u32],
         rng: &mut R,
     ) -> Result<Vec<Self::Report>, LdpError> {
-        values
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| self.randomize(v, rng).map_err(|e| e.at_row(i)))
-            .collect()
+        // an explicit loop: collecting into Result<Vec<_>> cannot pre-size the vector
+        let mut out = Vec::with_capacity(values.len());
+        for (i, &v) in values.iter().enumerate() {
+            out.push(self.randomize(v, rng).map_err(|e| e.at_row(i))?);
+        }
+        Ok(out)
     }
 
     /// Length of the server's accumulator (`k` unless stated otherwise).

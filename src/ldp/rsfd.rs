@@ -31,6 +31,8 @@
 //!
 //! Report: the concatenation of the `d` attribute reports (GRR values or `k_i`-bit vectors).
 
+use std::sync::Arc;
+
 use rand_core::CryptoRng;
 
 use super::multidim::{self, Column, EpsilonLevel, TupleBatch, TupleReport};
@@ -163,7 +165,7 @@ pub struct RsFd {
     domains: Vec<u32>,
     attrs: Vec<Attr>,
     oracles: Vec<Adp>,
-    tag: String,
+    tag: Arc<str>,
 }
 
 impl RsFd {
@@ -349,12 +351,16 @@ impl MultidimProtocol for RsFd {
         counts: &mut MultiCounts,
         batch: &TupleBatch,
     ) -> Result<(), LdpError> {
-        counts.check_protocol(&self.tag)?;
+        counts.check_tag(&self.tag)?;
         multidim::accumulate_columns(&self.oracles, counts, batch)
     }
 
     fn describe(&self) -> &str {
         &self.tag
+    }
+
+    fn new_counts(&self) -> MultiCounts {
+        MultiCounts::new(Arc::clone(&self.tag), &self.domains)
     }
 
     fn nominal_level(&self) -> EpsilonLevel {
@@ -414,7 +420,7 @@ impl MultidimProtocol for RsFd {
     }
 
     fn estimate(&self, counts: &MultiCounts) -> Result<Vec<Vec<f64>>, LdpError> {
-        counts.check_protocol(&self.tag)?;
+        counts.check_tag(&self.tag)?;
         Ok(self
             .attrs
             .iter()

@@ -10,6 +10,8 @@
 //! Report: the attribute index ([`wire::width`]`(d)` bytes) followed by that
 //! attribute's report.
 
+use std::sync::Arc;
+
 use rand_core::CryptoRng;
 
 use super::multidim::{self, EpsilonLevel};
@@ -26,7 +28,7 @@ pub struct Smp {
     eps: f64,
     domains: Vec<u32>,
     attrs: Vec<Adp>,
-    tag: String,
+    tag: Arc<str>,
 }
 
 /// An Smp report: the sampled attribute and its report.
@@ -105,6 +107,10 @@ impl MultidimProtocol for Smp {
         &self.tag
     }
 
+    fn new_counts(&self) -> MultiCounts {
+        MultiCounts::new(Arc::clone(&self.tag), &self.domains)
+    }
+
     fn nominal_level(&self) -> EpsilonLevel {
         EpsilonLevel::Tuple
     }
@@ -144,7 +150,7 @@ impl MultidimProtocol for Smp {
     }
 
     fn accumulate(&self, counts: &mut MultiCounts, r: &SmpReport) -> Result<(), LdpError> {
-        counts.check_protocol(&self.tag)?;
+        counts.check_tag(&self.tag)?;
         let o = self.oracle_for(r)?;
         let j = r.attribute as usize;
         let acc = counts.counts_mut(j).ok_or(LdpError::AttributeOutOfRange {
@@ -159,7 +165,7 @@ impl MultidimProtocol for Smp {
     }
 
     fn estimate(&self, counts: &MultiCounts) -> Result<Vec<Vec<f64>>, LdpError> {
-        counts.check_protocol(&self.tag)?;
+        counts.check_tag(&self.tag)?;
         Ok(self
             .attrs
             .iter()

@@ -6,6 +6,8 @@
 //!
 //! Report: the concatenation of the `d` attribute reports.
 
+use std::sync::Arc;
+
 use rand_core::CryptoRng;
 
 use super::multidim::{self, Column, EpsilonLevel, TupleBatch, TupleReport};
@@ -50,7 +52,7 @@ pub struct Spl {
     eps: f64,
     domains: Vec<u32>,
     attrs: Vec<Adp>,
-    tag: String,
+    tag: Arc<str>,
 }
 
 impl Spl {
@@ -131,12 +133,16 @@ impl MultidimProtocol for Spl {
         counts: &mut MultiCounts,
         batch: &TupleBatch,
     ) -> Result<(), LdpError> {
-        counts.check_protocol(&self.tag)?;
+        counts.check_tag(&self.tag)?;
         multidim::accumulate_columns(&self.attrs, counts, batch)
     }
 
     fn describe(&self) -> &str {
         &self.tag
+    }
+
+    fn new_counts(&self) -> MultiCounts {
+        MultiCounts::new(Arc::clone(&self.tag), &self.domains)
     }
 
     fn nominal_level(&self) -> EpsilonLevel {
@@ -191,7 +197,7 @@ impl MultidimProtocol for Spl {
     }
 
     fn estimate(&self, counts: &MultiCounts) -> Result<Vec<Vec<f64>>, LdpError> {
-        counts.check_protocol(&self.tag)?;
+        counts.check_tag(&self.tag)?;
         Ok(self
             .attrs
             .iter()

@@ -74,7 +74,12 @@ impl Ss {
                 "SS subset size differs from omega",
             ));
         }
-        if r.0.windows(2).any(|w| w[0] >= w[1]) {
+        // one pass, branch-free: every step must increase
+        let mut bad = false;
+        for w in r.0.windows(2) {
+            bad |= w[0] >= w[1];
+        }
+        if bad {
             return Err(LdpError::MalformedReport(
                 "SS values not strictly increasing",
             ));
@@ -157,10 +162,9 @@ impl FrequencyOracle for Ss {
     fn accumulate(&self, acc: &mut [u64], report: &SsReport) -> Result<(), LdpError> {
         check_acc_len(acc, self.k as usize)?;
         self.check_report(report)?;
+        // validated: strictly increasing and below k = acc.len()
         for &v in &report.0 {
-            if let Some(c) = acc.get_mut(v as usize) {
-                *c += 1;
-            }
+            acc[v as usize] += 1;
         }
         Ok(())
     }
