@@ -28,7 +28,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--rng", default="chacha12")
+    ap.add_argument("--rng", default="aes", help="aes (SamplingRng) | chacha12 | chacha8 | chacha20")
     a = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "-q", "--example", "ldp_speed"], check=True, cwd=ROOT)
     load0 = os.getloadavg()

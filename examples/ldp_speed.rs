@@ -3,7 +3,7 @@
 //! Run both side by side with `python3 benches/ldp_compare.py` (prints the comparison table).
 //!
 //! ```text
-//! cargo run --release --example ldp_speed -- [--n 100000] [--reps 3] [--rng chacha12|chacha8|chacha20]
+//! cargo run --release --example ldp_speed -- [--n 100000] [--reps 3] [--rng aes|chacha12|chacha8|chacha20]
 //! ```
 //!
 //! Prints one JSON object per line: `{"oracle", "side", "api", "n", "k", "eps", "cpu_s"}`, where
@@ -147,7 +147,7 @@ fn run<R: CryptoRng>(n: usize, reps: usize, rng: &mut R) -> Result<(), LdpError>
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (mut n, mut reps, mut which) = (100_000usize, 3usize, String::from("chacha12"));
+    let (mut n, mut reps, mut which) = (100_000usize, 3usize, String::from("aes"));
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let val = it.next().ok_or(format!("{flag} needs a value"))?;
@@ -182,7 +182,54 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "chacha8",
         time(reps, || (0..words).fold(0u64, |x, _| x ^ c.next_u64())),
     );
+    // bulk generation (fill_bytes into 4 KiB), u64 equivalents per second
+    let mut buf = vec![0u8; 4096];
+    let blocks = words * 8 / buf.len();
+    let mut a = ChaCha20Rng::seed_from_u64(1);
+    gen(
+        "chacha20 bulk",
+        time(reps, || {
+            for _ in 0..blocks {
+                a.fill_bytes(&mut buf);
+            }
+            buf[0]
+        }),
+    );
+    let mut b = ChaCha12Rng::seed_from_u64(1);
+    gen(
+        "chacha12 bulk",
+        time(reps, || {
+            for _ in 0..blocks {
+                b.fill_bytes(&mut buf);
+            }
+            buf[0]
+        }),
+    );
+    let mut c = ChaCha8Rng::seed_from_u64(1);
+    gen(
+        "chacha8 bulk",
+        time(reps, || {
+            for _ in 0..blocks {
+                c.fill_bytes(&mut buf);
+            }
+            buf[0]
+        }),
+    );
+    {
+        use ctr::cipher::{KeyIvInit, StreamCipher};
+        let mut c = ctr::Ctr128BE::<aes::Aes128>::new(&[1u8; 16].into(), &[0u8; 16].into());
+        gen(
+            "aes128-ctr bulk",
+            time(reps, || {
+                for _ in 0..blocks {
+                    c.write_keystream(&mut buf);
+                }
+                buf[0]
+            }),
+        );
+    }
     match which.as_str() {
+        "aes" => run(n, reps, &mut AesCtrRng::seed_from_u64(7))?,
         "chacha12" => run(n, reps, &mut ChaCha12Rng::seed_from_u64(7))?,
         "chacha8" => run(n, reps, &mut ChaCha8Rng::seed_from_u64(7))?,
         "chacha20" => run(n, reps, &mut ChaCha20Rng::seed_from_u64(7))?,

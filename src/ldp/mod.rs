@@ -55,21 +55,25 @@
 //!
 //! # Using the crate for LDP only
 //!
-//! The `ldp` feature needs only `std` and `serde` (no networking, no async runtime, no secure
-//! aggregation):
+//! Turn the default features off and keep `ldp` (with `client`, which the crate's core modules
+//! need to compile without the defaults; it adds no dependency): no networking, no async
+//! runtime, no server, no QUIC stack.
 //!
 //! ```toml
-//! secagg = { version = "0.1", default-features = false, features = ["ldp"] }
+//! secagg = { version = "0.1", default-features = false, features = ["ldp", "client"] }
 //! ```
 //!
 //! # Randomness
 //!
 //! Every randomiser takes `&mut R` with `R: CryptoRng`; the samplers are exact for any such
 //! generator (bounded integers by rejection, Bernoulli draws with a 64-bit fixed-point
-//! threshold). [`SamplingRng`] is the generator this module recommends for sampling: ChaCha12,
-//! a cryptographic generator (12 rounds keep a wide margin over the best attack on 7 rounds)
-//! that is faster than ChaCha20, which dominates the client's cost (see `benches/ldp_compare.sh`).
-//! Seed it from the operating system on each device.
+//! threshold), so the generator decides speed, not distributions. Random words are most of a
+//! client's cost. The documented choice, [`SamplingRng`], is [`AesCtrRng`]: the AES-128-CTR
+//! keystream, buffered, 2–3× ChaCha12's `next_u64` here with hardware AES (AES-NI/VAES, ARMv8
+//! AES; measured by `benches/ldp_compare.py`). On CPUs without AES
+//! instructions use `chacha20::ChaCha12Rng` (ChaCha with 12 rounds keeps a wide margin over the
+//! best attack on 7; ChaCha20 costs half again as much per word). Seed either from the operating
+//! system on each device.
 //!
 //! # Size caps
 //!
@@ -98,6 +102,7 @@ pub mod multidim;
 pub mod oracle;
 pub mod postprocess;
 pub mod privacy;
+pub mod rng;
 pub mod rsfd;
 mod sample;
 pub mod smp;
@@ -149,8 +154,12 @@ pub const MAX_REPORT_BYTES: usize = 1 << 20;
 /// multidimensional protocols.
 pub const MAX_COUNTERS: usize = 1 << 27;
 
-/// The generator this module recommends for sampling: ChaCha12 (see the module docs).
-pub type SamplingRng = chacha20::ChaCha12Rng;
+/// The generator this module recommends for sampling on CPUs with AES instructions:
+/// [`AesCtrRng`] (see [`rng`] and the module docs; elsewhere prefer
+/// `chacha20::ChaCha12Rng`).
+pub type SamplingRng = AesCtrRng;
+
+pub use rng::AesCtrRng;
 
 /// Refuses a report size above [`MAX_REPORT_BYTES`].
 pub(crate) fn check_report_bytes(what: &'static str, bytes: u64) -> Result<(), LdpError> {
