@@ -465,8 +465,8 @@ impl LdpAccumulator {
             (mech, Acc::Oracle { acc, .. }) => oracle_dispatch!(mech,
                 o => {
                     let params = o.params();
-                    let raw = params.estimate(&o.support_counts(acc, n), n);
-                    vec![attribute(raw, n, |f| params.variance(f, nf))?]
+                    let raw = params.estimate(&o.support_counts(acc, n)?, n);
+                    vec![attribute(raw, n, |f| Ok(params.variance(f, nf)))?]
                 },
                 _m => return Err(AnalyticsError::Task("accumulator does not match its task".into()))),
             _ => {
@@ -519,7 +519,7 @@ fn multi_estimates<M: MultidimProtocol>(
 fn attribute(
     raw: Vec<f64>,
     n: u64,
-    variance: impl Fn(f64) -> f64,
+    variance: impl Fn(f64) -> Result<f64, LdpError>,
 ) -> Result<AttributeEstimate, AnalyticsError> {
     if n == 0 {
         let nan = vec![f64::NAN; raw.len()];
@@ -531,7 +531,10 @@ fn attribute(
         });
     }
     let norm_sub = PostProcess::NormSub.apply(&raw)?;
-    let std_err = norm_sub.iter().map(|&f| variance(f).sqrt()).collect();
+    let std_err = norm_sub
+        .iter()
+        .map(|&f| variance(f).map(f64::sqrt))
+        .collect::<Result<_, _>>()?;
     Ok(AttributeEstimate {
         reports: n,
         raw,

@@ -7,7 +7,7 @@
 
 use rand_core::CryptoRng;
 
-use super::{wire, BitVector, FrequencyOracle, Grr, LdpError, PureParams, Ue};
+use super::{check_acc_len, wire, BitVector, FrequencyOracle, Grr, LdpError, PureParams, Ue};
 
 /// A GRR-or-OUE oracle.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,6 +52,16 @@ impl Adp {
         Ok(Adp::Oue(Ue::oue(k, eps)?))
     }
 
+    /// Forced GRR at an already validated (possibly derived) `eps`.
+    pub(crate) fn grr_build(k: u32, eps: f64) -> Result<Self, LdpError> {
+        Ok(Adp::Grr(Grr::build(k, eps)?))
+    }
+
+    /// Forced OUE at an already validated (possibly derived) `eps`.
+    pub(crate) fn oue_build(k: u32, eps: f64) -> Result<Self, LdpError> {
+        Ok(Adp::Oue(Ue::oue_build(k, eps)?))
+    }
+
     /// Whether the GRR branch is used.
     pub fn is_grr(&self) -> bool {
         matches!(self, Adp::Grr(_))
@@ -65,22 +75,40 @@ impl Adp {
         }
     }
 
-    /// Adds a report's support to per-value counts (length `k`), validating it.
-    pub(crate) fn add_support(&self, acc: &mut [u64], report: &AttrReport) -> Result<(), LdpError> {
+    /// Validates a report of this oracle.
+    pub(crate) fn check_attr_report(&self, report: &AttrReport) -> Result<(), LdpError> {
         match (self, report) {
-            (Adp::Grr(g), AttrReport::Value(y)) => g.accumulate(acc, y),
-            (Adp::Oue(u), AttrReport::Unary(bv)) => u.accumulate(acc, bv),
-            _ => Err(LdpError::MalformedReport(
-                "report kind does not match the oracle",
+            (Adp::Grr(g), AttrReport::Value(y)) => g.check_report(*y),
+            (Adp::Oue(u), AttrReport::Unary(bv)) => u.check_report(bv),
+            (Adp::Grr(_), AttrReport::Unary(_)) => Err(LdpError::MalformedReport(
+                "a bit-vector report for a GRR attribute",
+            )),
+            (Adp::Oue(_), AttrReport::Value(_)) => Err(LdpError::MalformedReport(
+                "a single-value report for an OUE attribute",
             )),
         }
+    }
+
+    /// Adds a report's support to plain per-value counts (length `k`), validating it first.
+    pub(crate) fn add_support(&self, acc: &mut [u64], report: &AttrReport) -> Result<(), LdpError> {
+        check_acc_len(acc, self.domain_size() as usize)?;
+        self.check_attr_report(report)?;
+        match report {
+            AttrReport::Value(y) => {
+                if let Some(c) = acc.get_mut(*y as usize) {
+                    *c += 1;
+                }
+            }
+            AttrReport::Unary(bv) => bv.add_to(acc),
+        }
+        Ok(())
     }
 
     /// Reads one report from a reader (the branch fixes the length).
     pub(crate) fn read(&self, r: &mut wire::Reader<'_>) -> Result<AttrReport, LdpError> {
         match self {
             Adp::Grr(g) => Ok(AttrReport::Value(
-                r.uint_below(u64::from(g.domain_size()))? as u32
+                r.uint_below(u64::from(g.domain_size()), "GRR value")? as u32,
             )),
             Adp::Oue(u) => Ok(AttrReport::Unary(r.bitvec(u.domain_size())?)),
         }
@@ -134,8 +162,36 @@ impl FrequencyOracle for Adp {
         Ok(self.perturb(value, rng))
     }
 
+    fn accumulator_len(&self) -> usize {
+        match self {
+            Adp::Grr(g) => g.accumulator_len(),
+            Adp::Oue(u) => u.accumulator_len(),
+        }
+    }
+
     fn accumulate(&self, acc: &mut [u64], report: &AttrReport) -> Result<(), LdpError> {
-        self.add_support(acc, report)
+        self.check_attr_report(report)?;
+        match (self, report) {
+            (Adp::Grr(g), AttrReport::Value(y)) => g.accumulate(acc, y),
+            (Adp::Oue(u), AttrReport::Unary(bv)) => u.accumulate(acc, bv),
+            _ => Err(LdpError::MalformedReport(
+                "report kind does not match the oracle",
+            )),
+        }
+    }
+
+    fn support_counts(&self, acc: &[u64], n: u64) -> Result<Vec<u64>, LdpError> {
+        match self {
+            Adp::Grr(g) => g.support_counts(acc, n),
+            Adp::Oue(u) => u.support_counts(acc, n),
+        }
+    }
+
+    fn merge_accumulators(&self, acc: &mut [u64], other: &[u64]) -> Result<(), LdpError> {
+        match self {
+            Adp::Grr(g) => g.merge_accumulators(acc, other),
+            Adp::Oue(u) => u.merge_accumulators(acc, other),
+        }
     }
 
     fn report_len(&self) -> usize {

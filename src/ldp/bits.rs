@@ -58,16 +58,25 @@ impl BitVector {
         i < self.len && (self.words[(i >> 6) as usize] >> (i & 63)) & 1 == 1
     }
 
-    /// Sets bit `i` to `bit`; `i` must be `< len`.
-    pub fn set(&mut self, i: u32, bit: bool) {
-        assert!(i < self.len, "bit index out of range");
-        let w = &mut self.words[(i >> 6) as usize];
+    /// Sets bit `i` to `bit`; [`LdpError::FieldOutOfRange`] if `i >= len`.
+    pub fn set(&mut self, i: u32, bit: bool) -> Result<(), LdpError> {
+        if i >= self.len {
+            return Err(LdpError::FieldOutOfRange {
+                field: "bit index",
+                value: u64::from(i),
+                bound: u64::from(self.len),
+            });
+        }
+        let Some(w) = self.words.get_mut((i >> 6) as usize) else {
+            return Err(LdpError::MalformedReport("bit vector invariant"));
+        };
         let m = 1u64 << (i & 63);
         if bit {
             *w |= m;
         } else {
             *w &= !m;
         }
+        Ok(())
     }
 
     /// Number of set bits.
@@ -91,13 +100,16 @@ impl BitVector {
         })
     }
 
-    /// Adds 1 to `counts[i]` for every set bit `i`; `counts.len()` must be `>= len`.
+    /// Adds 1 to `counts[i]` for every set bit `i` (bits past `counts.len()` are ignored;
+    /// callers pass `len` counts).
     pub(crate) fn add_to(&self, counts: &mut [u64]) {
         for (wi, &w) in self.words.iter().enumerate() {
             let mut w = w;
             let base = wi * 64;
             while w != 0 {
-                counts[base + w.trailing_zeros() as usize] += 1;
+                if let Some(c) = counts.get_mut(base + w.trailing_zeros() as usize) {
+                    *c += 1;
+                }
                 w &= w - 1;
             }
         }

@@ -46,8 +46,12 @@ impl PureParams {
         (c / n - self.q_star) / (self.p_star - self.q_star)
     }
 
-    /// Unbiased frequency estimates for every value (`NaN` everywhere when `n == 0`).
+    /// Unbiased frequency estimates for every value; `NaN` everywhere when `n == 0` (no
+    /// report: the estimate is undefined).
     pub fn estimate(&self, counts: &[u64], n: u64) -> Vec<f64> {
+        if n == 0 {
+            return vec![f64::NAN; counts.len()];
+        }
         let n = n as f64;
         counts
             .iter()

@@ -8,7 +8,8 @@
 use rand_core::CryptoRng;
 
 use super::{
-    check_domain, check_epsilon, check_value, sample, wire, FrequencyOracle, LdpError, PureParams,
+    check_acc_len, check_counters, check_domain, check_epsilon, check_value, sample, wire,
+    FrequencyOracle, LdpError, PureParams,
 };
 
 /// Generalised randomised response over `[0, k)`.
@@ -27,8 +28,13 @@ pub struct Grr {
 impl Grr {
     /// GRR over `[0, k)` at privacy `eps`.
     pub fn new(k: u32, eps: f64) -> Result<Self, LdpError> {
+        Self::build(k, check_epsilon(eps)?)
+    }
+
+    /// GRR at an already validated (possibly derived) `eps`.
+    pub(crate) fn build(k: u32, eps: f64) -> Result<Self, LdpError> {
         let k = check_domain(k)?;
-        let eps = check_epsilon(eps)?;
+        check_counters("a GRR aggregator", u64::from(k))?;
         let e = eps.exp();
         let denom = e + f64::from(k) - 1.0;
         let p = e / denom;
@@ -71,7 +77,15 @@ impl Grr {
         if y < self.k {
             Ok(())
         } else {
-            Err(LdpError::MalformedReport("GRR value out of domain"))
+            Err(self.bad_report(y))
+        }
+    }
+
+    fn bad_report(&self, y: u32) -> LdpError {
+        LdpError::FieldOutOfRange {
+            field: "GRR value",
+            value: u64::from(y),
+            bound: u64::from(self.k),
         }
     }
 }
@@ -109,13 +123,34 @@ impl FrequencyOracle for Grr {
         values: &[u32],
         rng: &mut R,
     ) -> Result<Vec<u32>, LdpError> {
-        values.iter().try_for_each(|&v| check_value(v, self.k))?;
+        if let Some(i) = values.iter().position(|&v| v >= self.k) {
+            return Err(LdpError::ValueOutOfDomain {
+                value: u64::from(values[i]),
+                k: u64::from(self.k),
+            }
+            .at_row(i));
+        }
         Ok(values.iter().map(|&v| self.perturb(v, rng)).collect())
     }
 
     fn accumulate(&self, acc: &mut [u64], report: &u32) -> Result<(), LdpError> {
+        check_acc_len(acc, self.k as usize)?;
         self.check_report(*report)?;
-        acc[*report as usize] += 1;
+        if let Some(c) = acc.get_mut(*report as usize) {
+            *c += 1;
+        }
+        Ok(())
+    }
+
+    fn accumulate_batch(&self, acc: &mut [u64], reports: &[u32]) -> Result<(), LdpError> {
+        check_acc_len(acc, self.k as usize)?;
+        // validate first (max() vectorises), then count with interleaved partial histograms
+        if reports.iter().copied().max().is_some_and(|m| m >= self.k) {
+            let i = reports.iter().position(|&y| y >= self.k).unwrap_or(0);
+            crate::ldp::multidim::histogram_into(acc, &reports[..i]);
+            return Err(self.bad_report(reports[i]).at_row(i));
+        }
+        crate::ldp::multidim::histogram_into(acc, reports);
         Ok(())
     }
 
@@ -132,7 +167,7 @@ impl FrequencyOracle for Grr {
     fn decode_report(&self, bytes: &[u8]) -> Result<u32, LdpError> {
         wire::check_len(bytes, self.report_len())?;
         let mut r = wire::Reader::new(bytes);
-        let v = r.uint_below(u64::from(self.k))? as u32;
+        let v = r.uint_below(u64::from(self.k), "GRR value")? as u32;
         r.finish()?;
         Ok(v)
     }

@@ -14,7 +14,8 @@
 use rand_core::CryptoRng;
 
 use super::{
-    check_domain, check_epsilon, check_value, sample, wire, FrequencyOracle, LdpError, PureParams,
+    check_acc_len, check_counters, check_domain, check_epsilon, check_value, sample, wire,
+    FrequencyOracle, LdpError, PureParams,
 };
 
 /// Hadamard response (high-privacy form) over `[0, k)`.
@@ -34,7 +35,12 @@ impl Hr {
     pub fn new(k: u32, eps: f64) -> Result<Self, LdpError> {
         let k = check_domain(k)?;
         let eps = check_epsilon(eps)?;
+        // k <= 2^30, so K <= 2^31 fits in u32; the server keeps K counters
         let big_k = (k + 1).next_power_of_two();
+        check_counters(
+            "a Hadamard-response aggregator (K = 2^ceil(log2(k+1)))",
+            u64::from(big_k),
+        )?;
         let e = eps.exp();
         let p = e / (e + 1.0);
         Ok(Hr {
@@ -49,6 +55,22 @@ impl Hr {
     /// Output alphabet size `K`.
     pub fn output_size(&self) -> u32 {
         self.big_k
+    }
+
+    fn check_symbol(&self, y: u32) -> Result<(), LdpError> {
+        if y < self.big_k {
+            Ok(())
+        } else {
+            Err(self.bad_symbol(y))
+        }
+    }
+
+    fn bad_symbol(&self, y: u32) -> LdpError {
+        LdpError::FieldOutOfRange {
+            field: "HR symbol",
+            value: u64::from(y),
+            bound: u64::from(self.big_k),
+        }
     }
 
     /// Whether symbol `y` lies in `C_v`.
@@ -114,19 +136,41 @@ impl FrequencyOracle for Hr {
     }
 
     fn accumulate(&self, acc: &mut [u64], report: &u32) -> Result<(), LdpError> {
-        if *report >= self.big_k {
-            return Err(LdpError::MalformedReport("HR symbol out of range"));
+        check_acc_len(acc, self.big_k as usize)?;
+        self.check_symbol(*report)?;
+        if let Some(c) = acc.get_mut(*report as usize) {
+            *c += 1;
         }
-        acc[*report as usize] += 1;
         Ok(())
     }
 
-    fn support_counts(&self, acc: &[u64], n: u64) -> Vec<u64> {
+    fn accumulate_batch(&self, acc: &mut [u64], reports: &[u32]) -> Result<(), LdpError> {
+        check_acc_len(acc, self.big_k as usize)?;
+        if let Some(i) = reports.iter().position(|&y| y >= self.big_k) {
+            super::multidim::histogram_into(acc, &reports[..i]);
+            return Err(self.bad_symbol(reports[i]).at_row(i));
+        }
+        super::multidim::histogram_into(acc, reports);
+        Ok(())
+    }
+
+    fn support_counts(&self, acc: &[u64], n: u64) -> Result<Vec<u64>, LdpError> {
+        check_acc_len(acc, self.big_k as usize)?;
+        // the histogram of n reports sums to n; anything else is not an HR accumulator
+        let total = acc.iter().try_fold(0u64, |s, &c| s.checked_add(c));
+        if total != Some(n) || n > i64::MAX as u64 {
+            return Err(LdpError::InvalidParameter(
+                "HR accumulator does not hold exactly n reports",
+            ));
+        }
         let mut x: Vec<i64> = acc.iter().map(|&c| c as i64).collect();
         fwht(&mut x);
-        (0..self.k as usize)
-            .map(|v| ((n as i64 + x[v + 1]) / 2) as u64)
-            .collect()
+        // (H·hist)_{v+1} is in [-n, n], so the sum is in [0, 2n] and even
+        Ok(x.iter()
+            .skip(1)
+            .take(self.k as usize)
+            .map(|&h| ((n as i64 + h) / 2) as u64)
+            .collect())
     }
 
     fn report_len(&self) -> usize {
@@ -134,9 +178,7 @@ impl FrequencyOracle for Hr {
     }
 
     fn encode_report(&self, report: &u32, out: &mut Vec<u8>) -> Result<(), LdpError> {
-        if *report >= self.big_k {
-            return Err(LdpError::MalformedReport("HR symbol out of range"));
-        }
+        self.check_symbol(*report)?;
         wire::put_uint(out, u64::from(*report), self.report_len());
         Ok(())
     }
@@ -144,7 +186,7 @@ impl FrequencyOracle for Hr {
     fn decode_report(&self, bytes: &[u8]) -> Result<u32, LdpError> {
         wire::check_len(bytes, self.report_len())?;
         let mut r = wire::Reader::new(bytes);
-        let y = r.uint_below(u64::from(self.big_k))? as u32;
+        let y = r.uint_below(u64::from(self.big_k), "HR symbol")? as u32;
         r.finish()?;
         Ok(y)
     }

@@ -27,8 +27,8 @@
 use rand_core::CryptoRng;
 
 use super::{
-    check_domain, check_epsilon, check_value, sample, wire, FrequencyOracle, LdpError, PureParams,
-    MAX_DOMAIN,
+    check_acc_len, check_counters, check_domain, check_epsilon, check_value, sample, wire,
+    FrequencyOracle, LdpError, PureParams, MAX_DOMAIN,
 };
 
 /// The Mersenne prime `2^61 − 1` of the hash family.
@@ -106,9 +106,13 @@ impl Lh {
         let eps = check_epsilon(eps)?;
         let g = eps.exp().round() + 1.0;
         if g > f64::from(MAX_DOMAIN) {
-            return Err(LdpError::InvalidParameter(
-                "OLH bucket count g exceeds MAX_DOMAIN",
-            ));
+            return Err(LdpError::TooLarge {
+                what: "OLH's bucket count g = round(e^epsilon) + 1 (epsilon above ln 2^30)",
+                size: g as u64,
+                unit: "buckets",
+                max: u64::from(MAX_DOMAIN),
+                cap: "MAX_DOMAIN",
+            });
         }
         Self::with(LhKind::Optimized, k, eps, g as u32)
     }
@@ -116,6 +120,7 @@ impl Lh {
     fn with(kind: LhKind, k: u32, eps: f64, g: u32) -> Result<Self, LdpError> {
         let k = check_domain(k)?;
         let eps = check_epsilon(eps)?;
+        check_counters("a local-hashing aggregator", u64::from(k))?;
         let e = eps.exp();
         let p = e / (e + f64::from(g) - 1.0);
         Ok(Lh {
@@ -139,11 +144,21 @@ impl Lh {
     }
 
     fn check_report(&self, r: &LhReport) -> Result<(), LdpError> {
-        if r.a == 0 || r.a >= LH_PRIME || r.b >= LH_PRIME {
-            return Err(LdpError::MalformedReport("LH hash key out of range"));
+        if r.a == 0 {
+            return Err(LdpError::MalformedReport("LH hash multiplier a is 0"));
         }
-        if r.y >= self.g {
-            return Err(LdpError::MalformedReport("LH bucket out of range"));
+        for (field, value, bound) in [
+            ("LH hash multiplier a", r.a, LH_PRIME),
+            ("LH hash offset b", r.b, LH_PRIME),
+            ("LH bucket y", u64::from(r.y), u64::from(self.g)),
+        ] {
+            if value >= bound {
+                return Err(LdpError::FieldOutOfRange {
+                    field,
+                    value,
+                    bound,
+                });
+            }
         }
         Ok(())
     }
@@ -181,8 +196,20 @@ impl FrequencyOracle for Lh {
         rng: &mut R,
     ) -> Result<LhReport, LdpError> {
         check_value(value, self.k)?;
-        let a = 1 + sample::below_u64(rng, LH_PRIME - 1);
-        let b = sample::below_u64(rng, LH_PRIME);
+        // uniform on [1, P) and [0, P) by rejection from 61 random bits (P = 2^61 - 1, so a
+        // draw is rejected with probability below 2^-59)
+        let a = loop {
+            let x = rng.next_u64() >> 3;
+            if x != 0 && x < LH_PRIME {
+                break x;
+            }
+        };
+        let b = loop {
+            let x = rng.next_u64() >> 3;
+            if x < LH_PRIME {
+                break x;
+            }
+        };
         let x = lh_hash(a, b, value, self.g);
         let y = if sample::bernoulli(rng, self.keep) {
             x
@@ -198,6 +225,7 @@ impl FrequencyOracle for Lh {
     }
 
     fn accumulate(&self, acc: &mut [u64], r: &LhReport) -> Result<(), LdpError> {
+        check_acc_len(acc, self.k as usize)?;
         self.check_report(r)?;
         let g = u64::from(self.g);
         let lo = bucket_start(u64::from(r.y), g);
@@ -230,7 +258,7 @@ impl FrequencyOracle for Lh {
         let mut rd = wire::Reader::new(bytes);
         let a = rd.u64_le()?;
         let b = rd.u64_le()?;
-        let y = rd.uint_below(u64::from(self.g))? as u32;
+        let y = rd.uint_below(u64::from(self.g), "LH bucket y")? as u32;
         rd.finish()?;
         let r = LhReport { a, b, y };
         self.check_report(&r)?;

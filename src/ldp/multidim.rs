@@ -6,35 +6,79 @@
 //! out-of-domain value is a typed error; reports are validated in full by `accumulate` and
 //! `decode_report`.
 
+use std::sync::Arc;
+
 use rand_core::CryptoRng;
 
 use super::{
-    check_domain, check_value, wire, Adp, AttrReport, BitVector, FrequencyOracle, LdpError,
-    PrivacyLoss,
+    check_counters, check_domain, check_report_bytes, check_value, wire, Adp, AttrReport,
+    BitVector, FrequencyOracle, LdpError, PrivacyLoss,
 };
 
 /// The report of Spl and RS+FD: one [`AttrReport`] per attribute, in attribute order.
 pub type TupleReport = Vec<AttrReport>;
 
-/// Server-side support counts of a multidimensional protocol.
+/// What a configured `ε` bounds: the privacy loss of a whole tuple (any two users' tuples) or of
+/// a single attribute (two tuples differing in one attribute).
+///
+/// [`Spl`](super::Spl) and [`Smp`](super::Smp) are configured by their tuple-level `ε`.
+/// [`RsFd::new`](super::RsFd::new) is configured by the paper's nominal attribute-level `ε`; its
+/// exact tuple-level loss is `ε' = ln(d(e^ε − 1) + 1)`, larger;
+/// [`RsFd::tuple_calibrated`](super::RsFd::tuple_calibrated) is configured by its tuple-level
+/// `ε`. The exact losses at both levels are always in [`MultidimProtocol::privacy`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EpsilonLevel {
+    /// The configured `ε` bounds the loss of the whole tuple.
+    Tuple,
+    /// The configured `ε` is the nominal per-attribute loss (RS+FD's paper calibration).
+    Attribute,
+}
+
+impl core::fmt::Display for EpsilonLevel {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            EpsilonLevel::Tuple => "tuple",
+            EpsilonLevel::Attribute => "attribute",
+        })
+    }
+}
+
+/// The one-line description of a protocol and its parameters that tags its counts.
+pub(crate) fn describe(name: &str, eps: f64, level: EpsilonLevel, domains: &[u32]) -> Arc<str> {
+    Arc::from(format!(
+        "{name} (epsilon = {eps:?} at {level} level, domains {domains:?})"
+    ))
+}
+
+/// Server-side support counts of a multidimensional protocol, tagged with the protocol and
+/// parameters that made them ([`MultidimProtocol::new_counts`]): estimating or merging with
+/// another protocol or other parameters is [`LdpError::ProtocolMismatch`].
 ///
 /// Invariant: `counts[i].len() == k_i`; `reports[i]` counts the reports that carried
 /// information about attribute `i` (all of them, except for Smp).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MultiCounts {
+    protocol: Arc<str>,
     counts: Vec<Vec<u64>>,
     reports: Vec<u64>,
     n: u64,
 }
 
 impl MultiCounts {
-    /// Empty counts for the given domains.
-    pub fn new(domains: &[u32]) -> Self {
+    /// Empty counts for the given domains, made by `protocol` (sizes checked by the
+    /// protocol's constructor).
+    pub(crate) fn new(protocol: Arc<str>, domains: &[u32]) -> Self {
         MultiCounts {
+            protocol,
             counts: domains.iter().map(|&k| vec![0; k as usize]).collect(),
             reports: vec![0; domains.len()],
             n: 0,
         }
+    }
+
+    /// The protocol and parameters that made these counts ([`MultidimProtocol::describe`]).
+    pub fn protocol(&self) -> &str {
+        &self.protocol
     }
 
     /// Support counts of attribute `i` (empty past the last attribute).
@@ -47,24 +91,27 @@ impl MultiCounts {
         self.reports.get(i).copied().unwrap_or(0)
     }
 
-    /// Whether these counts were made for attributes with exactly these domain sizes.
-    pub fn has_shape(&self, domains: &[u32]) -> bool {
-        self.counts.len() == domains.len()
-            && self
-                .counts
-                .iter()
-                .zip(domains)
-                .all(|(c, &k)| c.len() == k as usize)
-    }
-
-    /// Fails unless these counts were made for exactly these domain sizes.
-    pub fn check_shape(&self, domains: &[u32]) -> Result<(), LdpError> {
-        if self.has_shape(domains) {
+    /// Fails with [`LdpError::ProtocolMismatch`] unless these counts were made by the protocol
+    /// described by `protocol`.
+    pub fn check_protocol(&self, protocol: &str) -> Result<(), LdpError> {
+        if &*self.protocol == protocol {
             Ok(())
         } else {
-            Err(LdpError::MalformedReport(
-                "counts do not match the protocol",
-            ))
+            Err(LdpError::ProtocolMismatch {
+                expected: protocol.to_string(),
+                got: self.protocol.to_string(),
+            })
+        }
+    }
+
+    /// [`Self::check_protocol`] with a pointer comparison first (counts made by this protocol
+    /// object or a clone of it share its tag).
+    #[inline]
+    pub(crate) fn check_tag(&self, tag: &Arc<str>) -> Result<(), LdpError> {
+        if Arc::ptr_eq(&self.protocol, tag) {
+            Ok(())
+        } else {
+            self.check_protocol(tag)
         }
     }
 
@@ -73,21 +120,22 @@ impl MultiCounts {
         self.n
     }
 
-    pub(crate) fn counts_mut(&mut self, i: usize) -> &mut [u64] {
-        &mut self.counts[i]
+    pub(crate) fn counts_mut(&mut self, i: usize) -> Option<&mut [u64]> {
+        self.counts.get_mut(i).map(Vec::as_mut_slice)
     }
 
     /// Records one report that was about attribute `i` only.
     pub(crate) fn record_report(&mut self, i: usize) {
-        self.reports[i] += 1;
+        if let Some(r) = self.reports.get_mut(i) {
+            *r += 1;
+        }
         self.n += 1;
     }
 
-    /// Adds another set of counts of the same shape; counts of another shape are refused and
-    /// nothing changes.
+    /// Adds counts made by the same protocol with the same parameters; other counts are refused
+    /// and nothing changes.
     pub fn merge(&mut self, other: &MultiCounts) -> Result<(), LdpError> {
-        let shape: Vec<u32> = other.counts.iter().map(|c| c.len() as u32).collect();
-        self.check_shape(&shape)?;
+        self.check_protocol(&other.protocol)?;
         for (a, b) in self.counts.iter_mut().zip(&other.counts) {
             for (x, y) in a.iter_mut().zip(b) {
                 *x += y;
@@ -102,71 +150,123 @@ impl MultiCounts {
 }
 
 /// A multidimensional LDP protocol.
+///
+/// `ε` naming: [`Self::nominal_epsilon`] is the `ε` the protocol was configured with and
+/// [`Self::nominal_level`] says what it bounds; [`Self::privacy`] gives the exact loss at
+/// tuple and attribute level (for RS+FD's paper calibration the tuple-level loss exceeds the
+/// nominal `ε`).
 pub trait MultidimProtocol: Clone {
     /// What one user sends.
     type Report: Clone + core::fmt::Debug + PartialEq + Eq;
 
+    /// Many users' reports, as produced by [`Self::randomize_columns`]: column-major
+    /// ([`TupleBatch`]) where the protocol allows it, else a vector of reports.
+    type Batch: Clone + core::fmt::Debug + PartialEq + Eq;
+
     /// Name used in tables and test vectors, e.g. `"RS+FD[GRR]"`.
     fn name(&self) -> String;
+
+    /// Name and parameters in one line, e.g.
+    /// `"Spl[GRR] (epsilon = 1.5 at tuple level, domains [3, 10])"`; tags [`MultiCounts`].
+    fn describe(&self) -> &str;
 
     /// Domain sizes `k_1..k_d`.
     fn domains(&self) -> &[u32];
 
-    /// Nominal privacy parameter the protocol was configured with.
-    fn epsilon(&self) -> f64;
+    /// The `ε` the protocol was configured with (the constructor's argument); what it bounds is
+    /// [`Self::nominal_level`].
+    fn nominal_epsilon(&self) -> f64;
+
+    /// Whether [`Self::nominal_epsilon`] is a tuple-level or a (nominal) attribute-level `ε`.
+    fn nominal_level(&self) -> EpsilonLevel;
+
+    /// The configured `ε`; ambiguous across protocols (tuple level for Spl and Smp, nominal
+    /// attribute level for RS+FD).
+    #[deprecated(note = "use nominal_epsilon() with nominal_level(), or privacy().tuple")]
+    fn epsilon(&self) -> f64 {
+        self.nominal_epsilon()
+    }
 
     /// Exact worst-case privacy loss at tuple and attribute level.
     fn privacy(&self) -> PrivacyLoss;
 
-    /// Randomises one tuple (`values.len() == d`).
+    /// The exact tuple-level privacy loss, `privacy().tuple`.
+    fn tuple_epsilon(&self) -> f64 {
+        self.privacy().tuple
+    }
+
+    /// Randomises one tuple (`values.len() == d`); an out-of-domain value is
+    /// [`LdpError::AtAttribute`].
     fn randomize<R: CryptoRng + ?Sized>(
         &self,
         values: &[u32],
         rng: &mut R,
     ) -> Result<Self::Report, LdpError>;
 
-    /// Randomises many tuples given row-major (`rows.len()` a multiple of `d`).
+    /// Randomises many tuples given row-major (`rows.len()` a multiple of `d`); errors name the
+    /// row ([`LdpError::AtRow`]).
     fn randomize_batch<R: CryptoRng + ?Sized>(
         &self,
         rows: &[u32],
         rng: &mut R,
     ) -> Result<Vec<Self::Report>, LdpError> {
         let d = self.domains().len();
-        if !rows.len().is_multiple_of(d) {
-            return Err(LdpError::ArityMismatch {
-                expected: d,
-                got: rows.len() % d,
-            });
+        check_ragged(rows.len(), d)?;
+        let mut out = Vec::with_capacity(rows.len() / d);
+        for (i, t) in rows.chunks(d).enumerate() {
+            out.push(self.randomize(t, rng).map_err(|e| e.at_row(i))?);
         }
-        rows.chunks(d).map(|t| self.randomize(t, rng)).collect()
+        Ok(out)
     }
 
-    /// Validates a report and adds it to the counts.
+    /// The batch client: randomises row-major tuples into a [`Self::Batch`] (for Spl and RS+FD
+    /// column-major, same RNG consumption and hence same reports as [`Self::randomize_batch`]).
+    fn randomize_columns<R: CryptoRng + ?Sized>(
+        &self,
+        rows: &[u32],
+        rng: &mut R,
+    ) -> Result<Self::Batch, LdpError>;
+
+    /// Validates a report and adds it to the counts (nothing changes on error).
     fn accumulate(&self, counts: &mut MultiCounts, report: &Self::Report) -> Result<(), LdpError>;
 
-    /// Validates and adds many reports; stops at the first invalid one (the valid ones before it
-    /// are kept).
+    /// Validates and adds many reports; stops at the first invalid one with
+    /// [`LdpError::AtRow`] (the valid ones before it are kept).
     fn accumulate_batch(
         &self,
         counts: &mut MultiCounts,
         reports: &[Self::Report],
     ) -> Result<(), LdpError> {
-        reports.iter().try_for_each(|r| self.accumulate(counts, r))
+        counts.check_protocol(self.describe())?;
+        reports
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, r)| self.accumulate(counts, r).map_err(|e| e.at_row(i)))
     }
 
-    /// Fresh counts.
+    /// The batch server: validates and adds a [`Self::Batch`] (for Spl and RS+FD nothing is
+    /// added on error).
+    fn accumulate_columns(
+        &self,
+        counts: &mut MultiCounts,
+        batch: &Self::Batch,
+    ) -> Result<(), LdpError>;
+
+    /// Fresh counts, tagged with this protocol.
     fn new_counts(&self) -> MultiCounts {
-        MultiCounts::new(self.domains())
+        MultiCounts::new(Arc::from(self.describe()), self.domains())
     }
 
-    /// Raw unbiased estimates, one vector per attribute.
+    /// Raw unbiased estimates, one vector per attribute; counts made by another protocol (or
+    /// other parameters) are [`LdpError::ProtocolMismatch`].
     fn estimate(&self, counts: &MultiCounts) -> Result<Vec<Vec<f64>>, LdpError>;
 
-    /// Variance of the estimate of a value of true frequency `f` in attribute `attr`, `n` users.
-    fn variance(&self, attr: usize, f: f64, n: f64) -> f64;
+    /// Variance of the estimate of a value of true frequency `f` in attribute `attr`, `n` users
+    /// ([`LdpError::AttributeOutOfRange`] if `attr >= d`).
+    fn variance(&self, attr: usize, f: f64, n: f64) -> Result<f64, LdpError>;
 
     /// The papers' approximate variance (`f = 0`).
-    fn variance_f0(&self, attr: usize, n: f64) -> f64 {
+    fn variance_f0(&self, attr: usize, n: f64) -> Result<f64, LdpError> {
         self.variance(attr, 0.0, n)
     }
 
@@ -175,6 +275,37 @@ pub trait MultidimProtocol: Clone {
 
     /// Decodes untrusted bytes into a valid report.
     fn decode_report(&self, bytes: &[u8]) -> Result<Self::Report, LdpError>;
+}
+
+/// `Ok` unless `len` values do not make whole rows of `d`.
+pub(crate) fn check_ragged(len: usize, d: usize) -> Result<(), LdpError> {
+    if d == 0 || !len.is_multiple_of(d) {
+        Err(LdpError::RaggedRows { len, d })
+    } else {
+        Ok(())
+    }
+}
+
+/// `attr` as an index below `d`.
+pub(crate) fn check_attr(attr: usize, d: usize) -> Result<usize, LdpError> {
+    if attr < d {
+        Ok(attr)
+    } else {
+        Err(LdpError::AttributeOutOfRange {
+            index: attr as u64,
+            d,
+        })
+    }
+}
+
+/// Refuses protocols whose reports or counts exceed the caps.
+pub(crate) fn check_sizes(oracles: &[Adp], report_bytes: usize) -> Result<(), LdpError> {
+    let counters: u64 = oracles.iter().map(|o| u64::from(o.domain_size())).sum();
+    check_counters(
+        "the counts of a multidimensional protocol (sum of k_i)",
+        counters,
+    )?;
+    check_report_bytes("a multidimensional report", report_bytes as u64)
 }
 
 /// One attribute's reports for a whole batch of users, stored contiguously.
@@ -217,6 +348,28 @@ impl TupleBatch {
         TupleBatch { n, columns }
     }
 
+    /// A batch of `n` users from caller-supplied columns (e.g. received from elsewhere): each
+    /// column must hold exactly `n` users' reports (`n` values, or `n·ceil(k/64)` words). The
+    /// values themselves are validated by `accumulate_columns`.
+    pub fn from_columns(n: usize, columns: Vec<Column>) -> Result<Self, LdpError> {
+        for (i, c) in columns.iter().enumerate() {
+            let ok = match c {
+                Column::Values(v) => v.len() == n,
+                Column::Unary { k, words } => (*k as usize)
+                    .div_ceil(64)
+                    .checked_mul(n)
+                    .is_some_and(|w| w == words.len()),
+            };
+            if !ok {
+                return Err(LdpError::MalformedReport(
+                    "batch column does not hold exactly n users' reports",
+                )
+                .at_attribute(i));
+            }
+        }
+        Ok(TupleBatch { n, columns })
+    }
+
     pub(crate) fn columns_mut(&mut self) -> &mut [Column] {
         &mut self.columns
     }
@@ -256,37 +409,65 @@ impl TupleBatch {
     }
 }
 
-/// Validates a whole batch against `oracles` and `counts`, then adds it; on error nothing is
-/// added.
+/// Validates a whole batch against `oracles` (counts already checked to be this protocol's),
+/// then adds it; on error nothing is added and the error names the row and attribute.
 pub(crate) fn accumulate_columns(
     oracles: &[Adp],
     counts: &mut MultiCounts,
     batch: &TupleBatch,
 ) -> Result<(), LdpError> {
-    check_shape(oracles, counts)?;
     if batch.columns.len() != oracles.len() {
-        return Err(LdpError::MalformedReport("batch arity"));
+        return Err(LdpError::ArityMismatch {
+            expected: oracles.len(),
+            got: batch.columns.len(),
+        });
     }
-    for (o, c) in oracles.iter().zip(&batch.columns) {
+    for (i, (o, c)) in oracles.iter().zip(&batch.columns).enumerate() {
         match (o, c) {
             (Adp::Grr(g), Column::Values(v)) => {
                 let k = g.domain_size();
+                if v.len() != batch.n {
+                    return Err(
+                        LdpError::MalformedReport("batch column length differs from n")
+                            .at_attribute(i),
+                    );
+                }
                 // max() vectorises, unlike a short-circuiting any()
-                if v.len() != batch.n || v.iter().copied().max().is_some_and(|m| m >= k) {
-                    return Err(LdpError::MalformedReport("batch GRR column invalid"));
+                if v.iter().copied().max().is_some_and(|m| m >= k) {
+                    let row = v.iter().position(|&y| y >= k).unwrap_or(0);
+                    let y = v.get(row).copied().unwrap_or(0);
+                    return Err(LdpError::FieldOutOfRange {
+                        field: "GRR value",
+                        value: u64::from(y),
+                        bound: u64::from(k),
+                    }
+                    .at_attribute(i)
+                    .at_row(row));
                 }
             }
             (Adp::Oue(u), Column::Unary { k, words }) => {
                 let wpr = (*k as usize).div_ceil(64);
                 if *k != u.domain_size() || words.len() != batch.n * wpr {
-                    return Err(LdpError::MalformedReport("batch unary column invalid"));
+                    return Err(LdpError::MalformedReport(
+                        "batch unary column has the wrong bit length or user count",
+                    )
+                    .at_attribute(i));
                 }
                 let rem = k & 63;
-                if rem != 0 && words.chunks(wpr).any(|w| w[wpr - 1] >> rem != 0) {
-                    return Err(LdpError::MalformedReport("bit vector padding bits set"));
+                if rem != 0 {
+                    if let Some(row) = words.chunks(wpr).position(|w| w[wpr - 1] >> rem != 0) {
+                        return Err(LdpError::MalformedReport("bit vector padding bits set")
+                            .at_attribute(i)
+                            .at_row(row));
+                    }
                 }
             }
-            _ => return Err(LdpError::MalformedReport("batch column kind")),
+            _ => {
+                return Err(LdpError::MalformedReport(
+                    "batch column kind does not match the attribute's oracle",
+                )
+                .at_attribute(i))
+            }
         }
     }
     for (i, c) in batch.columns.iter().enumerate() {
@@ -295,15 +476,7 @@ pub(crate) fn accumulate_columns(
             Column::Values(v) => histogram_into(acc, v),
             Column::Unary { k, words } => {
                 let wpr = (*k as usize).div_ceil(64);
-                for chunk in words.chunks(wpr) {
-                    for (wi, &w) in chunk.iter().enumerate() {
-                        let mut w = w;
-                        while w != 0 {
-                            acc[wi * 64 + w.trailing_zeros() as usize] += 1;
-                            w &= w - 1;
-                        }
-                    }
-                }
+                add_unary_column(acc, words, wpr);
             }
         }
         counts.reports[i] += batch.n as u64;
@@ -312,9 +485,42 @@ pub(crate) fn accumulate_columns(
     Ok(())
 }
 
+/// Adds the bit counts of `words` (reports of `wpr` words each, padding bits zero) to `acc`,
+/// with bit-sliced counters: 8 bit planes per word absorb up to 255 reports, then are flushed.
+pub(crate) fn add_unary_column(acc: &mut [u64], words: &[u64], wpr: usize) {
+    let mut planes = vec![0u64; 8 * wpr];
+    for block in words.chunks(255 * wpr) {
+        for report in block.chunks_exact(wpr) {
+            for (pl, &w) in planes.chunks_exact_mut(8).zip(report) {
+                let mut carry = w;
+                for p in pl.iter_mut() {
+                    if carry == 0 {
+                        break;
+                    }
+                    let x = *p;
+                    *p = x ^ carry;
+                    carry &= x;
+                }
+            }
+        }
+        for (wi, pl) in planes.chunks_exact_mut(8).enumerate() {
+            let base = wi * 64;
+            let end = (base + 64).min(acc.len());
+            for (b, c) in acc[base..end].iter_mut().enumerate() {
+                let mut v = 0u64;
+                for (j, &p) in pl.iter().enumerate() {
+                    v |= ((p >> b) & 1) << j;
+                }
+                *c += v;
+            }
+            pl.iter_mut().for_each(|p| *p = 0);
+        }
+    }
+}
+
 /// Adds the histogram of `values` (all `< acc.len()`) to `acc`, with four interleaved partial
 /// histograms so that runs of equal values (skewed data) do not serialise on one counter.
-fn histogram_into(acc: &mut [u64], values: &[u32]) {
+pub(crate) fn histogram_into(acc: &mut [u64], values: &[u32]) {
     let k = acc.len();
     let mut part = vec![0u32; 4 * k];
     // u32 partial counters: flush before they could overflow
@@ -339,16 +545,13 @@ fn histogram_into(acc: &mut [u64], values: &[u32]) {
     }
 }
 
-/// Validates row-major tuples; returns the number of users.
+/// Validates row-major tuples; returns the number of users. Errors name the row and attribute.
 pub(crate) fn check_rows(rows: &[u32], domains: &[u32]) -> Result<usize, LdpError> {
     let d = domains.len();
-    if !rows.len().is_multiple_of(d) {
-        return Err(LdpError::ArityMismatch {
-            expected: d,
-            got: rows.len() % d,
-        });
-    }
-    rows.chunks(d).try_for_each(|t| check_tuple(t, domains))?;
+    check_ragged(rows.len(), d)?;
+    rows.chunks(d)
+        .enumerate()
+        .try_for_each(|(i, t)| check_tuple(t, domains).map_err(|e| e.at_row(i)))?;
     Ok(rows.len() / d)
 }
 
@@ -357,10 +560,14 @@ pub(crate) fn check_domains(domains: &[u32]) -> Result<Vec<u32>, LdpError> {
     if domains.is_empty() {
         return Err(LdpError::NoAttributes);
     }
-    domains.iter().map(|&k| check_domain(k)).collect()
+    domains
+        .iter()
+        .enumerate()
+        .map(|(i, &k)| check_domain(k).map_err(|e| e.at_attribute(i)))
+        .collect()
 }
 
-/// Validates a tuple against the domains.
+/// Validates a tuple against the domains (errors name the attribute).
 pub(crate) fn check_tuple(values: &[u32], domains: &[u32]) -> Result<(), LdpError> {
     if values.len() != domains.len() {
         return Err(LdpError::ArityMismatch {
@@ -371,46 +578,34 @@ pub(crate) fn check_tuple(values: &[u32], domains: &[u32]) -> Result<(), LdpErro
     values
         .iter()
         .zip(domains)
-        .try_for_each(|(&v, &k)| check_value(v, k))
+        .enumerate()
+        .try_for_each(|(i, (&v, &k))| check_value(v, k).map_err(|e| e.at_attribute(i)))
 }
 
-/// Fails unless `counts` has the shape of `oracles`.
-fn check_shape(oracles: &[Adp], counts: &MultiCounts) -> Result<(), LdpError> {
-    if counts.counts.len() != oracles.len()
-        || counts
-            .counts
-            .iter()
-            .zip(oracles)
-            .any(|(c, o)| c.len() != o.domain_size() as usize)
-    {
-        return Err(LdpError::MalformedReport(
-            "counts do not match the protocol",
-        ));
-    }
-    Ok(())
-}
-
-/// Adds one tuple report to counts of the right shape: validates every attribute first, then
-/// counts, so an invalid report changes nothing.
+/// Adds one tuple report to counts already checked to be this protocol's: validates every
+/// attribute first, then counts, so an invalid report changes nothing.
 #[inline]
-fn add_tuple_unchecked_shape(
+fn add_tuple(
     oracles: &[Adp],
     counts: &mut MultiCounts,
     report: &TupleReport,
 ) -> Result<(), LdpError> {
     if report.len() != oracles.len() {
-        return Err(LdpError::MalformedReport("tuple report arity"));
+        return Err(LdpError::ArityMismatch {
+            expected: oracles.len(),
+            got: report.len(),
+        });
     }
-    for (o, r) in oracles.iter().zip(report) {
-        match (o, r) {
-            (Adp::Grr(g), AttrReport::Value(y)) if *y < g.domain_size() => {}
-            (Adp::Oue(u), AttrReport::Unary(bv)) if bv.len() == u.domain_size() => {}
-            _ => return Err(LdpError::MalformedReport("attribute report does not match")),
-        }
+    for (i, (o, r)) in oracles.iter().zip(report).enumerate() {
+        o.check_attr_report(r).map_err(|e| e.at_attribute(i))?;
     }
     for (c, r) in counts.counts.iter_mut().zip(report) {
         match r {
-            AttrReport::Value(y) => c[*y as usize] += 1,
+            AttrReport::Value(y) => {
+                if let Some(x) = c.get_mut(*y as usize) {
+                    *x += 1;
+                }
+            }
             AttrReport::Unary(bv) => bv.add_to(c),
         }
     }
@@ -424,24 +619,27 @@ fn add_tuple_unchecked_shape(
 /// Accumulates a tuple report whose attribute `i` is a report of `oracles[i]`.
 pub(crate) fn accumulate_tuple(
     oracles: &[Adp],
+    protocol: &Arc<str>,
     counts: &mut MultiCounts,
     report: &TupleReport,
 ) -> Result<(), LdpError> {
-    check_shape(oracles, counts)?;
-    add_tuple_unchecked_shape(oracles, counts, report)
+    counts.check_tag(protocol)?;
+    add_tuple(oracles, counts, report)
 }
 
-/// Accumulates many tuple reports (shape checked once); stops at the first invalid report, the
-/// valid ones before it are kept.
+/// Accumulates many tuple reports (protocol checked once); stops at the first invalid report
+/// with [`LdpError::AtRow`], the valid ones before it are kept.
 pub(crate) fn accumulate_tuples(
     oracles: &[Adp],
+    protocol: &Arc<str>,
     counts: &mut MultiCounts,
     reports: &[TupleReport],
 ) -> Result<(), LdpError> {
-    check_shape(oracles, counts)?;
+    counts.check_tag(protocol)?;
     reports
         .iter()
-        .try_for_each(|r| add_tuple_unchecked_shape(oracles, counts, r))
+        .enumerate()
+        .try_for_each(|(i, r)| add_tuple(oracles, counts, r).map_err(|e| e.at_row(i)))
 }
 
 /// Encoded length of a tuple report.
@@ -456,12 +654,18 @@ pub(crate) fn encode_tuple(
     out: &mut Vec<u8>,
 ) -> Result<(), LdpError> {
     if report.len() != oracles.len() {
-        return Err(LdpError::MalformedReport("tuple report arity"));
+        return Err(LdpError::ArityMismatch {
+            expected: oracles.len(),
+            got: report.len(),
+        });
     }
+    let start = out.len();
     oracles
         .iter()
         .zip(report)
-        .try_for_each(|(o, r)| o.encode_report(r, out))
+        .enumerate()
+        .try_for_each(|(i, (o, r))| o.encode_report(r, out).map_err(|e| e.at_attribute(i)))
+        .inspect_err(|_| out.truncate(start))
 }
 
 /// Decodes a tuple report.
@@ -470,7 +674,8 @@ pub(crate) fn decode_tuple(oracles: &[Adp], bytes: &[u8]) -> Result<TupleReport,
     let mut r = wire::Reader::new(bytes);
     let rep = oracles
         .iter()
-        .map(|o| o.read(&mut r))
+        .enumerate()
+        .map(|(i, o)| o.read(&mut r).map_err(|e| e.at_attribute(i)))
         .collect::<Result<Vec<_>, _>>()?;
     r.finish()?;
     Ok(rep)

@@ -8,7 +8,18 @@
 
 use rand_core::CryptoRng;
 
-use super::{LdpError, PureParams};
+use super::{check_acc_len, LdpError, PureParams};
+
+/// A one-line description of an oracle and its parameters, e.g. `"OUE (k = 16, epsilon = 1.0)"`
+/// (used in [`LdpError::ProtocolMismatch`]).
+pub fn describe<O: FrequencyOracle>(o: &O) -> String {
+    format!(
+        "{} (k = {}, epsilon = {:?})",
+        o.name(),
+        o.domain_size(),
+        o.epsilon()
+    )
+}
 
 /// A single-attribute frequency oracle over the domain `[0, k)`.
 pub trait FrequencyOracle: Clone + PartialEq {
@@ -38,13 +49,19 @@ pub trait FrequencyOracle: Clone + PartialEq {
         rng: &mut R,
     ) -> Result<Self::Report, LdpError>;
 
-    /// Randomises many values (one per user).
+    /// Randomises many values (one per user). An invalid value fails the whole batch with
+    /// [`LdpError::AtRow`] naming its index.
     fn randomize_batch<R: CryptoRng + ?Sized>(
         &self,
         values: &[u32],
         rng: &mut R,
     ) -> Result<Vec<Self::Report>, LdpError> {
-        values.iter().map(|&v| self.randomize(v, rng)).collect()
+        // an explicit loop: collecting into Result<Vec<_>> cannot pre-size the vector
+        let mut out = Vec::with_capacity(values.len());
+        for (i, &v) in values.iter().enumerate() {
+            out.push(self.randomize(v, rng).map_err(|e| e.at_row(i))?);
+        }
+        Ok(out)
     }
 
     /// Length of the server's accumulator (`k` unless stated otherwise).
@@ -52,13 +69,28 @@ pub trait FrequencyOracle: Clone + PartialEq {
         self.domain_size() as usize
     }
 
-    /// Validates `report` and adds it to the accumulator.
+    /// Validates `report` and adds it to the accumulator, a slice of exactly
+    /// [`Self::accumulator_len`] entries made by [`Self::aggregator`] or zeroed by the caller
+    /// (another length is [`LdpError::AccumulatorLength`]). The accumulator's layout is the
+    /// oracle's own; read it only through [`Self::support_counts`].
     fn accumulate(&self, acc: &mut [u64], report: &Self::Report) -> Result<(), LdpError>;
 
-    /// Turns the accumulator into the support counts `C(v)`, `v` in `[0, k)`.
-    fn support_counts(&self, acc: &[u64], n: u64) -> Vec<u64> {
+    /// Validates and adds many reports. Stops at the first invalid report with
+    /// [`LdpError::AtRow`] naming its index; the reports before it have been added.
+    fn accumulate_batch(&self, acc: &mut [u64], reports: &[Self::Report]) -> Result<(), LdpError> {
+        check_acc_len(acc, self.accumulator_len())?;
+        reports
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, r)| self.accumulate(acc, r).map_err(|e| e.at_row(i)))
+    }
+
+    /// Turns the accumulator of `n` reports into the support counts `C(v)`, `v` in `[0, k)`.
+    /// Fails on an accumulator of the wrong length or one inconsistent with `n`.
+    fn support_counts(&self, acc: &[u64], n: u64) -> Result<Vec<u64>, LdpError> {
         let _ = n;
-        acc.to_vec()
+        check_acc_len(acc, self.accumulator_len())?;
+        Ok(acc.to_vec())
     }
 
     /// Encoded length of every report (fixed by the parameters).
@@ -69,6 +101,16 @@ pub trait FrequencyOracle: Clone + PartialEq {
 
     /// Decodes untrusted bytes into a valid report.
     fn decode_report(&self, bytes: &[u8]) -> Result<Self::Report, LdpError>;
+
+    /// Adds accumulator `other` into `acc` (both of [`Self::accumulator_len`] entries).
+    fn merge_accumulators(&self, acc: &mut [u64], other: &[u64]) -> Result<(), LdpError> {
+        check_acc_len(acc, self.accumulator_len())?;
+        check_acc_len(other, self.accumulator_len())?;
+        for (a, b) in acc.iter_mut().zip(other) {
+            *a += b;
+        }
+        Ok(())
+    }
 
     /// A fresh server-side aggregator.
     fn aggregator(&self) -> Aggregator<Self> {
@@ -96,9 +138,27 @@ impl<O: FrequencyOracle> Aggregator<O> {
         Ok(())
     }
 
-    /// Adds many reports; stops at the first invalid one (the valid ones before it are kept).
+    /// Adds many reports (the batch API: [`FrequencyOracle::accumulate_batch`]); stops at the
+    /// first invalid one with [`LdpError::AtRow`] naming its index (the valid ones before it
+    /// are kept and counted in [`Self::n`]).
     pub fn add_all(&mut self, reports: &[O::Report]) -> Result<(), LdpError> {
-        reports.iter().try_for_each(|r| self.add(r))
+        match self.oracle.accumulate_batch(&mut self.acc, reports) {
+            Ok(()) => {
+                self.n += reports.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                if let LdpError::AtRow { row, .. } = &e {
+                    self.n += *row as u64;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The oracle this aggregator counts reports of.
+    pub fn oracle(&self) -> &O {
+        &self.oracle
     }
 
     /// Decodes and adds one encoded report.
@@ -111,13 +171,12 @@ impl<O: FrequencyOracle> Aggregator<O> {
     /// of another oracle or configuration is refused and nothing changes.
     pub fn merge(&mut self, other: &Aggregator<O>) -> Result<(), LdpError> {
         if self.oracle != other.oracle || self.acc.len() != other.acc.len() {
-            return Err(LdpError::MalformedReport(
-                "cannot merge aggregators of different oracles",
-            ));
+            return Err(LdpError::ProtocolMismatch {
+                expected: describe(&self.oracle),
+                got: describe(&other.oracle),
+            });
         }
-        for (a, b) in self.acc.iter_mut().zip(&other.acc) {
-            *a += b;
-        }
+        self.oracle.merge_accumulators(&mut self.acc, &other.acc)?;
         self.n += other.n;
         Ok(())
     }
@@ -129,14 +188,29 @@ impl<O: FrequencyOracle> Aggregator<O> {
 
     /// Support counts `C(v)`.
     pub fn support_counts(&self) -> Vec<u64> {
-        self.oracle.support_counts(&self.acc, self.n)
+        // the accumulator was made by this oracle and only changed through it, so it has the
+        // right length and is consistent with n
+        self.oracle
+            .support_counts(&self.acc, self.n)
+            .unwrap_or_default()
     }
 
-    /// The raw unbiased frequency estimates.
+    /// The raw unbiased frequency estimates (NaN everywhere while no report has been added).
     pub fn estimate(&self) -> Vec<f64> {
         self.oracle
             .params()
             .estimate(&self.support_counts(), self.n)
+    }
+
+    /// Standard error of every raw estimate, from the closed-form variance with the true
+    /// frequency replaced by its estimate clipped to `[0, 1]` (plug-in).
+    pub fn standard_errors(&self) -> Vec<f64> {
+        let pp = self.oracle.params();
+        let n = self.n as f64;
+        self.estimate()
+            .iter()
+            .map(|&f| pp.variance(f.clamp(0.0, 1.0), n).sqrt())
+            .collect()
     }
 }
 

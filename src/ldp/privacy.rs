@@ -18,8 +18,10 @@
 //!     `T_j(y|v_j) = e^{ε'} T_j(y|v'_j)`:
 //!     GRR (uniform fake data): `x = t = k q`; OUE-z: `x = t = (1−p)/(1−q)`;
 //!     OUE-r: `x = k b/(p/q + (k−1) b)`, `t = k b/((k−1) p/q + b)` with `b = (1−p)/(1−q)`.
-//!     This equals `ε` exactly for OUE-z, for GRR only when all `k_i` are equal, and exceeds `ε`
-//!     otherwise.
+//!     This equals `ε` exactly for OUE-z and for GRR when all `k_i` are equal. For GRR with
+//!     unequal domains it differs from `ε` in both directions: attributes with large domains
+//!     exceed `ε`, attributes with small domains come out below it (the table's GRR column is the
+//!     largest of them). OUE-r exceeds `ε` on every attribute.
 //!
 //! Numbers (computed by [`MultidimProtocol::privacy`](crate::ldp::MultidimProtocol::privacy) for [`RsFd`](crate::ldp::RsFd), enumeration-checked in the tests on
 //! small domains), `d = 5`, `k = [8, 16, 32, 64, 128]`:
@@ -37,7 +39,9 @@
 /// Worst-case privacy loss of a protocol (natural-log units).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PrivacyLoss {
-    /// The ε the protocol was configured with.
+    /// The ε the protocol was configured with (the constructor's argument); whether it is a
+    /// tuple-level or a nominal attribute-level ε is
+    /// [`MultidimProtocol::nominal_level`](crate::ldp::MultidimProtocol::nominal_level).
     pub nominal: f64,
     /// Worst case over any two tuples.
     pub tuple: f64,

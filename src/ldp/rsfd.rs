@@ -31,12 +31,14 @@
 //!
 //! Report: the concatenation of the `d` attribute reports (GRR values or `k_i`-bit vectors).
 
+use std::sync::Arc;
+
 use rand_core::CryptoRng;
 
-use super::multidim::{self, Column, TupleBatch, TupleReport};
+use super::multidim::{self, Column, EpsilonLevel, TupleBatch, TupleReport};
 use super::{
-    check_epsilon, sample, Adp, AttrReport, FrequencyOracle, LdpError, MultiCounts,
-    MultidimProtocol, PrivacyLoss, PureParams,
+    check_derived_epsilon, check_epsilon, sample, Adp, AttrReport, FrequencyOracle, LdpError,
+    MultiCounts, MultidimProtocol, PrivacyLoss, PureParams,
 };
 
 /// RS+FD variant.
@@ -88,8 +90,8 @@ impl Attr {
     fn new(k: u32, eps_prime: f64, d: usize, fake: FakeData) -> Result<Self, LdpError> {
         let (kf, df) = (f64::from(k), d as f64);
         let fo = match fake {
-            FakeData::Uniform => Adp::grr(k, eps_prime)?,
-            FakeData::OueZero | FakeData::OueRandom => Adp::oue(k, eps_prime)?,
+            FakeData::Uniform => Adp::grr_build(k, eps_prime)?,
+            FakeData::OueZero | FakeData::OueRandom => Adp::oue_build(k, eps_prime)?,
         };
         let pq = fo.params();
         let (p, q) = (pq.p_star(), pq.q_star());
@@ -151,29 +153,41 @@ pub fn rsfd_adp_prefers_grr(k: u32, eps_prime: f64, d: usize) -> bool {
 
 /// RS+FD over domains `k_1..k_d`.
 ///
-/// Invariant: `eps_prime = ln(d(e^eps − 1) + 1)`.
+/// Invariant: `eps_prime = ln(d(e^eps − 1) + 1)` with `eps` the nominal attribute-level `ε`;
+/// `nominal` is the constructor's argument, `eps` or `eps_prime` according to `level`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RsFd {
     variant: RsFdVariant,
     eps: f64,
     eps_prime: f64,
+    nominal: f64,
+    level: EpsilonLevel,
     domains: Vec<u32>,
     attrs: Vec<Attr>,
     oracles: Vec<Adp>,
+    tag: Arc<str>,
 }
 
 impl RsFd {
-    /// RS+FD with the paper's calibration: attribute-level nominal `eps`, randomiser at
-    /// `ε' = ln(d(e^eps − 1) + 1)`. Its tuple-level loss is `ε'`.
+    /// RS+FD with the paper's calibration: nominal attribute-level `eps` (any value in
+    /// `[MIN_EPSILON, MAX_EPSILON]`), randomiser at `ε' = ln(d(e^eps − 1) + 1)`, which is also
+    /// its exact tuple-level loss and may exceed [`super::MAX_EPSILON`] by up to `ln d`.
     pub fn new(domains: &[u32], eps: f64, variant: RsFdVariant) -> Result<Self, LdpError> {
         let eps = check_epsilon(eps)?;
         let d = domains.len() as f64;
-        let eps_prime = (d * eps.exp_m1()).ln_1p();
-        Self::build(domains, eps, eps_prime, variant)
+        let eps_prime = check_derived_epsilon((d * eps.exp_m1()).ln_1p())?;
+        Self::build(
+            domains,
+            eps,
+            eps_prime,
+            eps,
+            EpsilonLevel::Attribute,
+            variant,
+        )
     }
 
     /// RS+FD whose exact tuple-level loss is `eps_tuple`: randomiser at `ε' = eps_tuple`
-    /// (nominal attribute-level `ln((e^ε' − 1)/d + 1)`).
+    /// (nominal attribute-level `ln((e^ε' − 1)/d + 1)`, [`Self::nominal_attribute_epsilon`]).
     pub fn tuple_calibrated(
         domains: &[u32],
         eps_tuple: f64,
@@ -182,17 +196,25 @@ impl RsFd {
         let eps_prime = check_epsilon(eps_tuple)?;
         let d = domains.len().max(1) as f64;
         let eps = (eps_prime.exp_m1() / d).ln_1p();
-        Self::build(domains, eps, eps_prime, variant)
+        Self::build(
+            domains,
+            eps,
+            eps_prime,
+            eps_tuple,
+            EpsilonLevel::Tuple,
+            variant,
+        )
     }
 
     fn build(
         domains: &[u32],
         eps: f64,
         eps_prime: f64,
+        nominal: f64,
+        level: EpsilonLevel,
         variant: RsFdVariant,
     ) -> Result<Self, LdpError> {
         let domains = multidim::check_domains(domains)?;
-        check_epsilon(eps_prime)?;
         let d = domains.len();
         let attrs = domains
             .iter()
@@ -206,16 +228,35 @@ impl RsFd {
                 };
                 Attr::new(k, eps_prime, d, fake)
             })
+            .enumerate()
+            .map(|(i, a)| a.map_err(|e| e.at_attribute(i)))
             .collect::<Result<Vec<_>, _>>()?;
-        let oracles = attrs.iter().map(|a| a.fo.clone()).collect();
+        let oracles: Vec<Adp> = attrs.iter().map(|a| a.fo.clone()).collect();
+        multidim::check_sizes(&oracles, multidim::tuple_len(&oracles))?;
+        let tag = multidim::describe(
+            &format!("RS+FD[{}]", variant.label()),
+            nominal,
+            level,
+            &domains,
+        );
         Ok(RsFd {
             variant,
             eps,
             eps_prime,
+            nominal,
+            level,
             domains,
             attrs,
             oracles,
+            tag,
         })
+    }
+
+    /// The nominal attribute-level `ε` of the paper's calibration, `ln((e^ε' − 1)/d + 1)` (the
+    /// constructor's argument for [`Self::new`]). The exact attribute-level losses are in
+    /// [`MultidimProtocol::privacy`].
+    pub fn nominal_attribute_epsilon(&self) -> f64 {
+        self.eps
     }
 
     /// The amplified randomiser parameter `ε'`.
@@ -238,14 +279,37 @@ impl RsFd {
         &self.oracles
     }
 
-    /// Per-attribute support probabilities `(δ₁, δ₀)`.
-    pub fn support_params(&self, attr: usize) -> PureParams {
-        self.attrs[attr].delta
+    /// Per-attribute support probabilities `(δ₁, δ₀)` ([`LdpError::AttributeOutOfRange`] if
+    /// `attr >= d`).
+    pub fn support_params(&self, attr: usize) -> Result<PureParams, LdpError> {
+        let a = multidim::check_attr(attr, self.attrs.len())?;
+        Ok(self.attrs[a].delta)
     }
+
+    /// Randomises one validated tuple given the sampled attribute `j`.
+    fn perturb<R: CryptoRng + ?Sized>(&self, values: &[u32], j: usize, rng: &mut R) -> TupleReport {
+        self.attrs
+            .iter()
+            .zip(values)
+            .enumerate()
+            .map(|(i, (a, &v))| {
+                if i == j {
+                    a.fo.perturb(v, rng)
+                } else {
+                    a.fake(rng)
+                }
+            })
+            .collect()
+    }
+}
+
+impl MultidimProtocol for RsFd {
+    type Report = TupleReport;
+    type Batch = TupleBatch;
 
     /// Batch client: randomises row-major tuples into column-major reports. Consumes the RNG
     /// exactly like [`MultidimProtocol::randomize_batch`], so both give the same reports.
-    pub fn randomize_columns<R: CryptoRng + ?Sized>(
+    fn randomize_columns<R: CryptoRng + ?Sized>(
         &self,
         rows: &[u32],
         rng: &mut R,
@@ -282,33 +346,26 @@ impl RsFd {
     }
 
     /// Batch server: validates and adds a column-major batch (nothing is added on error).
-    pub fn accumulate_columns(
+    fn accumulate_columns(
         &self,
         counts: &mut MultiCounts,
         batch: &TupleBatch,
     ) -> Result<(), LdpError> {
+        counts.check_tag(&self.tag)?;
         multidim::accumulate_columns(&self.oracles, counts, batch)
     }
 
-    /// Randomises one validated tuple given the sampled attribute `j`.
-    fn perturb<R: CryptoRng + ?Sized>(&self, values: &[u32], j: usize, rng: &mut R) -> TupleReport {
-        self.attrs
-            .iter()
-            .zip(values)
-            .enumerate()
-            .map(|(i, (a, &v))| {
-                if i == j {
-                    a.fo.perturb(v, rng)
-                } else {
-                    a.fake(rng)
-                }
-            })
-            .collect()
+    fn describe(&self) -> &str {
+        &self.tag
     }
-}
 
-impl MultidimProtocol for RsFd {
-    type Report = TupleReport;
+    fn new_counts(&self) -> MultiCounts {
+        MultiCounts::new(Arc::clone(&self.tag), &self.domains)
+    }
+
+    fn nominal_level(&self) -> EpsilonLevel {
+        self.level
+    }
 
     fn name(&self) -> String {
         format!("RS+FD[{}]", self.variant.label())
@@ -318,8 +375,8 @@ impl MultidimProtocol for RsFd {
         &self.domains
     }
 
-    fn epsilon(&self) -> f64 {
-        self.eps
+    fn nominal_epsilon(&self) -> f64 {
+        self.nominal
     }
 
     fn privacy(&self) -> PrivacyLoss {
@@ -334,7 +391,7 @@ impl MultidimProtocol for RsFd {
             })
             .collect();
         PrivacyLoss {
-            nominal: self.eps,
+            nominal: self.nominal,
             tuple: self.eps_prime,
             attribute,
         }
@@ -351,7 +408,7 @@ impl MultidimProtocol for RsFd {
     }
 
     fn accumulate(&self, counts: &mut MultiCounts, report: &TupleReport) -> Result<(), LdpError> {
-        multidim::accumulate_tuple(&self.oracles, counts, report)
+        multidim::accumulate_tuple(&self.oracles, &self.tag, counts, report)
     }
 
     fn accumulate_batch(
@@ -359,11 +416,11 @@ impl MultidimProtocol for RsFd {
         counts: &mut MultiCounts,
         reports: &[TupleReport],
     ) -> Result<(), LdpError> {
-        multidim::accumulate_tuples(&self.oracles, counts, reports)
+        multidim::accumulate_tuples(&self.oracles, &self.tag, counts, reports)
     }
 
     fn estimate(&self, counts: &MultiCounts) -> Result<Vec<Vec<f64>>, LdpError> {
-        counts.check_shape(self.domains())?;
+        counts.check_tag(&self.tag)?;
         Ok(self
             .attrs
             .iter()
@@ -372,8 +429,8 @@ impl MultidimProtocol for RsFd {
             .collect())
     }
 
-    fn variance(&self, attr: usize, f: f64, n: f64) -> f64 {
-        self.attrs[attr].delta.variance(f, n)
+    fn variance(&self, attr: usize, f: f64, n: f64) -> Result<f64, LdpError> {
+        Ok(self.support_params(attr)?.variance(f, n))
     }
 
     fn encode_report(&self, report: &TupleReport, out: &mut Vec<u8>) -> Result<(), LdpError> {

@@ -25,22 +25,6 @@ pub(crate) fn below<R: Rng + ?Sized>(rng: &mut R, n: u32) -> u32 {
     (m >> 32) as u32
 }
 
-/// A uniform integer in `[0, n)`, `n >= 1`, 64-bit version of [`below`].
-#[inline]
-pub(crate) fn below_u64<R: Rng + ?Sized>(rng: &mut R, n: u64) -> u64 {
-    debug_assert!(n >= 1);
-    let mut m = u128::from(rng.next_u64()) * u128::from(n);
-    let mut lo = m as u64;
-    if lo < n {
-        let t = n.wrapping_neg() % n;
-        while lo < t {
-            m = u128::from(rng.next_u64()) * u128::from(n);
-            lo = m as u64;
-        }
-    }
-    (m >> 64) as u64
-}
-
 /// A uniform double in `(0, 1]` with 53 random bits.
 #[inline]
 pub(crate) fn unit_open0<R: Rng + ?Sized>(rng: &mut R) -> f64 {
@@ -176,9 +160,6 @@ mod tests {
             seen[below(&mut rng, 7) as usize] += 1;
         }
         assert!(seen.iter().all(|&c| (850..1150).contains(&c)), "{seen:?}");
-        for _ in 0..100 {
-            assert!(below_u64(&mut rng, 3) < 3);
-        }
     }
 
     #[test]

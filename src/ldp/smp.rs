@@ -10,9 +10,11 @@
 //! Report: the attribute index ([`wire::width`]`(d)` bytes) followed by that
 //! attribute's report.
 
+use std::sync::Arc;
+
 use rand_core::CryptoRng;
 
-use super::multidim;
+use super::multidim::{self, EpsilonLevel};
 use super::spl::BaseOracle;
 use super::{
     check_epsilon, sample, wire, Adp, AttrReport, FrequencyOracle, LdpError, MultiCounts,
@@ -26,6 +28,7 @@ pub struct Smp {
     eps: f64,
     domains: Vec<u32>,
     attrs: Vec<Adp>,
+    tag: Arc<str>,
 }
 
 /// An Smp report: the sampled attribute and its report.
@@ -44,13 +47,23 @@ impl Smp {
         let eps = check_epsilon(eps)?;
         let attrs = domains
             .iter()
-            .map(|&k| base.build(k, eps))
+            .enumerate()
+            .map(|(i, &k)| base.build(k, eps).map_err(|e| e.at_attribute(i)))
             .collect::<Result<Vec<_>, _>>()?;
+        let longest = attrs.iter().map(|o| o.report_len()).max().unwrap_or(0);
+        multidim::check_sizes(&attrs, wire::width(domains.len() as u64) + longest)?;
+        let tag = multidim::describe(
+            &format!("Smp[{}]", base.label()),
+            eps,
+            EpsilonLevel::Tuple,
+            &domains,
+        );
         Ok(Smp {
             base,
             eps,
             domains,
             attrs,
+            tag,
         })
     }
 
@@ -62,14 +75,45 @@ impl Smp {
     fn oracle_for(&self, r: &SmpReport) -> Result<&Adp, LdpError> {
         self.attrs
             .get(r.attribute as usize)
-            .ok_or(LdpError::MalformedReport(
-                "Smp attribute index out of range",
-            ))
+            .ok_or(LdpError::AttributeOutOfRange {
+                index: u64::from(r.attribute),
+                d: self.attrs.len(),
+            })
     }
 }
 
 impl MultidimProtocol for Smp {
     type Report = SmpReport;
+    /// Smp reports differ in shape (the sampled attribute varies), so a batch is a vector.
+    type Batch = Vec<SmpReport>;
+
+    fn randomize_columns<R: CryptoRng + ?Sized>(
+        &self,
+        rows: &[u32],
+        rng: &mut R,
+    ) -> Result<Vec<SmpReport>, LdpError> {
+        self.randomize_batch(rows, rng)
+    }
+
+    fn accumulate_columns(
+        &self,
+        counts: &mut MultiCounts,
+        batch: &Vec<SmpReport>,
+    ) -> Result<(), LdpError> {
+        self.accumulate_batch(counts, batch)
+    }
+
+    fn describe(&self) -> &str {
+        &self.tag
+    }
+
+    fn new_counts(&self) -> MultiCounts {
+        MultiCounts::new(Arc::clone(&self.tag), &self.domains)
+    }
+
+    fn nominal_level(&self) -> EpsilonLevel {
+        EpsilonLevel::Tuple
+    }
 
     fn name(&self) -> String {
         format!("Smp[{}]", self.base.label())
@@ -79,7 +123,7 @@ impl MultidimProtocol for Smp {
         &self.domains
     }
 
-    fn epsilon(&self) -> f64 {
+    fn nominal_epsilon(&self) -> f64 {
         self.eps
     }
 
@@ -106,17 +150,22 @@ impl MultidimProtocol for Smp {
     }
 
     fn accumulate(&self, counts: &mut MultiCounts, r: &SmpReport) -> Result<(), LdpError> {
+        counts.check_tag(&self.tag)?;
         let o = self.oracle_for(r)?;
         let j = r.attribute as usize;
-        counts.check_shape(&self.domains)?;
+        let acc = counts.counts_mut(j).ok_or(LdpError::AttributeOutOfRange {
+            index: u64::from(r.attribute),
+            d: self.attrs.len(),
+        })?;
         // add_support validates the report before it changes any count
-        o.add_support(counts.counts_mut(j), &r.report)?;
+        o.add_support(acc, &r.report)
+            .map_err(|e| e.at_attribute(j))?;
         counts.record_report(j);
         Ok(())
     }
 
     fn estimate(&self, counts: &MultiCounts) -> Result<Vec<Vec<f64>>, LdpError> {
-        counts.check_shape(self.domains())?;
+        counts.check_tag(&self.tag)?;
         Ok(self
             .attrs
             .iter()
@@ -128,9 +177,10 @@ impl MultidimProtocol for Smp {
             .collect())
     }
 
-    fn variance(&self, attr: usize, f: f64, n: f64) -> f64 {
+    fn variance(&self, attr: usize, f: f64, n: f64) -> Result<f64, LdpError> {
+        let a = multidim::check_attr(attr, self.attrs.len())?;
         let d = self.domains.len() as f64;
-        self.attrs[attr].params().variance(f, n / d) + f * (1.0 - f) * (d - 1.0) / n
+        Ok(self.attrs[a].params().variance(f, n / d) + f * (1.0 - f) * (d - 1.0) / n)
     }
 
     fn encode_report(&self, r: &SmpReport, out: &mut Vec<u8>) -> Result<(), LdpError> {
@@ -146,12 +196,22 @@ impl MultidimProtocol for Smp {
     }
 
     fn decode_report(&self, bytes: &[u8]) -> Result<SmpReport, LdpError> {
+        let d = self.domains.len();
+        let idx_len = wire::width(d as u64);
+        if bytes.len() < idx_len {
+            return Err(LdpError::MalformedReport(
+                "Smp report shorter than its attribute index",
+            ));
+        }
         let mut rd = wire::Reader::new(bytes);
-        let j = rd.uint_below(self.domains.len() as u64)? as usize;
-        let o = &self.attrs[j];
-        let idx_len = wire::width(self.domains.len() as u64);
+        let j = rd.u64_width(idx_len)?;
+        let o = self
+            .attrs
+            .get(j as usize)
+            .ok_or(LdpError::AttributeOutOfRange { index: j, d })?;
+        let j = j as usize;
         wire::check_len(bytes, idx_len + o.report_len())?;
-        let report = o.read(&mut rd)?;
+        let report = o.read(&mut rd).map_err(|e| e.at_attribute(j))?;
         rd.finish()?;
         Ok(SmpReport {
             attribute: j as u32,

@@ -6,11 +6,14 @@
 //!
 //! Report: the concatenation of the `d` attribute reports.
 
+use std::sync::Arc;
+
 use rand_core::CryptoRng;
 
-use super::multidim::{self, Column, TupleBatch, TupleReport};
+use super::multidim::{self, Column, EpsilonLevel, TupleBatch, TupleReport};
 use super::{
     check_epsilon, Adp, FrequencyOracle, LdpError, MultiCounts, MultidimProtocol, PrivacyLoss,
+    MIN_EPSILON,
 };
 
 /// Which oracle a multidimensional protocol runs per attribute.
@@ -49,23 +52,43 @@ pub struct Spl {
     eps: f64,
     domains: Vec<u32>,
     attrs: Vec<Adp>,
+    tag: Arc<str>,
 }
 
 impl Spl {
-    /// Spl at total budget `eps`, each attribute at `eps / d`.
+    /// Spl at total (tuple-level) budget `eps`, each attribute at `eps / d` (which must be at
+    /// least [`MIN_EPSILON`]: [`LdpError::SplitEpsilonTooSmall`] otherwise).
     pub fn new(domains: &[u32], eps: f64, base: BaseOracle) -> Result<Self, LdpError> {
         let domains = multidim::check_domains(domains)?;
         let eps = check_epsilon(eps)?;
-        let e_attr = eps / domains.len() as f64;
+        let d = domains.len();
+        let e_attr = eps / d as f64;
+        if e_attr < MIN_EPSILON {
+            return Err(LdpError::SplitEpsilonTooSmall {
+                epsilon: eps,
+                d,
+                per_attribute: e_attr,
+                min: MIN_EPSILON,
+            });
+        }
         let attrs = domains
             .iter()
-            .map(|&k| base.build(k, e_attr))
+            .enumerate()
+            .map(|(i, &k)| base.build(k, e_attr).map_err(|e| e.at_attribute(i)))
             .collect::<Result<Vec<_>, _>>()?;
+        multidim::check_sizes(&attrs, multidim::tuple_len(&attrs))?;
+        let tag = multidim::describe(
+            &format!("Spl[{}]", base.label()),
+            eps,
+            EpsilonLevel::Tuple,
+            &domains,
+        );
         Ok(Spl {
             base,
             eps,
             domains,
             attrs,
+            tag,
         })
     }
 
@@ -73,10 +96,15 @@ impl Spl {
     pub fn oracles(&self) -> &[Adp] {
         &self.attrs
     }
+}
 
-    /// Batch client: randomises row-major tuples into column-major reports (same RNG
-    /// consumption, hence same reports, as [`MultidimProtocol::randomize_batch`]).
-    pub fn randomize_columns<R: CryptoRng + ?Sized>(
+impl MultidimProtocol for Spl {
+    type Report = TupleReport;
+    type Batch = TupleBatch;
+
+    /// Batch client: column-major reports (same RNG consumption, hence same reports, as
+    /// [`MultidimProtocol::randomize_batch`]).
+    fn randomize_columns<R: CryptoRng + ?Sized>(
         &self,
         rows: &[u32],
         rng: &mut R,
@@ -100,17 +128,26 @@ impl Spl {
     }
 
     /// Batch server: validates and adds a column-major batch (nothing is added on error).
-    pub fn accumulate_columns(
+    fn accumulate_columns(
         &self,
         counts: &mut MultiCounts,
         batch: &TupleBatch,
     ) -> Result<(), LdpError> {
+        counts.check_tag(&self.tag)?;
         multidim::accumulate_columns(&self.attrs, counts, batch)
     }
-}
 
-impl MultidimProtocol for Spl {
-    type Report = TupleReport;
+    fn describe(&self) -> &str {
+        &self.tag
+    }
+
+    fn new_counts(&self) -> MultiCounts {
+        MultiCounts::new(Arc::clone(&self.tag), &self.domains)
+    }
+
+    fn nominal_level(&self) -> EpsilonLevel {
+        EpsilonLevel::Tuple
+    }
 
     fn name(&self) -> String {
         format!("Spl[{}]", self.base.label())
@@ -120,7 +157,7 @@ impl MultidimProtocol for Spl {
         &self.domains
     }
 
-    fn epsilon(&self) -> f64 {
+    fn nominal_epsilon(&self) -> f64 {
         self.eps
     }
 
@@ -148,7 +185,7 @@ impl MultidimProtocol for Spl {
     }
 
     fn accumulate(&self, counts: &mut MultiCounts, report: &TupleReport) -> Result<(), LdpError> {
-        multidim::accumulate_tuple(&self.attrs, counts, report)
+        multidim::accumulate_tuple(&self.attrs, &self.tag, counts, report)
     }
 
     fn accumulate_batch(
@@ -156,11 +193,11 @@ impl MultidimProtocol for Spl {
         counts: &mut MultiCounts,
         reports: &[TupleReport],
     ) -> Result<(), LdpError> {
-        multidim::accumulate_tuples(&self.attrs, counts, reports)
+        multidim::accumulate_tuples(&self.attrs, &self.tag, counts, reports)
     }
 
     fn estimate(&self, counts: &MultiCounts) -> Result<Vec<Vec<f64>>, LdpError> {
-        counts.check_shape(self.domains())?;
+        counts.check_tag(&self.tag)?;
         Ok(self
             .attrs
             .iter()
@@ -169,8 +206,9 @@ impl MultidimProtocol for Spl {
             .collect())
     }
 
-    fn variance(&self, attr: usize, f: f64, n: f64) -> f64 {
-        self.attrs[attr].params().variance(f, n)
+    fn variance(&self, attr: usize, f: f64, n: f64) -> Result<f64, LdpError> {
+        let a = multidim::check_attr(attr, self.attrs.len())?;
+        Ok(self.attrs[a].params().variance(f, n))
     }
 
     fn encode_report(&self, report: &TupleReport, out: &mut Vec<u8>) -> Result<(), LdpError> {

@@ -13,7 +13,8 @@
 use rand_core::CryptoRng;
 
 use super::{
-    check_domain, check_epsilon, check_value, sample, wire, FrequencyOracle, LdpError, PureParams,
+    check_acc_len, check_counters, check_domain, check_epsilon, check_report_bytes, check_value,
+    sample, wire, FrequencyOracle, LdpError, PureParams,
 };
 
 /// Subset selection over `[0, k)`.
@@ -41,6 +42,13 @@ impl Ss {
         let e = eps.exp();
         let kf = f64::from(k);
         let omega = ((kf / (e + 1.0)).round() as u32).clamp(1, k - 1);
+        // sizes before anything is allocated: the report, the client's scratch set and the
+        // server's counters
+        check_report_bytes(
+            "an SS report (omega values of width(k) bytes)",
+            u64::from(omega) * wire::width(u64::from(k)) as u64,
+        )?;
+        check_counters("an SS aggregator", u64::from(k))?;
         let w = f64::from(omega);
         let denom = w * e + kf - w;
         let p_in = w * e / denom;
@@ -66,13 +74,22 @@ impl Ss {
                 "SS subset size differs from omega",
             ));
         }
-        if r.0.windows(2).any(|w| w[0] >= w[1]) {
+        // one pass, branch-free: every step must increase
+        let mut bad = false;
+        for w in r.0.windows(2) {
+            bad |= w[0] >= w[1];
+        }
+        if bad {
             return Err(LdpError::MalformedReport(
                 "SS values not strictly increasing",
             ));
         }
-        if r.0.last().is_some_and(|&v| v >= self.k) {
-            return Err(LdpError::MalformedReport("SS value out of domain"));
+        if let Some(&v) = r.0.last().filter(|&&v| v >= self.k) {
+            return Err(LdpError::FieldOutOfRange {
+                field: "SS value",
+                value: u64::from(v),
+                bound: u64::from(self.k),
+            });
         }
         Ok(())
     }
@@ -143,7 +160,9 @@ impl FrequencyOracle for Ss {
     }
 
     fn accumulate(&self, acc: &mut [u64], report: &SsReport) -> Result<(), LdpError> {
+        check_acc_len(acc, self.k as usize)?;
         self.check_report(report)?;
+        // validated: strictly increasing and below k = acc.len()
         for &v in &report.0 {
             acc[v as usize] += 1;
         }
@@ -168,7 +187,7 @@ impl FrequencyOracle for Ss {
         let mut r = wire::Reader::new(bytes);
         let mut vals = Vec::with_capacity(self.omega as usize);
         for _ in 0..self.omega {
-            vals.push(r.uint_below(u64::from(self.k))? as u32);
+            vals.push(r.uint_below(u64::from(self.k), "SS value")? as u32);
         }
         r.finish()?;
         let rep = SsReport(vals);

@@ -5,7 +5,7 @@
 
 use rand_core::Rng;
 
-use super::{check_domain, sample, LdpError};
+use super::{check_counters, check_domain, sample, LdpError};
 
 /// A Zipf(s) distribution over `[0, k)`.
 #[derive(Clone, Debug, PartialEq)]
@@ -17,6 +17,7 @@ impl Zipf {
     /// Zipf over `[0, k)` with exponent `s >= 0` (finite).
     pub fn new(k: u32, s: f64) -> Result<Self, LdpError> {
         let k = check_domain(k)?;
+        check_counters("a Zipf table (one f64 per value)", u64::from(k))?;
         if !(s.is_finite() && s >= 0.0) {
             return Err(LdpError::InvalidParameter(
                 "Zipf exponent must be finite and >= 0",

@@ -55,17 +55,29 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
 
-    /// Reads a value of `width(m)` bytes and checks it is `< m`.
-    pub(crate) fn uint_below(&mut self, m: u64) -> Result<u64, LdpError> {
+    /// Reads a value of `width(m)` bytes and checks it is `< m` (`field` names it in the error).
+    pub(crate) fn uint_below(&mut self, m: u64, field: &'static str) -> Result<u64, LdpError> {
         let w = width(m);
         let b = self.take(w)?;
         let mut buf = [0u8; 8];
         buf[..w].copy_from_slice(b);
         let v = u64::from_le_bytes(buf);
         if v >= m {
-            return Err(LdpError::MalformedReport("value out of range"));
+            return Err(LdpError::FieldOutOfRange {
+                field,
+                value: v,
+                bound: m,
+            });
         }
         Ok(v)
+    }
+
+    /// Reads a `w`-byte little-endian integer (`w <= 8`), unchecked.
+    pub(crate) fn u64_width(&mut self, w: usize) -> Result<u64, LdpError> {
+        let b = self.take(w.min(8))?;
+        let mut buf = [0u8; 8];
+        buf[..b.len()].copy_from_slice(b);
+        Ok(u64::from_le_bytes(buf))
     }
 
     /// Reads a fixed 8-byte little-endian integer.
@@ -126,8 +138,8 @@ mod tests {
     #[test]
     fn bitvec_roundtrip_and_padding() {
         let mut bv = BitVector::zeros(13);
-        bv.set(0, true);
-        bv.set(12, true);
+        bv.set(0, true).unwrap();
+        bv.set(12, true).unwrap();
         let mut out = Vec::new();
         put_bitvec(&mut out, &bv);
         assert_eq!(out, vec![0x01, 0x10]);
