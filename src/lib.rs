@@ -28,7 +28,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use secagg::ids::ParticipantId;
-//! use secagg::protocol::{Client, ClientPolicy, Server, SessionParams};
+//! use secagg::protocol::{Client, ClientPolicy, RejectReason, Server, SessionParams};
 //! use secagg::rand_core::SeedableRng;
 //!
 //! let ids: Vec<ParticipantId> = (1..=10).filter_map(ParticipantId::new).collect();
@@ -49,7 +49,11 @@
 //! while let Some((to, bytes)) = server.poll_transmit() {
 //!     let client = &mut clients[params.index_of(to).ok_or("unknown id")?];
 //!     if let Some(reply) = client.handle(&bytes, &mut rng)? {
-//!         server.handle_message(to, &reply, 0)?;
+//!         match server.handle_message(to, &reply, 0) {
+//!             // The sum is done once every secret has t shares; later shares are refused.
+//!             Err(e) if e.reason == RejectReason::SessionOver => {}
+//!             r => r?,
+//!         }
 //!     }
 //! }
 //! let Some(Ok(out)) = server.result() else { return Err("session aborted".into()) };

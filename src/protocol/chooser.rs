@@ -272,11 +272,28 @@ pub fn choose_session_graph(
     corrupt: f64,
     model: super::params::ThreatModel,
 ) -> Result<(super::params::Graph, u16, u16), ChooserError> {
-    let dropout = if dropout > 0.0 && n >= 2 {
+    let planned = if dropout > 0.0 && n >= 2 {
         dropout.max(1.0 / n as f64)
     } else {
         dropout
     };
+    // A cohort too small to survive any dropout (n = 3) keeps the rate it was given.
+    match choose_session_graph_at(n, planned, corrupt, model) {
+        Err(ChooserError::Infeasible { .. } | ChooserError::NoHonestSurvivor { .. })
+            if planned != dropout =>
+        {
+            choose_session_graph_at(n, dropout, corrupt, model)
+        }
+        r => r,
+    }
+}
+
+fn choose_session_graph_at(
+    n: u64,
+    dropout: f64,
+    corrupt: f64,
+    model: super::params::ThreatModel,
+) -> Result<(super::params::Graph, u16, u16), ChooserError> {
     let (k, t, c) = match model {
         super::params::ThreatModel::Active => {
             let p =
