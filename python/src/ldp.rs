@@ -340,7 +340,9 @@ fn parse_variant(s: &str) -> PyResult<RsFdVariant> {
 /// A multidimensional LDP protocol over ``d`` attributes with domain sizes ``domains``:
 /// ``kind`` ``"spl"`` (split the budget), ``"smp"`` (sample one attribute) with ``base``
 /// ``"grr"``/``"oue"``/``"adp"``, or ``"rsfd"`` (RS+FD) with ``base`` ``"grr"``, ``"oue-z"``,
-/// ``"oue-r"`` or ``"adp"``.
+/// ``"oue-r"`` or ``"adp"``. Spl and Smp take ``epsilon`` at tuple level; RS+FD takes the
+/// nominal attribute-level epsilon, or with ``tuple_epsilon=True`` the true tuple-level loss
+/// (RS+FD calibrated so that ``ln(d (e^eps - 1) + 1)`` equals it).
 #[pyclass(module = "secagg.ldp", name = "Multidim", frozen)]
 pub struct MultidimObj {
     p: Multi,
@@ -349,8 +351,14 @@ pub struct MultidimObj {
 #[pymethods]
 impl MultidimObj {
     #[new]
-    #[pyo3(signature = (kind, domains, epsilon, base="adp"))]
-    fn new(kind: &str, domains: Vec<u32>, epsilon: f64, base: &str) -> PyResult<Self> {
+    #[pyo3(signature = (kind, domains, epsilon, base="adp", tuple_epsilon=false))]
+    fn new(
+        kind: &str,
+        domains: Vec<u32>,
+        epsilon: f64,
+        base: &str,
+        tuple_epsilon: bool,
+    ) -> PyResult<Self> {
         let p = match kind
             .to_ascii_lowercase()
             .replace(['+', '-', '_'], "")
@@ -358,6 +366,9 @@ impl MultidimObj {
         {
             "spl" => Multi::Spl(Spl::new(&domains, epsilon, parse_base(base)?).map_err(ldp_err)?),
             "smp" => Multi::Smp(Smp::new(&domains, epsilon, parse_base(base)?).map_err(ldp_err)?),
+            "rsfd" if tuple_epsilon => Multi::RsFd(
+                RsFd::tuple_calibrated(&domains, epsilon, parse_variant(base)?).map_err(ldp_err)?,
+            ),
             "rsfd" => {
                 Multi::RsFd(RsFd::new(&domains, epsilon, parse_variant(base)?).map_err(ldp_err)?)
             }
@@ -383,10 +394,17 @@ impl MultidimObj {
         with_multi!(&self.p, p => p.domains().to_vec())
     }
 
-    /// The configured epsilon.
+    /// The configured epsilon, at the level the protocol takes it (tuple level for Spl, Smp
+    /// and tuple-calibrated RS+FD; nominal attribute level for RS+FD otherwise).
     #[getter]
     fn epsilon(&self) -> f64 {
-        with_multi!(&self.p, p => p.epsilon())
+        with_multi!(&self.p, p => p.nominal_epsilon())
+    }
+
+    /// The true tuple-level privacy loss of one report.
+    #[getter]
+    fn tuple_epsilon(&self) -> f64 {
+        with_multi!(&self.p, p => p.tuple_epsilon())
     }
 
     /// Randomizes ``rows`` (a 2-D integer array, one tuple of ``d`` values per row): a 2-D
