@@ -726,6 +726,25 @@ fn cohort_params(
     Ok(p)
 }
 
+/// Runs a cohort session in the background; its parameters come from `template`
+/// ([`cohort_params`]) and its report is not stored.
+fn spawn_cohort(
+    net: &Net,
+    template: &SessionParams,
+    cohort: Cohort,
+) -> tokio::task::JoinHandle<Result<(SessionReport, Result<(), String>), TransportError>> {
+    let (c, t) = (net.coordinator.clone(), template.clone());
+    tokio::spawn(async move {
+        c.run_cohort_session(
+            &cohort,
+            |ids| cohort_params(&t, ids),
+            |_| Ok::<(), String>(()),
+            None,
+        )
+        .await
+    })
+}
+
 /// Cohorts: the session runs with whoever checked in by the deadline. 5 of 8 eligible clients
 /// check in; the cohort closes at its deadline with those 5, the parameters are built for
 /// exactly them (n = 5), and the sum is theirs. An ineligible id is refused at check-in.
@@ -739,18 +758,7 @@ async fn cohort_session_runs_with_whoever_checked_in() {
         max_clients: 7,
         checkin_timeout: Duration::from_millis(1500),
     };
-    let run = {
-        let (c, t) = (net.coordinator.clone(), template.clone());
-        tokio::spawn(async move {
-            c.run_cohort_session(
-                &cohort,
-                |ids| cohort_params(&t, ids),
-                |_| Ok::<(), String>(()),
-                None,
-            )
-            .await
-        })
-    };
+    let run = spawn_cohort(&net, &template, cohort);
     let members = [0usize, 2, 3, 5, 6];
     let who = members
         .iter()
@@ -798,18 +806,7 @@ async fn full_cohort_closes_early_and_later_clients_are_told_to_retry() {
         checkin_timeout: Duration::from_secs(60),
     };
     let t0 = std::time::Instant::now();
-    let run = {
-        let (c, t) = (net.coordinator.clone(), template.clone());
-        tokio::spawn(async move {
-            c.run_cohort_session(
-                &cohort,
-                |ids| cohort_params(&t, ids),
-                |_| Ok::<(), String>(()),
-                None,
-            )
-            .await
-        })
-    };
+    let run = spawn_cohort(&net, &template, cohort);
     let first: Vec<Who> = (0..4)
         .map(|index| Who {
             index,
@@ -836,18 +833,7 @@ async fn full_cohort_closes_early_and_later_clients_are_told_to_retry() {
         max_clients: 3,
         checkin_timeout: Duration::from_secs(60),
     };
-    let run = {
-        let (c, t) = (net.coordinator.clone(), template.clone());
-        tokio::spawn(async move {
-            c.run_cohort_session(
-                &cohort,
-                |ids| cohort_params(&t, ids),
-                |_| Ok::<(), String>(()),
-                None,
-            )
-            .await
-        })
-    };
+    let run = spawn_cohort(&net, &template, cohort);
     // Participants 1-3 fill it; 3 goes silent in round 2 so the session stays open.
     let fill = {
         let (net, t) = (net.clone(), template.clone());
@@ -894,18 +880,7 @@ async fn cohort_below_quorum_runs_no_session() {
         max_clients: 6,
         checkin_timeout: Duration::from_millis(1000),
     };
-    let run = {
-        let (c, t) = (net.coordinator.clone(), template.clone());
-        tokio::spawn(async move {
-            c.run_cohort_session(
-                &cohort,
-                |ids| cohort_params(&t, ids),
-                |_| Ok::<(), String>(()),
-                None,
-            )
-            .await
-        })
-    };
+    let run = spawn_cohort(&net, &template, cohort);
     let who = (0..2)
         .map(|index| Who {
             index,
