@@ -726,13 +726,16 @@ fn cohort_params(
     Ok(p)
 }
 
+/// What a background cohort session returns.
+type CohortRun = Result<(SessionReport, Result<(), String>), TransportError>;
+
 /// Runs a cohort session in the background; its parameters come from `template`
 /// ([`cohort_params`]) and its report is not stored.
 fn spawn_cohort(
     net: &Net,
     template: &SessionParams,
     cohort: Cohort,
-) -> tokio::task::JoinHandle<Result<(SessionReport, Result<(), String>), TransportError>> {
+) -> tokio::task::JoinHandle<CohortRun> {
     let (c, t) = (net.coordinator.clone(), template.clone());
     tokio::spawn(async move {
         c.run_cohort_session(
