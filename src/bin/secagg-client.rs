@@ -23,6 +23,11 @@
 //! that the task is over `--ldp-domains 8,4` and that the true tuple-level privacy loss of its
 //! report is at most `--ldp-max-epsilon` (default 4). Exit 0 when the coordinator counted it.
 //!
+//! Histogram tasks (spec `analytics.md`, "Histograms under SecAgg"): `--histogram-values 3,1
+//! --histogram-domains 8,4` inputs this tuple as a multi-hot vector with weight 1, after
+//! checking that the session sums histograms of that shape exactly (or, with DP, without
+//! clipping them); the coordinator's report carries the frequency estimates.
+//!
 //! Exit codes: 0 the sum includes this input (LDP: the report was counted); 10 excluded (a sum exists without it); 11 the
 //! session was aborted (no sum); 12 refused or cut off by the coordinator or the network
 //! (unauthorized, busy, shutdown, timeout, ...); 13 the parameters were refused by this
@@ -37,6 +42,7 @@ use chacha20::rand_core::SeedableRng;
 use chacha20::ChaCha20Rng;
 use clap::{Parser, ValueEnum};
 use getrandom::SysRng;
+use secagg::analytics::histogram::HistogramSpec;
 use secagg::crypto::sign::SigningKey;
 use secagg::ids::ParticipantId;
 use secagg::protocol::{ClientPolicy, Roster};
@@ -45,7 +51,8 @@ use secagg::transport::tls::{
     client_config_with_identity, client_endpoint, read_certs_pem, TlsIdentity,
 };
 use secagg::transport::{
-    participate, send_ldp_report, ClientOptions, ClientOutcome, LdpClientOptions, TransportError,
+    participate, participate_histogram, send_ldp_report, ClientOptions, ClientOutcome,
+    LdpClientOptions, TransportError,
 };
 use zeroize::Zeroizing;
 
@@ -112,6 +119,13 @@ struct Cli {
     /// LDP session: the domain sizes the values are for; a task over other domains is refused.
     #[arg(long, value_delimiter = ',')]
     ldp_domains: Option<Vec<u32>>,
+    /// Histogram task: this client's attribute values (comma-separated), input as a multi-hot
+    /// vector under secure aggregation.
+    #[arg(long, value_delimiter = ',', requires = "histogram_domains", conflicts_with_all = ["input", "ldp_values"])]
+    histogram_values: Option<Vec<u32>>,
+    /// Histogram task: the domain sizes; a session of another shape is refused.
+    #[arg(long, value_delimiter = ',')]
+    histogram_domains: Option<Vec<u32>>,
     /// LDP session: the largest true tuple-level privacy loss this client accepts.
     #[arg(long, default_value_t = 4.0)]
     ldp_max_epsilon: f64,
@@ -192,9 +206,24 @@ fn main() -> ExitCode {
     let (Some(cert), Some(id)) = (&cli.cert, cli.id) else {
         return usage("--cert and --id are required (see --help)");
     };
-    if cli.input.is_none() && cli.ldp_values.is_none() {
-        return usage("--input (or --ldp-values for an LDP session) is required (see --help)");
+    if cli.input.is_none() && cli.ldp_values.is_none() && cli.histogram_values.is_none() {
+        return usage(
+            "--input (or --ldp-values for an LDP session, --histogram-values for a histogram task) is required (see --help)",
+        );
     }
+    let histogram = match (&cli.histogram_values, &cli.histogram_domains) {
+        (Some(v), Some(k)) => {
+            let spec = match HistogramSpec::new(k) {
+                Ok(s) => s,
+                Err(e) => return usage(format!("--histogram-domains {k:?}: {e}")),
+            };
+            if let Err(e) = spec.input(v) {
+                return usage(format!("--histogram-values {v:?}: {e}"));
+            }
+            Some((spec, v.clone()))
+        }
+        _ => None,
+    };
     if let (Some(v), Some(k)) = (&cli.ldp_values, &cli.ldp_domains) {
         if v.len() != k.len() || v.iter().zip(k).any(|(v, k)| v >= k) {
             return usage(format!(
@@ -226,6 +255,10 @@ fn main() -> ExitCode {
     let Ok(len) = u32::try_from(values.len()) else {
         return usage("input longer than 2^32 - 1 values");
     };
+    // The policy's vector length: the histogram's cells for a histogram task.
+    let len = histogram
+        .as_ref()
+        .map_or(len, |(spec, _)| spec.vector_len());
     let token = match (&cli.token, &cli.token_file) {
         (Some(t), _) => Zeroizing::new(t.clone().into_bytes()),
         (None, Some(p)) => match std::fs::read_to_string(p) {
@@ -321,10 +354,17 @@ fn main() -> ExitCode {
             });
         }
         let identity = seed.as_deref().map(SigningKey::from_seed);
-        let r = participate(
-            &endpoint, cfg, &opts, identity, &values, cli.weight, &mut rng,
-        )
-        .await;
+        let r = match &histogram {
+            Some((spec, v)) => {
+                participate_histogram(&endpoint, cfg, &opts, identity, spec, v, &mut rng).await
+            }
+            None => {
+                participate(
+                    &endpoint, cfg, &opts, identity, &values, cli.weight, &mut rng,
+                )
+                .await
+            }
+        };
         // Let the close reach the coordinator before the process exits.
         let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
         r

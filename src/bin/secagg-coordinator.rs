@@ -47,6 +47,20 @@
 //! domains = [8, 16, 32, 64, 128]
 //! ```
 //!
+//! A histogram task (`deploy/coordinator-histogram.toml`; spec `analytics.md`, "Histograms
+//! under SecAgg"): every participant inputs one categorical tuple as a multi-hot vector under
+//! secure aggregation (`secagg-client --histogram-values`); the task fixes the vector length,
+//! clip, levels and weight, and the report gains a `histogram` member with the frequency
+//! estimates (exact, or noisy with `[session.dp]`):
+//!
+//! ```toml
+//! task = "histogram"
+//! [histogram]
+//! domains = [8, 4]
+//! [session]                                # as above, without vector_len/clip/levels
+//! clients = 100
+//! ```
+//!
 //! `corrupt` is the fraction of clients assumed to collude with the coordinator: it sets the
 //! session's corrupted-neighbour bound `c` (and, in the active model, the chooser's `t` with
 //! `2t > k + c`). Clients refuse sessions whose `c` is below what their own assumption gives.
@@ -56,6 +70,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use secagg::analytics::histogram::HistogramSpec;
 use secagg::analytics::wire::LdpSessionParams;
 use secagg::crypto::prg::MaskPrg;
 use secagg::ids::ParticipantId;
@@ -155,6 +170,17 @@ struct Config {
     task: TaskKind,
     session: Option<SessionConfig>,
     ldp: Option<LdpConfig>,
+    /// Histogram task: the attributes' domain sizes (the SecAgg settings come from
+    /// `[session]`, whose vector length, clip and levels the task fixes).
+    histogram: Option<HistogramConfig>,
+}
+
+/// `[histogram]`: the shape of the histogram every client contributes one tuple to.
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct HistogramConfig {
+    /// Domain size of each attribute (client values are in `[0, k)`).
+    domains: Vec<u32>,
 }
 
 /// The kind of task the coordinator runs.
@@ -167,6 +193,10 @@ enum TaskKind {
     /// Local differential privacy: one randomised report per client, frequency estimates
     /// (`[ldp]`; spec `analytics.md`).
     Ldp,
+    /// Histograms under secure aggregation: each client inputs the multi-hot vector of one
+    /// tuple, the report carries exact (or, with `[session.dp]`, noisy) frequency estimates
+    /// (`[histogram]` and `[session]`; spec `analytics.md`, "Histograms under SecAgg").
+    Histogram,
 }
 
 /// An LDP task: who reports, until when, and the protocol.
@@ -275,7 +305,9 @@ struct TlsConfig {
 struct SessionConfig {
     #[serde(default = "default_clients")]
     clients: u16,
-    vector_len: u32,
+    /// Required for `task = "secagg"`; a histogram task sets it to the number of cells.
+    #[serde(default)]
+    vector_len: Option<u32>,
     #[serde(default)]
     graph: GraphKind,
     degree: Option<u16>,
@@ -286,10 +318,12 @@ struct SessionConfig {
     corrupt: f64,
     #[serde(default = "default_bits")]
     bits: u32,
-    #[serde(default = "default_clip")]
-    clip: f64,
-    #[serde(default = "default_levels")]
-    levels: u64,
+    /// Coordinate clip (default 1).
+    #[serde(default)]
+    clip: Option<f64>,
+    /// Quantization levels (default 2^16; a histogram task: 3).
+    #[serde(default)]
+    levels: Option<u64>,
     #[serde(default = "one")]
     max_weight: u32,
     #[serde(default = "default_timeouts")]
@@ -330,8 +364,9 @@ struct DpSettings {
     #[serde(default)]
     mechanism: DpMechanism,
     /// L2 clip of each client's vector (the session's `clip` bounds coordinates without DP).
-    #[serde(default = "default_dp_clip")]
-    l2_clip: f64,
+    /// Default 1; a histogram task: `sqrt(attributes)`, the norm of a multi-hot vector.
+    #[serde(default)]
+    l2_clip: Option<f64>,
     /// Sessions the guarantee must cover (composition).
     #[serde(default = "one")]
     rounds: u32,
@@ -369,18 +404,14 @@ fn default_corrupt() -> f64 {
 fn default_bits() -> u32 {
     32
 }
-fn default_clip() -> f64 {
-    1.0
-}
-fn default_levels() -> u64 {
-    1 << 16
-}
+const DEFAULT_CLIP: f64 = 1.0;
+const DEFAULT_LEVELS: u64 = 1 << 16;
+/// A histogram task's levels: 3 points over [-1, 1], so 0 and 1 are quantized exactly.
+const HISTOGRAM_LEVELS: u64 = 3;
 fn default_timeouts() -> [u32; 5] {
     [30_000; 5]
 }
-fn default_dp_clip() -> f64 {
-    1.0
-}
+const DEFAULT_DP_CLIP: f64 = 1.0;
 fn default_max_wrap() -> f64 {
     1e-9
 }
@@ -559,8 +590,10 @@ fn calibrate_dp(
         },
         epsilon: d.epsilon,
         delta,
-        clip: d.l2_clip,
-        dim: c.vector_len,
+        clip: d.l2_clip.unwrap_or(DEFAULT_DP_CLIP),
+        dim: c
+            .vector_len
+            .ok_or("[session].vector_len is required for task \"secagg\"")?,
         bits,
         min_clients: (u64::from(threshold) + 1)
             .saturating_sub(u64::from(max_corrupt))
@@ -633,8 +666,17 @@ fn params(
     let p = SessionParams {
         // With DP the masked vector is the rotation's padded length, and the quantizer is
         // unused (`levels` only has to be valid).
-        vector_len: dp.as_ref().map_or(c.vector_len, |d| d.padded_dim() as u32),
-        levels: if dp.is_some() { 2 } else { c.levels },
+        vector_len: match &dp {
+            Some(d) => d.padded_dim() as u32,
+            None => c
+                .vector_len
+                .ok_or("[session].vector_len is required for task \"secagg\"")?,
+        },
+        levels: if dp.is_some() {
+            2
+        } else {
+            c.levels.unwrap_or(DEFAULT_LEVELS)
+        },
         dp,
         nonce,
         participants,
@@ -644,7 +686,7 @@ fn params(
         threshold,
         max_corrupt_neighbours,
         bits: Bits::new(c.bits).map_err(|e| e.to_string())?,
-        clip: c.clip,
+        clip: c.clip.unwrap_or(DEFAULT_CLIP),
         max_weight: c.max_weight,
         round_timeout_ms: c.round_timeout_ms,
         mask_prg: MaskPrg::from_name(&c.mask_prg)
@@ -754,7 +796,25 @@ fn load_config(o: &Overrides) -> Result<Config, String> {
     match (cfg.task, &cfg.session, &cfg.ldp) {
         (TaskKind::Secagg, None, _) => return Err("task \"secagg\" needs a [session] table".into()),
         (TaskKind::Ldp, _, None) => return Err("task \"ldp\" needs an [ldp] table".into()),
+        (TaskKind::Histogram, None, _) => {
+            return Err("task \"histogram\" needs a [session] table".into())
+        }
         _ => {}
+    }
+    if cfg.task == TaskKind::Histogram {
+        let spec = histogram_spec(&cfg)?;
+        if let Some(s) = cfg.session.as_mut() {
+            fit_to_histogram(s, &spec)?;
+        }
+    } else if cfg.histogram.is_some() {
+        return Err("a [histogram] table needs task = \"histogram\"".into());
+    }
+    if cfg.task == TaskKind::Secagg {
+        if let Some(s) = &cfg.session {
+            if s.vector_len.is_none() {
+                return Err("[session].vector_len is required for task \"secagg\"".into());
+            }
+        }
     }
     if let Some(s) = &cfg.session {
         if s.round_timeout_ms.contains(&0) {
@@ -762,6 +822,67 @@ fn load_config(o: &Overrides) -> Result<Config, String> {
         }
     }
     Ok(cfg)
+}
+
+/// The histogram task's shape (`[histogram].domains`).
+fn histogram_spec(cfg: &Config) -> Result<HistogramSpec, String> {
+    let h = cfg
+        .histogram
+        .as_ref()
+        .ok_or("task \"histogram\" needs a [histogram] table with domains")?;
+    HistogramSpec::new(&h.domains).map_err(|e| format!("[histogram]: {e}"))
+}
+
+/// Fixes the `[session]` settings a histogram task determines (vector length `Σ k_i`, clip 1,
+/// 3 levels, weight 1; with DP an L2 clip of `sqrt(attributes)`) and refuses settings that
+/// would not sum histograms exactly (or, with DP, would clip a multi-hot vector).
+fn fit_to_histogram(s: &mut SessionConfig, spec: &HistogramSpec) -> Result<(), String> {
+    let cells = spec.vector_len();
+    match s.vector_len {
+        Some(l) if l != cells => {
+            return Err(format!(
+                "[session].vector_len = {l}, but the histogram has {cells} cells (leave it out)"
+            ))
+        }
+        _ => s.vector_len = Some(cells),
+    }
+    match s.clip {
+        Some(c) if c != 1.0 => {
+            return Err(format!(
+                "[session].clip = {c}: a histogram task needs clip 1 (leave it out)"
+            ))
+        }
+        _ => s.clip = Some(1.0),
+    }
+    match s.levels {
+        Some(q) if q % 2 == 0 => {
+            return Err(format!(
+                "[session].levels = {q}: a histogram task needs an odd number of levels so 0 and 1 are exact"
+            ))
+        }
+        None => s.levels = Some(HISTOGRAM_LEVELS),
+        Some(_) => {}
+    }
+    if s.max_weight != 1 {
+        return Err(format!(
+            "[session].max_weight = {}: every histogram input has weight 1",
+            s.max_weight
+        ));
+    }
+    if let Some(dp) = s.dp.as_mut() {
+        let norm = spec.input_norm();
+        match dp.l2_clip {
+            Some(c) if c < norm => {
+                return Err(format!(
+                    "[session.dp].l2_clip = {c} is below sqrt({}) = {norm:.4}, the norm of every histogram input",
+                    spec.domains().len()
+                ))
+            }
+            None => dp.l2_clip = Some(norm),
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// Where dev mode keeps its certificate's private key: beside the certificate.
@@ -861,6 +982,12 @@ fn prepare(cfg: &Config) -> Result<Prepared, String> {
         }
         (_, _, Some(session)) => {
             let (p, c) = secagg_first(session, roster.as_deref(), open)?;
+            if cfg.task == TaskKind::Histogram {
+                // The task fixed the settings; this checks the parameters built from them.
+                histogram_spec(cfg)?
+                    .check_params(&p)
+                    .map_err(|e| format!("histogram task: {e}"))?;
+            }
             (First::Secagg(p), c)
         }
         _ => return Err("no [session] or [ldp] table".into()),
@@ -923,6 +1050,7 @@ fn prepare(cfg: &Config) -> Result<Prepared, String> {
 }
 
 fn print_summary(path: &std::path::Path, cfg: &Config, p: &Prepared) {
+    println!("{}: OK", path.display());
     let f = match &p.first {
         First::Secagg(f) => f,
         First::Ldp(l, ids) => {
@@ -956,7 +1084,6 @@ fn print_summary(path: &std::path::Path, cfg: &Config, p: &Prepared) {
             return;
         }
     };
-    println!("{}: OK", path.display());
     println!("  listen          {}", cfg.listen);
     println!(
         "  tls             {}",
@@ -1022,9 +1149,21 @@ fn print_summary(path: &std::path::Path, cfg: &Config, p: &Prepared) {
             d.epsilon,
             d.rounds,
             dp.mechanism(),
-            d.l2_clip,
+            d.l2_clip.unwrap_or(DEFAULT_DP_CLIP),
             dp.scale(),
             dp.padded_dim()
+        );
+    }
+    if let Some(h) = cfg
+        .histogram
+        .as_ref()
+        .filter(|_| cfg.task == TaskKind::Histogram)
+    {
+        println!(
+            "  histogram       domains {:?}: each client inputs one tuple as a multi-hot vector of {} cells; {} estimates in the report",
+            h.domains,
+            h.domains.iter().map(|&k| u64::from(k)).sum::<u64>(),
+            if f.dp.is_some() { "noisy (distributed DP)" } else { "exact" }
         );
     }
     println!(
@@ -1088,17 +1227,56 @@ fn authenticator(cfg: &Config) -> Result<Auth, String> {
 /// told the session aborted (code 5) and the process fails.
 fn committer(
     result_dir: Option<PathBuf>,
+    histogram: Option<Arc<HistogramTask>>,
 ) -> impl FnOnce(&secagg::transport::coordinator::SessionReport) -> std::io::Result<()> + Send + 'static
 {
-    move |report| match &result_dir {
-        Some(dir) => result_file::write_report(dir, report).map(|path| {
-            info!(path = %path.display(), "session report written");
-        }),
-        None => {
-            let stdout = std::io::stdout();
-            let mut w = std::io::BufWriter::new(stdout.lock());
-            result_file::write_json(&mut w, report).and_then(|()| std::io::Write::flush(&mut w))
+    move |report| {
+        let member = histogram.map(|h| ("histogram", h.report_member(report)));
+        match &result_dir {
+            Some(dir) => result_file::write_report_with(dir, report, member).map(|path| {
+                info!(path = %path.display(), "session report written");
+            }),
+            None => {
+                let stdout = std::io::stdout();
+                let mut w = std::io::BufWriter::new(stdout.lock());
+                result_file::write_json_with(&mut w, report, member)
+                    .and_then(|()| std::io::Write::flush(&mut w))
+            }
         }
+    }
+}
+
+/// A histogram task's report member: the shape and the frequency estimates of the sum.
+struct HistogramTask {
+    spec: HistogramSpec,
+    /// `[session.dp].delta` if set (else the calibration's default for the session's n).
+    delta: Option<f64>,
+}
+
+impl HistogramTask {
+    fn report_member(
+        &self,
+        report: &secagg::transport::coordinator::SessionReport,
+    ) -> serde_json::Value {
+        let estimates = report.result.as_ref().ok().and_then(|o| {
+            let n = report.params.n() as f64;
+            let delta = self.delta.unwrap_or_else(|| (1e-6f64).min(1.0 / (n * n)));
+            match self.spec.estimates(
+                &report.params,
+                &o.dequantized_sum,
+                o.included.len() as u64,
+                delta,
+            ) {
+                Ok(e) => Some(e.to_json()),
+                Err(e) => {
+                    // Cannot happen for parameters the task built; logged, not fatal: the
+                    // sum itself is in the report.
+                    error!("histogram estimates: {e}");
+                    None
+                }
+            }
+        });
+        serde_json::json!({"domains": self.spec.domains(), "estimates": estimates})
     }
 }
 
@@ -1248,6 +1426,23 @@ async fn serve(cfg: Config, prepared: Prepared) -> i32 {
     ));
     let mut running = tokio::task::JoinSet::new();
     let session_cfg = cfg.session.clone().map(Arc::new);
+    let histogram = match cfg.task {
+        TaskKind::Histogram => match histogram_spec(&cfg) {
+            Ok(spec) => Some(Arc::new(HistogramTask {
+                spec,
+                delta: cfg
+                    .session
+                    .as_ref()
+                    .and_then(|s| s.dp.as_ref())
+                    .and_then(|d| d.delta),
+            })),
+            Err(e) => {
+                error!("{e}");
+                return 2;
+            }
+        },
+        _ => None,
+    };
     for s in 0..cfg.sessions {
         if coordinator.is_draining() {
             break;
@@ -1328,7 +1523,7 @@ async fn serve(cfg: Config, prepared: Prepared) -> i32 {
                 }
             }
         };
-        let commit = committer(cfg.result_dir.clone());
+        let commit = committer(cfg.result_dir.clone(), histogram.clone());
         let ran = match (fixed, &cohort) {
             (Some(p), _) => coordinator.run_session_committed(p, commit).await,
             (None, Some(c)) if concurrent => {

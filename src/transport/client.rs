@@ -140,10 +140,84 @@ pub async fn participate<R>(
 where
     R: rand_core::CryptoRng + ?Sized,
 {
+    let (conn, send, recv, params) = connect_retrying(endpoint, config, opts, rng).await?;
+    let result = run(send, recv, params, opts, identity, input, weight, rng).await;
+    finish(conn, opts.id, result)
+}
+
+/// Takes part in a histogram task (spec `analytics.md`, "Histograms under SecAgg"): connects as
+/// [`participate`] does, checks that the session sums histograms of `spec`'s shape faithfully
+/// ([`HistogramSpec::check_params`]: vector length, clip and levels that quantize 0 and 1
+/// exactly, weight 1, or a DP clip covering a multi-hot vector) and only then inputs the
+/// multi-hot vector of `values` with weight 1. A session that does not fit is refused with
+/// [`TransportError::Policy`] before any key is generated.
+///
+/// [`HistogramSpec::check_params`]: crate::analytics::histogram::HistogramSpec::check_params
+pub async fn participate_histogram<R>(
+    endpoint: &quinn::Endpoint,
+    config: quinn::ClientConfig,
+    opts: &ClientOptions,
+    identity: Option<SigningKey>,
+    spec: &crate::analytics::histogram::HistogramSpec,
+    values: &[u32],
+    rng: &mut R,
+) -> Result<ClientOutcome, TransportError>
+where
+    R: rand_core::CryptoRng + ?Sized,
+{
+    // The values are checked before connecting: a bad value is the caller's error, not the
+    // session's.
+    let input = spec
+        .input(values)
+        .map_err(|e| TransportError::Config(e.to_string()))?;
+    let (conn, send, recv, params) = connect_retrying(endpoint, config, opts, rng).await?;
+    let result = match spec.check_params(&params) {
+        Ok(()) => run(send, recv, params, opts, identity, &input, 1, rng).await,
+        Err(e) => Err(TransportError::Policy(e.to_string())),
+    };
+    finish(conn, opts.id, result)
+}
+
+/// Logs the connection's statistics and closes it with the code the result calls for.
+fn finish(
+    conn: quinn::Connection,
+    id: ParticipantId,
+    result: Result<ClientOutcome, TransportError>,
+) -> Result<ClientOutcome, TransportError> {
+    let stats = conn.stats();
+    tracing::debug!(
+        participant = %id,
+        rtt_ms = conn.rtt().as_millis() as u64,
+        lost = stats.path.lost_packets,
+        sent = stats.path.sent_packets,
+        "client connection done"
+    );
+    conn.close(close_code(&result).varint(), b"");
+    result
+}
+
+/// [`connect`], retried as `opts.retry` says while the refusal is one a client may retry.
+async fn connect_retrying<R>(
+    endpoint: &quinn::Endpoint,
+    config: quinn::ClientConfig,
+    opts: &ClientOptions,
+    rng: &mut R,
+) -> Result<
+    (
+        quinn::Connection,
+        quinn::SendStream,
+        quinn::RecvStream,
+        crate::protocol::SessionParams,
+    ),
+    TransportError,
+>
+where
+    R: rand_core::CryptoRng + ?Sized,
+{
     let mut attempt = 0u32;
-    let (conn, send, recv, params) = loop {
+    loop {
         match connect(endpoint, config.clone(), opts).await {
-            Ok(c) => break c,
+            Ok(c) => return Ok(c),
             Err(e) if retryable(&e) && attempt < opts.retry.attempts => {
                 attempt += 1;
                 let bound = opts.retry.bound(attempt).as_millis() as u64;
@@ -157,18 +231,7 @@ where
             }
             Err(e) => return Err(e),
         }
-    };
-    let result = run(send, recv, params, opts, identity, input, weight, rng).await;
-    let stats = conn.stats();
-    tracing::debug!(
-        participant = %opts.id,
-        rtt_ms = conn.rtt().as_millis() as u64,
-        lost = stats.path.lost_packets,
-        sent = stats.path.sent_packets,
-        "client connection done"
-    );
-    conn.close(close_code(&result).varint(), b"");
-    result
+    }
 }
 
 fn close_code(result: &Result<ClientOutcome, TransportError>) -> CloseCode {

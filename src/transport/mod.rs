@@ -24,7 +24,7 @@ pub mod result_file;
 pub mod tls;
 
 pub use auth::{AuthError, Authenticator, Claim};
-pub use client::{participate, ClientOptions, ClientOutcome, Retry};
+pub use client::{participate, participate_histogram, ClientOptions, ClientOutcome, Retry};
 pub use coordinator::{Cohort, Coordinator, CoordinatorOptions, SessionReport};
 pub use frame::{CloseCode, TransportError};
 pub use ldp::{send_ldp_report, LdpClientOptions, LdpReceipt, LdpSessionReport};

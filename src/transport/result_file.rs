@@ -31,7 +31,11 @@
 //!   "traffic": {"bytes_in": n, "bytes_out": n, "connections": n, "refused_connections": n,
 //!               "rejected_messages": n},
 //!   "result": null | {"included": [ids], "weight_sum": n, "sum": [integers mod 2^bits],
-//!                     "dequantized_sum": [floats], "weighted_mean": [floats]}
+//!                     "dequantized_sum": [floats], "weighted_mean": [floats]},
+//!   "histogram": (histogram tasks only) {"domains": [k_1, ..],
+//!                "estimates": null (aborted) | the "result" object of the LDP schema below:
+//!                {"method": "SecAgg" | "SecAgg+DDP", "n": clients, "privacy": {..},
+//!                 "attributes": [{"reports", "estimate", "norm_sub", "std_err"}]}}
 //! }
 //! ```
 //!
@@ -88,6 +92,16 @@ fn write_floats(w: &mut impl Write, v: &[f64]) -> io::Result<()> {
 
 /// Streams the report as JSON (schema [`SCHEMA`]) into `w`.
 pub fn write_json(w: &mut impl Write, r: &SessionReport) -> io::Result<()> {
+    write_json_with(w, r, None)
+}
+
+/// [`write_json`] with the task's own member, e.g. `("histogram", ..)` for a histogram task:
+/// added beside the standard members (a new member keeps the schema version).
+pub fn write_json_with(
+    w: &mut impl Write,
+    r: &SessionReport,
+    task_member: Option<(&str, serde_json::Value)>,
+) -> io::Result<()> {
     let p = &r.params;
     let (graph, degree) = match p.graph {
         Graph::Complete => ("complete", p.degree()),
@@ -159,6 +173,10 @@ pub fn write_json(w: &mut impl Write, r: &SessionReport) -> io::Result<()> {
             "rejected_messages": r.rejected,
         },
     });
+    let mut head = head;
+    if let (Some((name, value)), Some(obj)) = (task_member, head.as_object_mut()) {
+        obj.insert(name.to_string(), value);
+    }
     // Everything but the result through serde_json (small), then the result streamed: the
     // vectors are L long and must not be copied into a JSON tree.
     let mut head = serde_json::to_vec(&head)?;
@@ -195,8 +213,17 @@ pub fn write_json(w: &mut impl Write, r: &SessionReport) -> io::Result<()> {
 /// Writes the report durably to `<dir>/<session id>.json` (see the module documentation) and
 /// returns the path.
 pub fn write_report(dir: &Path, r: &SessionReport) -> io::Result<PathBuf> {
+    write_report_with(dir, r, None)
+}
+
+/// [`write_report`] with the task's own member (see [`write_json_with`]).
+pub fn write_report_with(
+    dir: &Path,
+    r: &SessionReport,
+    task_member: Option<(&str, serde_json::Value)>,
+) -> io::Result<PathBuf> {
     write_durably(dir, &format!("{}.json", hex(&r.session_id.0)), |w| {
-        write_json(w, r)
+        write_json_with(w, r, task_member)
     })
 }
 
