@@ -17,19 +17,32 @@ fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
-/// The LDP sample configuration validates and prints the true privacy loss.
-#[test]
-fn ldp_sample_config_validates() {
-    let d = temp_dir("sample");
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/coordinator-ldp.toml");
+/// `secagg-coordinator validate` on a sample configuration in `deploy/`: must succeed; its
+/// standard output.
+fn validate_sample(name: &str) -> String {
+    let d = temp_dir(name);
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy")
+        .join(name);
     let out = Command::new(BIN)
         .args(["validate", "--config"])
         .arg(&sample)
         .env("SECAGG_RESULT_DIR", d.join("results"))
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The LDP sample configuration validates and prints the true privacy loss.
+#[test]
+fn ldp_sample_config_validates() {
+    let stdout = validate_sample("coordinator-ldp.toml");
     assert!(stdout.contains("RS+FD[ADP] at epsilon 1"), "{stdout}");
     // ln(5 (e - 1) + 1) = 2.2609.
     assert!(stdout.contains("tuple-level loss 2.2609"), "{stdout}");
@@ -92,6 +105,16 @@ fn bad_ldp_tasks_are_refused_before_binding() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs an [ldp] table"));
 }
 
+/// The one result file in `<d>/results`, parsed.
+fn the_result(d: &Path) -> serde_json::Value {
+    let results: Vec<_> = std::fs::read_dir(d.join("results"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(results.len(), 1, "{results:?}");
+    serde_json::from_slice(&std::fs::read(&results[0]).unwrap()).unwrap()
+}
+
 fn start(cfg: &Path) -> (std::process::Child, SocketAddr) {
     let mut child = Command::new(BIN)
         .args(["serve", "--config"])
@@ -149,13 +172,7 @@ fn coordinator_and_clients_run_an_ldp_task() {
     }
     let status = coordinator.wait().unwrap();
     assert_eq!(status.code(), Some(0));
-    let results: Vec<_> = std::fs::read_dir(d.join("results"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(results.len(), 1, "{results:?}");
-    let v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&results[0]).unwrap()).unwrap();
+    let v = the_result(&d);
     assert_eq!(v["schema"], "secagg-ldp-result/1");
     assert_eq!(v["status"], "complete");
     assert_eq!(v["traffic"]["accepted_reports"], 8);
@@ -191,23 +208,29 @@ fn coordinator_and_clients_run_an_ldp_task() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("do not fit"));
 }
 
+/// `secagg-client --histogram-values` against the coordinator at `addr` (certificate in `d`).
+fn histogram_client(
+    addr: SocketAddr,
+    d: &Path,
+    id: u16,
+    values: &str,
+    domains: &str,
+) -> std::process::Child {
+    Command::new(CLIENT)
+        .args(["--server", &format!("localhost:{}", addr.port())])
+        .arg("--cert")
+        .arg(d.join("cert.pem"))
+        .args(["--id", &id.to_string(), "--histogram-values", values])
+        .args(["--histogram-domains", domains, "--min-clients", "2"])
+        .args(["--timeout-s", "20"])
+        .spawn()
+        .unwrap()
+}
+
 /// The histogram sample configuration validates and prints the task's shape.
 #[test]
 fn histogram_sample_config_validates() {
-    let d = temp_dir("hsample");
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/coordinator-histogram.toml");
-    let out = Command::new(BIN)
-        .args(["validate", "--config"])
-        .arg(&sample)
-        .env("SECAGG_RESULT_DIR", d.join("results"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = validate_sample("coordinator-histogram.toml");
     assert!(stdout.contains("domains [8, 4]"), "{stdout}");
     assert!(stdout.contains("12 cells"), "{stdout}");
     assert!(stdout.contains("exact estimates"), "{stdout}");
@@ -306,17 +329,8 @@ fn coordinator_and_clients_run_a_histogram_task() {
     )
     .unwrap();
     let (mut coordinator, addr) = start(&cfg);
-    let client = |id: u16, values: &str, domains: &str| {
-        Command::new(CLIENT)
-            .args(["--server", &format!("localhost:{}", addr.port())])
-            .arg("--cert")
-            .arg(d.join("cert.pem"))
-            .args(["--id", &id.to_string(), "--histogram-values", values])
-            .args(["--histogram-domains", domains, "--min-clients", "2"])
-            .args(["--timeout-s", "20"])
-            .spawn()
-            .unwrap()
-    };
+    let client =
+        |id: u16, values: &str, domains: &str| histogram_client(addr, &d, id, values, domains);
     let tuples: Vec<(u32, u32)> = (1..=6u32).map(|i| (i % 4, (i * i) % 3)).collect();
     let refusing = client(7, "0,0", "4,4");
     let kids: Vec<_> = tuples
@@ -329,13 +343,7 @@ fn coordinator_and_clients_run_a_histogram_task() {
     }
     assert_eq!(refusing.wait_with_output().unwrap().status.code(), Some(13));
     assert_eq!(coordinator.wait().unwrap().code(), Some(0));
-    let results: Vec<_> = std::fs::read_dir(d.join("results"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(results.len(), 1, "{results:?}");
-    let v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&results[0]).unwrap()).unwrap();
+    let v = the_result(&d);
     assert_eq!(v["schema"], "secagg-result/1");
     assert_eq!(v["status"], "complete");
     assert_eq!(v["parameters"]["vector_len"], 7);
@@ -403,30 +411,13 @@ fn histogram_task_with_distributed_dp() {
     let kids: Vec<_> = tuples
         .iter()
         .zip(1u16..)
-        .map(|(&(a, b), id)| {
-            Command::new(CLIENT)
-                .args(["--server", &format!("localhost:{}", addr.port())])
-                .arg("--cert")
-                .arg(d.join("cert.pem"))
-                .args(["--id", &id.to_string()])
-                .args(["--histogram-values", &format!("{a},{b}")])
-                .args(["--histogram-domains", "5,2", "--min-clients", "2"])
-                .args(["--timeout-s", "20"])
-                .spawn()
-                .unwrap()
-        })
+        .map(|(&(a, b), id)| histogram_client(addr, &d, id, &format!("{a},{b}"), "5,2"))
         .collect();
     for mut k in kids {
         assert_eq!(k.wait().unwrap().code(), Some(0));
     }
     assert_eq!(coordinator.wait().unwrap().code(), Some(0));
-    let path = std::fs::read_dir(d.join("results"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let v = the_result(&d);
     assert_eq!(v["status"], "complete");
     assert!(!v["parameters"]["dp"].is_null());
     let est = &v["histogram"]["estimates"];

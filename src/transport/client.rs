@@ -196,21 +196,21 @@ fn finish(
     result
 }
 
+/// A connection that got into a session: its stream and the session's parameters.
+type Joined = (
+    quinn::Connection,
+    quinn::SendStream,
+    quinn::RecvStream,
+    crate::protocol::SessionParams,
+);
+
 /// [`connect`], retried as `opts.retry` says while the refusal is one a client may retry.
 async fn connect_retrying<R>(
     endpoint: &quinn::Endpoint,
     config: quinn::ClientConfig,
     opts: &ClientOptions,
     rng: &mut R,
-) -> Result<
-    (
-        quinn::Connection,
-        quinn::SendStream,
-        quinn::RecvStream,
-        crate::protocol::SessionParams,
-    ),
-    TransportError,
->
+) -> Result<Joined, TransportError>
 where
     R: rand_core::CryptoRng + ?Sized,
 {
@@ -255,15 +255,7 @@ async fn connect(
     endpoint: &quinn::Endpoint,
     config: quinn::ClientConfig,
     opts: &ClientOptions,
-) -> Result<
-    (
-        quinn::Connection,
-        quinn::SendStream,
-        quinn::RecvStream,
-        crate::protocol::SessionParams,
-    ),
-    TransportError,
-> {
+) -> Result<Joined, TransportError> {
     let connecting = endpoint
         .connect_with(config, opts.server, &opts.server_name)
         .map_err(|e| TransportError::Connect(e.to_string()))?;
