@@ -158,6 +158,23 @@ enum Event {
 /// Runs a step of the sans-IO server that may take long (the unmasking regenerates every
 /// mask) without stalling the runtime's other tasks: on a multi-threaded runtime the worker
 /// hands its queued tasks (the connections' readers and writers) to other threads first.
+/// Completes when a drain's grace period is over: never if the coordinator does not drain.
+pub(super) async fn grace_over(
+    drain: &mut tokio::sync::watch::Receiver<Option<tokio::time::Instant>>,
+) {
+    loop {
+        let at = *drain.borrow_and_update();
+        match at {
+            Some(at) => return tokio::time::sleep_until(at).await,
+            None => {
+                if drain.changed().await.is_err() {
+                    std::future::pending::<()>().await
+                }
+            }
+        }
+    }
+}
+
 fn off_io<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
@@ -525,19 +542,7 @@ impl Coordinator {
                         None => std::future::pending::<()>().await,
                     }
                 } => off_io(|| server.handle_timeout(now_ms())),
-                _ = async {
-                    loop {
-                        let at = *drain.borrow_and_update();
-                        match at {
-                            Some(at) => return tokio::time::sleep_until(at).await,
-                            None => {
-                                if drain.changed().await.is_err() {
-                                    std::future::pending::<()>().await
-                                }
-                            }
-                        }
-                    }
-                } => {
+                _ = grace_over(&mut drain) => {
                     warn!(session = ?session_id, round = ?server.round(), "grace period over: aborting the session");
                     off_io(|| server.shut_down());
                 }

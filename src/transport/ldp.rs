@@ -196,19 +196,7 @@ impl Coordinator {
                     info!(accepted, n, "LDP session deadline");
                     break;
                 }
-                _ = async {
-                    loop {
-                        let at = *drain.borrow_and_update();
-                        match at {
-                            Some(at) => return tokio::time::sleep_until(at).await,
-                            None => {
-                                if drain.changed().await.is_err() {
-                                    std::future::pending::<()>().await
-                                }
-                            }
-                        }
-                    }
-                } => {
+                _ = super::coordinator::grace_over(&mut drain) => {
                     warn!(accepted, "grace period over: closing the LDP session");
                     break;
                 }
