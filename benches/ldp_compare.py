@@ -2,7 +2,7 @@
 """Runs the Rust LDP speed example and the NumPy reference in one invocation, on the same
 machine and workloads, and prints one markdown table (issue 14, section 3).
 
-    .venv/bin/python benches/ldp_compare.py [--n 100000] [--reps 3] [--rng chacha12]
+    .venv/bin/python benches/ldp_compare.py [--n 100000] [--reps 3] [--rng chacha12] [--rust-bin PATH]
 
 (needs numpy: `python3 -m venv .venv && .venv/bin/pip install numpy`). Times are CPU seconds of
 one thread (Rust: CLOCK_THREAD_CPUTIME_ID; NumPy: time.thread_time()), the smallest of --reps
@@ -29,10 +29,16 @@ def main():
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--rng", default="aes", help="aes (SamplingRng) | chacha12 | chacha8 | chacha20")
+    ap.add_argument("--rust-bin", default="",
+                    help="an already built ldp_speed binary (e.g. an older commit's, for a before/after "
+                         "table in one run); default: build and run this tree's")
     a = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "-q", "--example", "ldp_speed"], check=True, cwd=ROOT)
+    exe = a.rust_bin
+    if not exe:
+        subprocess.run(["cargo", "build", "--release", "-q", "--example", "ldp_speed"], check=True, cwd=ROOT)
+        exe = os.path.join(ROOT, "target/release/examples/ldp_speed")
     load0 = os.getloadavg()
-    rust = lines([os.path.join(ROOT, "target/release/examples/ldp_speed"), "--n", str(a.n),
+    rust = lines([exe, "--n", str(a.n),
                   "--reps", str(a.reps), "--rng", a.rng])
     numpy = lines([sys.executable, os.path.join(HERE, "ldp_numpy.py"), "--n", str(a.n),
                    "--reps", str(a.reps), "--check"])
@@ -47,7 +53,7 @@ def main():
     print(f"eps = 1 everywhere; n = {a.n} users (BLH/OLH: n/5, their servers are O(n k)); "
           f"Zipf(1.1) data; CPU seconds, one thread, best of {a.reps}\n")
     rt = {(r["oracle"], r["k"], r["side"], r["api"]): r for r in rust if "oracle" in r}
-    print("| oracle | k | n | side | NumPy s | Rust batch s | Rust per-report s | speed-up batch | speed-up per-report | per-report / batch |")
+    print("| oracle | k | n | side | NumPy ms | Rust batch ms | Rust per-report ms | speed-up batch | speed-up per-report | per-report / batch |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in numpy:
         key = (r["oracle"], r["k"], r["side"])
@@ -56,7 +62,7 @@ def main():
         if not (b and p):
             continue
         nt, bt, pt = r["cpu_s"], b["cpu_s"], p["cpu_s"]
-        print(f"| {r['oracle']} | {r['k']} | {r['n']} | {r['side']} | {nt:.4f} | {bt:.4f} | {pt:.4f} "
+        print(f"| {r['oracle']} | {r['k']} | {r['n']} | {r['side']} | {nt * 1e3:.3f} | {bt * 1e3:.3f} | {pt * 1e3:.3f} "
               f"| {nt / bt:.1f}x | {nt / pt:.1f}x | {pt / bt:.2f} |")
 
 

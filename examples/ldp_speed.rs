@@ -10,6 +10,13 @@
 //! `cpu_s` is the smallest of `--reps` runs of on-CPU seconds of this thread
 //! (`CLOCK_THREAD_CPUTIME_ID`, so time the scheduler gives to other processes is not counted).
 //! Data: Zipf(1.1) values. Local-hashing servers are `O(n·k)`, so BLH and OLH use `n/5` users.
+//!
+//! APIs: `batch` is `randomize_batch` / `Aggregator::add_all` for the oracles and
+//! `randomize_columns` / `accumulate_columns` for the multidimensional protocols. `per-report`
+//! is `randomize` / `Aggregator::add` one report at a time for the oracles; for the
+//! multidimensional protocols it is `randomize_into` a reused report on the client and
+//! `accumulate_bytes` of each encoded report on the server (the coordinator's path), neither of
+//! which allocates.
 
 use std::hint::black_box;
 
@@ -102,14 +109,21 @@ fn multi<P: MultidimProtocol, R: CryptoRng>(p: &P, n: usize, reps: usize, rng: &
     let name = p.name();
     let t = time(reps, || p.randomize_columns(&rows, rng).expect("valid"));
     emit(&name, "client", "batch", n, &k, eps, t);
+    // per-report client: one report at a time into a reused report (no allocation); like the
+    // batch client, it does not encode
     let t = time(reps, || {
-        let mut out = Vec::with_capacity(n);
+        let mut report = p.randomize(&rows[..dom.len()], rng).expect("valid");
         for t in rows.chunks(dom.len()) {
-            out.push(p.randomize(t, rng).expect("valid"));
+            p.randomize_into(t, rng, &mut report).expect("valid");
+            black_box(&report);
         }
-        out
+        report
     });
     emit(&name, "client", "per-report", n, &k, eps, t);
+    let len = p.randomize(&rows[..dom.len()], rng).map_or(0, |r| {
+        let mut b = Vec::new();
+        p.encode_report(&r, &mut b).map_or(0, |_| b.len())
+    });
     let batch = p.randomize_columns(&rows, rng).expect("valid");
     let t = time(reps, || {
         let mut c = p.new_counts();
@@ -117,11 +131,22 @@ fn multi<P: MultidimProtocol, R: CryptoRng>(p: &P, n: usize, reps: usize, rng: &
         p.estimate(&c).expect("own counts")
     });
     emit(&name, "server", "batch", n, &k, eps, t);
-    let reports = p.randomize_batch(&rows, rng).expect("valid");
+    // per-report server as on the coordinator: validate and count each encoded report
+    // (`accumulate_bytes`, no allocation)
+    // (one flat buffer with report boundaries: Smp's reports differ in length)
+    let mut wire = Vec::with_capacity(n * len);
+    let mut ends = Vec::with_capacity(n);
+    for r in p.randomize_batch(&rows, rng).expect("valid") {
+        p.encode_report(&r, &mut wire).expect("valid");
+        ends.push(wire.len());
+    }
     let t = time(reps, || {
         let mut c = p.new_counts();
-        for r in &reports {
-            p.accumulate(&mut c, r).expect("valid");
+        let mut start = 0;
+        for &end in &ends {
+            p.accumulate_bytes(&mut c, &wire[start..end])
+                .expect("valid");
+            start = end;
         }
         p.estimate(&c).expect("own counts")
     });

@@ -718,3 +718,88 @@ fn mismatched_counts_and_merges_are_typed_errors() {
     assert!(g4.merge(&g8).is_err());
     assert_eq!(g4.n(), 0);
 }
+
+/// The allocation-free per-report APIs give what the allocating ones give: `randomize_into`
+/// (into a reused report, also one shaped for another protocol) the same reports from the same
+/// seed as `randomize`, and `accumulate_bytes` the same counts and the same errors as
+/// `decode_report` + `accumulate`, changing nothing on error.
+#[test]
+fn per_report_apis_without_allocation_match_the_allocating_ones() {
+    fn check<P: MultidimProtocol<Report = TupleReport>>(p: &P, stale: &TupleReport) {
+        let d = p.domains().len();
+        let rows: Vec<u32> = (0..200 * d as u32)
+            .map(|i| (i * 13 + 5) % p.domains()[i as usize % d])
+            .collect();
+        let (mut r1, mut r2) = (rng(77), rng(77));
+        let mut reused = stale.clone();
+        let mut fresh_counts = p.new_counts();
+        let mut bytes_counts = p.new_counts();
+        for t in rows.chunks(d) {
+            let want = p.randomize(t, &mut r1).unwrap();
+            p.randomize_into(t, &mut r2, &mut reused).unwrap();
+            assert_eq!(reused, want, "{}", p.name());
+            let mut b = Vec::new();
+            p.encode_report(&want, &mut b).unwrap();
+            p.accumulate(&mut fresh_counts, &p.decode_report(&b).unwrap())
+                .unwrap();
+            p.accumulate_bytes(&mut bytes_counts, &b).unwrap();
+        }
+        assert_eq!(fresh_counts, bytes_counts, "{}", p.name());
+        // errors: bad tuples, and every one-byte corruption or length change of a report
+        assert!(p
+            .randomize_into(&rows[..d - 1], &mut r2, &mut reused)
+            .is_err());
+        let mut b = Vec::new();
+        p.encode_report(&p.randomize(&rows[..d], &mut r1).unwrap(), &mut b)
+            .unwrap();
+        let mut bad: Vec<Vec<u8>> = vec![Vec::new(), b[..b.len() - 1].to_vec()];
+        bad.push([b.as_slice(), &[0]].concat());
+        for i in 0..b.len() {
+            for x in [0xffu8, 0x80, 0x7f, 0x01] {
+                let mut c = b.clone();
+                c[i] = x;
+                bad.push(c);
+            }
+        }
+        for c in bad {
+            let before = bytes_counts.clone();
+            let want = p
+                .decode_report(&c)
+                .and_then(|r| p.accumulate(&mut p.new_counts(), &r));
+            let got = p.accumulate_bytes(&mut bytes_counts, &c);
+            assert_eq!(got.is_ok(), want.is_ok(), "{} {c:02x?}", p.name());
+            if let (Err(g), Err(w)) = (&got, &want) {
+                assert_eq!(g.to_string(), w.to_string(), "{} {c:02x?}", p.name());
+                assert_eq!(
+                    bytes_counts,
+                    before,
+                    "{}: counts changed on error",
+                    p.name()
+                );
+            }
+        }
+        // counts of another protocol are refused
+        let other = Spl::new(&[2, 2], 1.0, BaseOracle::Grr).unwrap();
+        assert!(matches!(
+            p.accumulate_bytes(&mut other.new_counts(), &b),
+            Err(LdpError::ProtocolMismatch { .. })
+        ));
+    }
+    let dom = [3u32, 70, 130, 9];
+    let stale = vec![AttrReport::Unary(BitVector::zeros(5)), AttrReport::Value(1)];
+    for v in [
+        RsFdVariant::Grr,
+        RsFdVariant::OueZero,
+        RsFdVariant::OueRandom,
+        RsFdVariant::Adp,
+    ] {
+        let p = RsFd::new(&dom, 1.0, v).unwrap();
+        check(&p, &Vec::new());
+        check(&p, &stale);
+    }
+    for b in [BaseOracle::Grr, BaseOracle::Adp, BaseOracle::Oue] {
+        let p = Spl::new(&dom, 3.0, b).unwrap();
+        check(&p, &Vec::new());
+        check(&p, &stale);
+    }
+}

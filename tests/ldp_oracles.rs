@@ -350,6 +350,67 @@ fn sampler_output_distributions() {
     }
 }
 
+/// The single-word samplers of GRR (large k, where the replacement comes from the reciprocal
+/// division) and of local hashing (keep the bucket, else one of the other g - 1): the kept rate
+/// within 5 standard errors and the replacements uniform by a chi-square test at about the 1e-6
+/// level (either fails if the decision and the replacement were not independent and exact).
+#[test]
+fn single_word_sampler_distributions() {
+    let mut r = rng(101);
+    let draws = 300_000u32;
+    let chi2_ok = |hist: &[u32], label: &str| {
+        let total: u32 = hist.iter().sum();
+        let e = f64::from(total) / hist.len() as f64;
+        let chi2: f64 = hist.iter().map(|&c| (f64::from(c) - e).powi(2) / e).sum();
+        let df = (hist.len() - 1) as f64;
+        assert!(
+            chi2 < df + 7.0 * (2.0 * df).sqrt() + 10.0,
+            "{label}: chi2 {chi2}, df {df}"
+        );
+    };
+    for &(k, eps, v) in &[(1000u32, 1.0f64, 17u32), (3, 0.2, 2), (300, 6.0, 299)] {
+        let g = Grr::new(k, eps).unwrap();
+        let mut others = vec![0u32; k as usize - 1];
+        let mut kept = 0u32;
+        for _ in 0..draws {
+            let y = g.randomize(v, &mut r).unwrap();
+            if y == v {
+                kept += 1;
+            } else {
+                others[(if y > v { y - 1 } else { y }) as usize] += 1;
+            }
+        }
+        let p = g.p();
+        let d = f64::from(draws);
+        let se = (p * (1.0 - p) / d).sqrt();
+        assert!(
+            (f64::from(kept) / d - p).abs() < 5.0 * se,
+            "GRR k={k} kept {kept}"
+        );
+        chi2_ok(&others, &format!("GRR k={k} eps={eps}"));
+    }
+    for o in [Lh::olh(50, 2.5).unwrap(), Lh::blh(50, 1.0).unwrap()] {
+        let g = o.buckets();
+        let mut shift = vec![0u32; g as usize];
+        for _ in 0..draws / 3 {
+            let rep = o.randomize(7, &mut r).unwrap();
+            let x = lh_hash(rep.a, rep.b, 7, g);
+            shift[((rep.y + g - x) % g) as usize] += 1;
+        }
+        let p = o.params().p_star();
+        let d = f64::from(draws / 3);
+        let se = (p * (1.0 - p) / d).sqrt();
+        assert!(
+            (f64::from(shift[0]) / d - p).abs() < 5.0 * se,
+            "{} kept",
+            o.name()
+        );
+        if g > 2 {
+            chi2_ok(&shift[1..], o.name());
+        }
+    }
+}
+
 // ---------------------------------------------------------------- bad input
 
 #[test]

@@ -14,15 +14,17 @@ use super::{
 
 /// Generalised randomised response over `[0, k)`.
 ///
-/// Invariant: `k` in `[2, MAX_DOMAIN]`, `ε` in `(0, MAX_EPSILON]`, `keep` is the fixed-point
-/// threshold of `p`.
+/// Invariant: `k` in `[2, MAX_DOMAIN]`, `ε` in `(0, MAX_EPSILON]`, `step` keeps with the
+/// fixed-point threshold of `p` and otherwise picks among `k − 1` others.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Grr {
     k: u32,
     eps: f64,
     p: f64,
     q: f64,
-    keep: u64,
+    /// keep with probability `keep / 2^64` (the fixed-point threshold of `p`), else one of the
+    /// `k − 1` others
+    step: sample::KeepElse,
 }
 
 impl Grr {
@@ -43,7 +45,7 @@ impl Grr {
             eps,
             p,
             q: 1.0 / denom,
-            keep: sample::threshold(p),
+            step: sample::KeepElse::new(sample::threshold(p), k - 1),
         })
     }
 
@@ -57,18 +59,13 @@ impl Grr {
         self.q
     }
 
-    /// Randomises an already validated value.
+    /// Randomises an already validated value: one 32-bit word per report in all but a vanishing
+    /// fraction of draws ([`sample::KeepElse`], exact).
     #[inline]
     pub(crate) fn perturb<R: CryptoRng + ?Sized>(&self, v: u32, rng: &mut R) -> u32 {
-        if sample::bernoulli(rng, self.keep) {
-            v
-        } else {
-            let u = sample::below(rng, self.k - 1);
-            if u >= v {
-                u + 1
-            } else {
-                u
-            }
+        match self.step.sample(rng) {
+            None => v,
+            Some(u) => u + u32::from(u >= v),
         }
     }
 

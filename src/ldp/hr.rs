@@ -121,8 +121,18 @@ impl FrequencyOracle for Hr {
 
     fn randomize<R: CryptoRng + ?Sized>(&self, value: u32, rng: &mut R) -> Result<u32, LdpError> {
         check_value(value, self.k)?;
-        let want_in = sample::bernoulli(rng, self.inside);
-        let mut y = rng.next_u32() & (self.big_k - 1);
+        // The symbol takes the low log2(K) bits of one word and the in/out decision its top
+        // bits (disjoint bits, hence independent); the decision is exactly
+        // Bernoulli(inside / 2^64) by `bernoulli_prefix`, which draws more only on a tie.
+        let (mut y, want_in) = if self.big_k <= 1 << 16 {
+            let x = rng.next_u32();
+            let want = sample::bernoulli_prefix(rng, x >> 16, 16, self.inside);
+            (x & (self.big_k - 1), want)
+        } else {
+            let x = rng.next_u64();
+            let want = sample::bernoulli_prefix(rng, (x >> 32) as u32, 32, self.inside);
+            (x as u32 & (self.big_k - 1), want)
+        };
         if Self::in_set(value, y) != want_in {
             // flipping the lowest set bit of v+1 flips the parity: a bijection C_v <-> complement
             let row = value + 1;

@@ -84,7 +84,7 @@ pub enum LhKind {
 
 /// A local-hashing oracle over `[0, k)`.
 ///
-/// Invariant: `2 <= g <= MAX_DOMAIN`, `keep` is the fixed-point threshold of `p`.
+/// Invariant: `2 <= g <= MAX_DOMAIN`, `step` keeps with the fixed-point threshold of `p`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Lh {
     kind: LhKind,
@@ -92,7 +92,8 @@ pub struct Lh {
     g: u32,
     eps: f64,
     p: f64,
-    keep: u64,
+    /// keep the bucket with probability `threshold(p) / 2^64`, else one of the `g − 1` others
+    step: sample::KeepElse,
 }
 
 impl Lh {
@@ -129,7 +130,7 @@ impl Lh {
             g,
             eps,
             p,
-            keep: sample::threshold(p),
+            step: sample::KeepElse::new(sample::threshold(p), g - 1),
         })
     }
 
@@ -211,15 +212,10 @@ impl FrequencyOracle for Lh {
             }
         };
         let x = lh_hash(a, b, value, self.g);
-        let y = if sample::bernoulli(rng, self.keep) {
-            x
-        } else {
-            let u = sample::below(rng, self.g - 1);
-            if u >= x {
-                u + 1
-            } else {
-                u
-            }
+        // one 32-bit word decides keep-or-replace and the replacement (exact, see KeepElse)
+        let y = match self.step.sample(rng) {
+            None => x,
+            Some(u) => u + u32::from(u >= x),
         };
         Ok(LhReport { a, b, y })
     }

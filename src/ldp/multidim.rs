@@ -203,6 +203,28 @@ pub trait MultidimProtocol: Clone {
         rng: &mut R,
     ) -> Result<Self::Report, LdpError>;
 
+    /// Randomises one tuple into `out`, reusing its storage: the per-report client without a
+    /// heap allocation once `out` has this protocol's shape (a report from an earlier call; an
+    /// empty or differently shaped one is reshaped first). Same RNG consumption and the same
+    /// report as [`Self::randomize`]. On error `out` is left valid but unspecified.
+    fn randomize_into<R: CryptoRng + ?Sized>(
+        &self,
+        values: &[u32],
+        rng: &mut R,
+        out: &mut Self::Report,
+    ) -> Result<(), LdpError> {
+        *out = self.randomize(values, rng)?;
+        Ok(())
+    }
+
+    /// Validates one encoded report and adds it to the counts, without building a report: the
+    /// per-report server. Same result and errors as [`Self::decode_report`] followed by
+    /// [`Self::accumulate`]; nothing changes on error.
+    fn accumulate_bytes(&self, counts: &mut MultiCounts, bytes: &[u8]) -> Result<(), LdpError> {
+        let r = self.decode_report(bytes)?;
+        self.accumulate(counts, &r)
+    }
+
     /// Randomises many tuples given row-major (`rows.len()` a multiple of `d`); errors name the
     /// row ([`LdpError::AtRow`]).
     fn randomize_batch<R: CryptoRng + ?Sized>(
@@ -640,6 +662,171 @@ pub(crate) fn accumulate_tuples(
         .iter()
         .enumerate()
         .try_for_each(|(i, r)| add_tuple(oracles, counts, r).map_err(|e| e.at_row(i)))
+}
+
+/// Makes `out` exactly `d` attribute reports long (new slots are `Value(0)`; kept slots keep
+/// their storage for reuse).
+pub(crate) fn reshape(out: &mut TupleReport, d: usize) {
+    out.truncate(d);
+    out.resize(d, AttrReport::Value(0));
+}
+
+/// The words of `slot` as a `k`-bit vector, replacing the slot by a zero vector only if it is
+/// not one of that length (so a slot from an earlier report is reused without allocating).
+pub(crate) fn unary_words(slot: &mut AttrReport, k: u32) -> &mut [u64] {
+    if !matches!(slot, AttrReport::Unary(bv) if bv.len() == k) {
+        *slot = AttrReport::Unary(BitVector::zeros(k));
+    }
+    match slot {
+        AttrReport::Unary(bv) => bv.words_mut(),
+        AttrReport::Value(_) => &mut [],
+    }
+}
+
+/// One attribute's field in an encoded tuple report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Field {
+    /// Domain size (GRR: the value must be below it; unary: the bit count).
+    k: u32,
+    /// Encoded bytes.
+    len: usize,
+    unary: bool,
+}
+
+/// Byte layout of the encoded reports of Spl and RS+FD (a function of the parameters),
+/// precomputed so that the per-report server does no per-attribute dispatch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Layout {
+    fields: Vec<Field>,
+    len: usize,
+}
+
+impl Layout {
+    pub(crate) fn new(oracles: &[Adp]) -> Self {
+        let fields: Vec<Field> = oracles
+            .iter()
+            .map(|o| Field {
+                k: o.domain_size(),
+                len: o.report_len(),
+                unary: !o.is_grr(),
+            })
+            .collect();
+        Layout {
+            len: fields.iter().map(|f| f.len).sum(),
+            fields,
+        }
+    }
+
+    /// Whether `bytes` is a valid encoded report (the length, every value below its `k`, no
+    /// padding bit set in a bit vector); the same acceptance as [`decode_tuple`].
+    #[inline]
+    fn valid(&self, bytes: &[u8]) -> bool {
+        if bytes.len() != self.len {
+            return false;
+        }
+        let mut ok = true;
+        let mut rest = bytes;
+        for f in &self.fields {
+            let (b, tail) = rest.split_at(f.len.min(rest.len()));
+            rest = tail;
+            ok &= if f.unary {
+                let pad = f.k & 7;
+                pad == 0 || b.last().is_none_or(|&x| x >> pad == 0)
+            } else {
+                field_value(b) < u64::from(f.k)
+            };
+        }
+        ok
+    }
+}
+
+/// A GRR field's value: one byte for `k <= 256`, the common case, without dispatch.
+#[inline]
+fn field_value(b: &[u8]) -> u64 {
+    match *b {
+        [x] => u64::from(x),
+        _ => wire::le_uint(b),
+    }
+}
+
+/// Validates an encoded tuple report against `oracles` (whose layout is `layout`) and adds it
+/// to counts tagged `protocol` without decoding it into a report: every attribute is checked
+/// before anything is counted, with the errors of [`decode_tuple`] and [`accumulate_tuple`].
+pub(crate) fn accumulate_tuple_bytes(
+    oracles: &[Adp],
+    layout: &Layout,
+    protocol: &Arc<str>,
+    counts: &mut MultiCounts,
+    bytes: &[u8],
+) -> Result<(), LdpError> {
+    counts.check_tag(protocol)?;
+    if layout.valid(bytes) {
+        let mut rest = bytes;
+        for (f, c) in layout.fields.iter().zip(counts.counts.iter_mut()) {
+            let (b, tail) = rest.split_at(f.len.min(rest.len()));
+            rest = tail;
+            if f.unary {
+                for (wi, chunk) in b.chunks(8).enumerate() {
+                    let mut w = wire::le_uint(chunk);
+                    while w != 0 {
+                        if let Some(x) = c.get_mut(wi * 64 + w.trailing_zeros() as usize) {
+                            *x += 1;
+                        }
+                        w &= w - 1;
+                    }
+                }
+            } else if let Some(x) = c.get_mut(field_value(b) as usize) {
+                *x += 1;
+            }
+        }
+        for x in counts.reports.iter_mut() {
+            *x += 1;
+        }
+        counts.n += 1;
+        return Ok(());
+    }
+    // invalid: find the precise error (the checks below fail where `valid` did)
+    wire::check_len(bytes, tuple_len(oracles))?;
+    let mut r = wire::Reader::new(bytes);
+    for (i, o) in oracles.iter().enumerate() {
+        match o {
+            Adp::Grr(g) => r
+                .uint_below(u64::from(g.domain_size()), "GRR value")
+                .map(drop),
+            Adp::Oue(u) => r.bitvec_bytes(u.domain_size()).map(drop),
+        }
+        .map_err(|e| e.at_attribute(i))?;
+    }
+    r.finish()?;
+    // validated: every value is below its k, every bit vector has k bits and no padding bits
+    let mut r = wire::Reader::new(bytes);
+    for (o, c) in oracles.iter().zip(counts.counts.iter_mut()) {
+        match o {
+            Adp::Grr(g) => {
+                let y = r.u64_width(wire::width(u64::from(g.domain_size())))?;
+                if let Some(x) = c.get_mut(y as usize) {
+                    *x += 1;
+                }
+            }
+            Adp::Oue(u) => {
+                let b = r.bitvec_bytes(u.domain_size())?;
+                for (wi, chunk) in b.chunks(8).enumerate() {
+                    let mut w = wire::le_uint(chunk);
+                    while w != 0 {
+                        if let Some(x) = c.get_mut(wi * 64 + w.trailing_zeros() as usize) {
+                            *x += 1;
+                        }
+                        w &= w - 1;
+                    }
+                }
+            }
+        }
+    }
+    for x in counts.reports.iter_mut() {
+        *x += 1;
+    }
+    counts.n += 1;
+    Ok(())
 }
 
 /// Encoded length of a tuple report.

@@ -1,8 +1,8 @@
 //! [`AesCtrRng`], the sampling generator this module recommends where the CPU has AES
 //! instructions: the AES-128-CTR keystream, generated 2 KiB at a time.
 //!
-//! Why: a client's cost is almost entirely random words (GRR, HR and LH draw 2–4 per report, the
-//! unary encodings about 8 per 64 bits), and with hardware AES (AES-NI / VAES on x86-64, the
+//! Why: a client's cost is almost entirely random words (GRR and HR draw one per report, LH three,
+//! the unary encodings about 8 per 64 bits), and with hardware AES (AES-NI / VAES on x86-64, the
 //! ARMv8 crypto extension) the AES-128-CTR keystream is several times faster than ChaCha20's
 //! `next_u64` (measured by `examples/ldp_speed.rs`: see `benches/ldp_compare.py`). It is a
 //! cryptographic generator (AES in counter mode, as in NIST SP 800-90A's CTR_DRBG without
@@ -43,21 +43,24 @@ impl core::fmt::Debug for AesCtrRng {
 impl AesCtrRng {
     #[inline]
     fn refill(&mut self) {
-        self.buf = [0; BUF];
-        self.cipher.apply_keystream(&mut self.buf);
+        self.cipher.write_keystream(&mut self.buf);
         self.pos = 0;
     }
 
     #[inline]
     fn take<const N: usize>(&mut self) -> [u8; N] {
-        let mut out = [0u8; N];
-        if let Some(src) = self.buf.get(self.pos..self.pos + N) {
-            out.copy_from_slice(src);
+        // a direct N-byte load from the buffer (no zeroed temporary to copy into)
+        if let Some(src) = self
+            .buf
+            .get(self.pos..self.pos + N)
+            .and_then(|s| <&[u8; N]>::try_from(s).ok())
+        {
             self.pos += N;
-        } else {
-            // the keystream continues across the refill
-            self.fill(&mut out);
+            return *src;
         }
+        // the keystream continues across the refill
+        let mut out = [0u8; N];
+        self.fill(&mut out);
         out
     }
 

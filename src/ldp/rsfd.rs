@@ -126,17 +126,6 @@ impl Attr {
             t,
         })
     }
-
-    fn fake<R: CryptoRng + ?Sized>(&self, rng: &mut R) -> AttrReport {
-        match (&self.fo, self.fake) {
-            (Adp::Oue(u), FakeData::OueZero) => AttrReport::Unary(u.zero_vector(rng)),
-            (Adp::Oue(u), FakeData::OueRandom) => {
-                let v = sample::below(rng, u.domain_size());
-                AttrReport::Unary(u.perturb(v, rng))
-            }
-            (o, _) => AttrReport::Value(sample::below(rng, o.domain_size())),
-        }
-    }
 }
 
 /// The paper's ADP rule (eq. 12): GRR-type iff its `f = 0` variance is not larger.
@@ -166,6 +155,8 @@ pub struct RsFd {
     attrs: Vec<Attr>,
     oracles: Vec<Adp>,
     tag: Arc<str>,
+    /// byte layout of an encoded report (the per-report server's fast path)
+    layout: multidim::Layout,
 }
 
 impl RsFd {
@@ -247,6 +238,7 @@ impl RsFd {
             level,
             domains,
             attrs,
+            layout: multidim::Layout::new(&oracles),
             oracles,
             tag,
         })
@@ -286,20 +278,45 @@ impl RsFd {
         Ok(self.attrs[a].delta)
     }
 
-    /// Randomises one validated tuple given the sampled attribute `j`.
-    fn perturb<R: CryptoRng + ?Sized>(&self, values: &[u32], j: usize, rng: &mut R) -> TupleReport {
-        self.attrs
+    /// Randomises one validated tuple given the sampled attribute `j` into `out`, reusing its
+    /// slots (the same RNG consumption as randomising attribute `j` and drawing fake data for
+    /// the others in attribute order, which is also what the batch client does).
+    fn perturb_into<R: CryptoRng + ?Sized>(
+        &self,
+        values: &[u32],
+        j: usize,
+        rng: &mut R,
+        out: &mut TupleReport,
+    ) {
+        multidim::reshape(out, self.attrs.len());
+        for (i, ((a, &v), slot)) in self
+            .attrs
             .iter()
             .zip(values)
+            .zip(out.iter_mut())
             .enumerate()
-            .map(|(i, (a, &v))| {
-                if i == j {
-                    a.fo.perturb(v, rng)
-                } else {
-                    a.fake(rng)
+        {
+            match &a.fo {
+                Adp::Grr(g) => {
+                    *slot = AttrReport::Value(if i == j {
+                        g.perturb(v, rng)
+                    } else {
+                        sample::below(rng, g.domain_size())
+                    })
                 }
-            })
-            .collect()
+                Adp::Oue(u) => {
+                    let words = multidim::unary_words(slot, u.domain_size());
+                    if i == j {
+                        u.perturb_into(v, rng, words);
+                    } else if a.fake == FakeData::OueRandom {
+                        let r = sample::below(rng, u.domain_size());
+                        u.perturb_into(r, rng, words);
+                    } else {
+                        u.zero_into(rng, words);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -402,9 +419,25 @@ impl MultidimProtocol for RsFd {
         values: &[u32],
         rng: &mut R,
     ) -> Result<TupleReport, LdpError> {
+        let mut out = Vec::with_capacity(self.domains.len());
+        self.randomize_into(values, rng, &mut out)?;
+        Ok(out)
+    }
+
+    fn randomize_into<R: CryptoRng + ?Sized>(
+        &self,
+        values: &[u32],
+        rng: &mut R,
+        out: &mut TupleReport,
+    ) -> Result<(), LdpError> {
         multidim::check_tuple(values, &self.domains)?;
         let j = sample::below(rng, self.domains.len() as u32) as usize;
-        Ok(self.perturb(values, j, rng))
+        self.perturb_into(values, j, rng, out);
+        Ok(())
+    }
+
+    fn accumulate_bytes(&self, counts: &mut MultiCounts, bytes: &[u8]) -> Result<(), LdpError> {
+        multidim::accumulate_tuple_bytes(&self.oracles, &self.layout, &self.tag, counts, bytes)
     }
 
     fn accumulate(&self, counts: &mut MultiCounts, report: &TupleReport) -> Result<(), LdpError> {

@@ -12,8 +12,8 @@ use rand_core::CryptoRng;
 
 use super::multidim::{self, Column, EpsilonLevel, TupleBatch, TupleReport};
 use super::{
-    check_epsilon, Adp, FrequencyOracle, LdpError, MultiCounts, MultidimProtocol, PrivacyLoss,
-    MIN_EPSILON,
+    check_epsilon, Adp, AttrReport, FrequencyOracle, LdpError, MultiCounts, MultidimProtocol,
+    PrivacyLoss, MIN_EPSILON,
 };
 
 /// Which oracle a multidimensional protocol runs per attribute.
@@ -53,6 +53,8 @@ pub struct Spl {
     domains: Vec<u32>,
     attrs: Vec<Adp>,
     tag: Arc<str>,
+    /// byte layout of an encoded report (the per-report server's fast path)
+    layout: multidim::Layout,
 }
 
 impl Spl {
@@ -87,6 +89,7 @@ impl Spl {
             base,
             eps,
             domains,
+            layout: multidim::Layout::new(&attrs),
             attrs,
             tag,
         })
@@ -175,13 +178,30 @@ impl MultidimProtocol for Spl {
         values: &[u32],
         rng: &mut R,
     ) -> Result<TupleReport, LdpError> {
+        let mut out = Vec::with_capacity(self.domains.len());
+        self.randomize_into(values, rng, &mut out)?;
+        Ok(out)
+    }
+
+    fn randomize_into<R: CryptoRng + ?Sized>(
+        &self,
+        values: &[u32],
+        rng: &mut R,
+        out: &mut TupleReport,
+    ) -> Result<(), LdpError> {
         multidim::check_tuple(values, &self.domains)?;
-        Ok(self
-            .attrs
-            .iter()
-            .zip(values)
-            .map(|(a, &v)| a.perturb(v, rng))
-            .collect())
+        multidim::reshape(out, self.attrs.len());
+        for ((a, &v), slot) in self.attrs.iter().zip(values).zip(out.iter_mut()) {
+            match a {
+                Adp::Grr(g) => *slot = AttrReport::Value(g.perturb(v, rng)),
+                Adp::Oue(u) => u.perturb_into(v, rng, multidim::unary_words(slot, u.domain_size())),
+            }
+        }
+        Ok(())
+    }
+
+    fn accumulate_bytes(&self, counts: &mut MultiCounts, bytes: &[u8]) -> Result<(), LdpError> {
+        multidim::accumulate_tuple_bytes(&self.attrs, &self.layout, &self.tag, counts, bytes)
     }
 
     fn accumulate(&self, counts: &mut MultiCounts, report: &TupleReport) -> Result<(), LdpError> {

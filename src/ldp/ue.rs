@@ -97,13 +97,6 @@ impl Ue {
         self.q
     }
 
-    /// A bit vector of `k` i.i.d. Bernoulli(q) bits (the OUE of an all-zero vector).
-    pub(crate) fn zero_vector<R: CryptoRng + ?Sized>(&self, rng: &mut R) -> BitVector {
-        let mut bv = BitVector::zeros(self.k);
-        self.zero_into(rng, bv.words_mut());
-        bv
-    }
-
     /// Randomises an already validated value.
     pub(crate) fn perturb<R: CryptoRng + ?Sized>(&self, v: u32, rng: &mut R) -> BitVector {
         let mut bv = BitVector::zeros(self.k);

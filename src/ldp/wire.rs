@@ -37,6 +37,24 @@ pub(crate) fn put_bitvec(out: &mut Vec<u8>, bv: &BitVector) {
 }
 
 /// A cursor over untrusted bytes.
+/// The little-endian integer in `b` (`b.len() <= 8`), assembled in registers: the usual
+/// widths (1, 2, 4, 8 bytes) are single loads; a copy into a zeroed 8-byte buffer would make the
+/// next read wait for a failed store-to-load forward, which dominated per-report aggregation.
+#[inline]
+pub(crate) fn le_uint(b: &[u8]) -> u64 {
+    match *b {
+        [x] => u64::from(x),
+        [x, y] => u64::from(u16::from_le_bytes([x, y])),
+        [a, b2, c, d] => u64::from(u32::from_le_bytes([a, b2, c, d])),
+        [a, b2, c, d, e, f, g, h] => u64::from_le_bytes([a, b2, c, d, e, f, g, h]),
+        _ => b
+            .iter()
+            .take(8)
+            .rev()
+            .fold(0u64, |acc, &x| (acc << 8) | u64::from(x)),
+    }
+}
+
 pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
 }
@@ -57,11 +75,7 @@ impl<'a> Reader<'a> {
 
     /// Reads a value of `width(m)` bytes and checks it is `< m` (`field` names it in the error).
     pub(crate) fn uint_below(&mut self, m: u64, field: &'static str) -> Result<u64, LdpError> {
-        let w = width(m);
-        let b = self.take(w)?;
-        let mut buf = [0u8; 8];
-        buf[..w].copy_from_slice(b);
-        let v = u64::from_le_bytes(buf);
+        let v = le_uint(self.take(width(m))?);
         if v >= m {
             return Err(LdpError::FieldOutOfRange {
                 field,
@@ -74,10 +88,7 @@ impl<'a> Reader<'a> {
 
     /// Reads a `w`-byte little-endian integer (`w <= 8`), unchecked.
     pub(crate) fn u64_width(&mut self, w: usize) -> Result<u64, LdpError> {
-        let b = self.take(w.min(8))?;
-        let mut buf = [0u8; 8];
-        buf[..b.len()].copy_from_slice(b);
-        Ok(u64::from_le_bytes(buf))
+        Ok(le_uint(self.take(w.min(8))?))
     }
 
     /// Reads a fixed 8-byte little-endian integer.
@@ -92,12 +103,21 @@ impl<'a> Reader<'a> {
     pub(crate) fn bitvec(&mut self, len: u32) -> Result<BitVector, LdpError> {
         let b = self.take(bitvec_len(len))?;
         let mut words = vec![0u64; (len as usize).div_ceil(64)];
-        for (i, chunk) in b.chunks(8).enumerate() {
-            let mut buf = [0u8; 8];
-            buf[..chunk.len()].copy_from_slice(chunk);
-            words[i] = u64::from_le_bytes(buf);
+        for (w, chunk) in words.iter_mut().zip(b.chunks(8)) {
+            *w = le_uint(chunk);
         }
         BitVector::from_words(len, words)
+    }
+
+    /// Reads the bytes of a bit vector of `len` bits without copying, rejecting set padding
+    /// bits with the same error as [`Self::bitvec`].
+    pub(crate) fn bitvec_bytes(&mut self, len: u32) -> Result<&'a [u8], LdpError> {
+        let b = self.take(bitvec_len(len))?;
+        let rem = len & 7;
+        if rem != 0 && b.last().is_some_and(|&x| x >> rem != 0) {
+            return Err(LdpError::MalformedReport("bit vector padding bits set"));
+        }
+        Ok(b)
     }
 
     /// Fails unless every byte was consumed.
@@ -124,6 +144,16 @@ pub(crate) fn check_len(bytes: &[u8], expected: usize) -> Result<(), LdpError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn le_uint_reads_every_width() {
+        let b = [0x01u8, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09];
+        for w in 0..=8 {
+            let mut buf = [0u8; 8];
+            buf[..w].copy_from_slice(&b[..w]);
+            assert_eq!(le_uint(&b[..w]), u64::from_le_bytes(buf), "w={w}");
+        }
+    }
 
     #[test]
     fn widths() {
