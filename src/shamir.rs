@@ -140,6 +140,14 @@ fn secret_halves(secret: &[u8; SECRET_LEN]) -> Zeroizing<[FieldElement; 2]> {
 }
 
 fn check_holders(holders: &[ParticipantId]) -> Result<(), ShamirError> {
+    // Sorting a copy finds whether any x repeats without a 64 KiB table per call (the server
+    // prepares one reconstruction per secret: 10 000 at n = 10 000); the table then names the
+    // first repeat in the given order.
+    let mut sorted: Vec<u16> = holders.iter().map(|h| h.get()).collect();
+    sorted.sort_unstable();
+    if sorted.windows(2).all(|w| w[0] != w[1]) {
+        return Ok(());
+    }
     let mut seen = vec![false; 1 << 16];
     for h in holders {
         let slot = &mut seen[h.get() as usize];
@@ -212,6 +220,33 @@ pub fn split_with_coefficients(
         .collect())
 }
 
+/// The inverted Lagrange denominators `1 / prod_{j != i} (x_j - x_i)` of holder sets, keyed by
+/// the holders' offsets `x_j - x_0`: the denominators depend only on the differences, so holder
+/// sets that are shifts of each other (on a Harary graph, every owner away from the wrap-around
+/// has the same neighbourhood shape) share one entry, and building a [`Reconstructor`] for such a
+/// set costs O(t) multiplications instead of O(t^2) and an inversion.
+#[derive(Debug, Default, Clone)]
+pub struct LagrangeCache {
+    denominators: alloc::collections::BTreeMap<Vec<i32>, Vec<FieldElement>>,
+}
+
+impl LagrangeCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Holder-set shapes cached so far.
+    pub fn len(&self) -> usize {
+        self.denominators.len()
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.denominators.is_empty()
+    }
+}
+
 /// Lagrange coefficients at zero for a fixed set of `t` holders, reusable across secrets.
 #[derive(Clone, Debug)]
 pub struct Reconstructor {
@@ -223,6 +258,16 @@ impl Reconstructor {
     /// Prepares reconstruction from the first `threshold` of `holders` (the rest are not needed:
     /// any `t` consistent shares determine the secret).
     pub fn new(holders: &[ParticipantId], threshold: usize) -> Result<Self, ShamirError> {
+        Self::with_cache(holders, threshold, &mut LagrangeCache::new())
+    }
+
+    /// [`Self::new`], taking the denominators from `cache` (and adding them to it) when a
+    /// holder set of the same shape was prepared before. The coefficients are the same.
+    pub fn with_cache(
+        holders: &[ParticipantId],
+        threshold: usize,
+        cache: &mut LagrangeCache,
+    ) -> Result<Self, ShamirError> {
         if threshold == 0 {
             return Err(ShamirError::InvalidThreshold {
                 threshold,
@@ -237,33 +282,43 @@ impl Reconstructor {
         }
         check_holders(holders)?;
         let xs: Vec<ParticipantId> = holders[..threshold].to_vec();
-        // lambda_i = prod_{j != i} x_j / prod_{j != i} (x_j - x_i)
-        //          = (X / x_i) / d_i   with X = prod_j x_j.
-        // The differences are integers below 2^16 in magnitude, so d_i accumulates with cheap
-        // small-scalar multiplications and its sign is tracked separately.
-        let big_x = xs.iter().fold(FieldElement::ONE, |acc, x| {
-            acc.mul_small_add(x.get(), FieldElement::ZERO)
-        });
-        let mut inv = Vec::with_capacity(2 * threshold);
-        for xi in &xs {
-            let mut d = FieldElement::ONE;
-            let mut negative = false;
-            for xj in &xs {
-                if xj != xi {
-                    negative ^= xj < xi;
-                    d = d.mul_small_add(xj.get().abs_diff(xi.get()), FieldElement::ZERO);
-                }
-            }
-            inv.push(if negative { -d } else { d });
-        }
-        inv.extend(xs.iter().map(|x| FieldElement::from_u64(x.get() as u64)));
-        FieldElement::batch_invert(&mut inv);
-        let (inv_d, inv_x) = inv.split_at(threshold);
-        let lambdas = inv_d
+        let key: Vec<i32> = xs
             .iter()
-            .zip(inv_x)
-            .map(|(d, x)| big_x * *x * *d)
+            .map(|x| x.get() as i32 - xs[0].get() as i32)
             .collect();
+        let inv_d = match cache.denominators.get(&key) {
+            Some(d) => d,
+            None => {
+                // d_i = prod_{j != i} (x_j - x_i): the differences are integers below 2^16 in
+                // magnitude, so d_i accumulates with cheap small-scalar multiplications and its
+                // sign is tracked separately; then one inversion for all of them.
+                let mut inv = Vec::with_capacity(threshold);
+                for xi in &xs {
+                    let mut d = FieldElement::ONE;
+                    let mut negative = false;
+                    for xj in &xs {
+                        if xj != xi {
+                            negative ^= xj < xi;
+                            d = d.mul_small_add(xj.get().abs_diff(xi.get()), FieldElement::ZERO);
+                        }
+                    }
+                    inv.push(if negative { -d } else { d });
+                }
+                FieldElement::batch_invert(&mut inv);
+                cache.denominators.entry(key).or_insert(inv)
+            }
+        };
+        // lambda_i = prod_{j != i} x_j / d_i, the numerators from prefix and suffix products.
+        let mut suffix = vec![FieldElement::ONE; threshold + 1];
+        for (k, x) in xs.iter().enumerate().rev() {
+            suffix[k] = suffix[k + 1].mul_small_add(x.get(), FieldElement::ZERO);
+        }
+        let mut prefix = FieldElement::ONE;
+        let mut lambdas = Vec::with_capacity(threshold);
+        for (k, x) in xs.iter().enumerate() {
+            lambdas.push(prefix * suffix[k + 1] * inv_d[k]);
+            prefix = prefix.mul_small_add(x.get(), FieldElement::ZERO);
+        }
         Ok(Self { xs, lambdas })
     }
 
@@ -388,6 +443,30 @@ mod tests {
             Ok(s) => assert_ne!(*s, secret),
             Err(e) => assert_eq!(e, ShamirError::Inconsistent),
         }
+    }
+
+    #[test]
+    fn cached_denominators_reconstruct_the_same() {
+        let mut cache = LagrangeCache::new();
+        // Shifted copies of one shape share an entry; an unsorted set and another shape do not.
+        let sets: Vec<Vec<u16>> = vec![
+            vec![1, 2, 4, 9, 10],
+            vec![11, 12, 14, 19, 20],
+            vec![101, 102, 104, 109, 110],
+            vec![20, 19, 14, 12, 11],
+            vec![3, 5, 6, 7, 60000],
+        ];
+        for (k, xs) in sets.iter().enumerate() {
+            let secret = [k as u8 * 37 + 1; 32];
+            let holders = ids(xs.iter().copied());
+            let shares = split(&secret, 5, &holders, &mut CountingRng(k as u64)).unwrap();
+            let refs: Vec<&Share> = shares.iter().collect();
+            let fresh = Reconstructor::new(&holders, 5).unwrap();
+            let cached = Reconstructor::with_cache(&holders, 5, &mut cache).unwrap();
+            assert_eq!(fresh.lambdas, cached.lambdas, "{xs:?}");
+            assert_eq!(*cached.reconstruct(&refs).unwrap(), secret);
+        }
+        assert_eq!(cache.len(), 3);
     }
 
     #[test]

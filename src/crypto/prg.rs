@@ -314,7 +314,20 @@ pub fn apply_masks_parallel(
     use rayon::prelude::*;
     let bits = v.bits();
     check(bits, v.len())?;
-    let per_thread = v.len().div_ceil(8 * rayon::current_num_threads().max(1));
+    let threads = rayon::current_num_threads().max(1);
+    if v.len() <= MASK_MAJOR_MAX_ELEMS && masks.len() >= 4 * threads {
+        // Short vectors, many masks (n = 10 000, L = 10 000): cutting the vector would set up
+        // every mask's cipher once per piece, so cut the masks instead. Each task expands whole
+        // masks into its own zeroed vector (small enough to stay in cache) and the partial sums
+        // are added up at the end; ring addition commutes, so the result is bit-identical.
+        let groups = masks.len().div_ceil(4 * threads);
+        match v.elems_mut() {
+            Elems::Narrow(d) => mask_major(prg, masks, bits, d, groups),
+            Elems::Wide(d) => mask_major(prg, masks, bits, d, groups),
+        }
+        return Ok(());
+    }
+    let per_thread = v.len().div_ceil(8 * threads);
     let chunk = per_thread
         .next_multiple_of(BLOCK_ELEMS)
         .clamp(BLOCK_ELEMS, CHUNK_ELEMS);
@@ -329,6 +342,53 @@ pub fn apply_masks_parallel(
             .for_each(|(i, c)| masks_into(prg, masks, bits, c, i * chunk)),
     }
     Ok(())
+}
+
+/// Longest vector (elements) for which [`apply_masks_parallel`] splits the masks rather than the
+/// vector: 64 Ki elements are 256 KiB of `u32` words per partial sum.
+#[cfg(feature = "server")]
+const MASK_MAJOR_MAX_ELEMS: usize = 1 << 16;
+
+/// `dst += sum of masks`, the masks split in groups of `group` across the rayon threads, each
+/// group summed into its own zeroed vector.
+#[cfg(feature = "server")]
+fn mask_major<W: Word>(
+    prg: MaskPrg,
+    masks: &[(&MaskSeed, MaskSign)],
+    bits: Bits,
+    dst: &mut [W],
+    group: usize,
+) where
+    Vec<W>: zeroize::Zeroize,
+{
+    use rayon::prelude::*;
+    let mask = W::from_u64(bits.max_element());
+    let len = dst.len();
+    let partial = masks
+        .par_chunks(group.max(1))
+        .fold(
+            || vec![W::default(); len],
+            |mut acc, g| {
+                masks_into(prg, g, bits, &mut acc, 0);
+                acc
+            },
+        )
+        .reduce_with(|mut a, mut b| {
+            add_words(&mut a, &b, mask);
+            zeroize::Zeroize::zeroize(&mut b);
+            a
+        });
+    if let Some(mut p) = partial {
+        add_words(dst, &p, mask);
+        zeroize::Zeroize::zeroize(&mut p);
+    }
+}
+
+#[cfg(feature = "server")]
+fn add_words<W: Word>(a: &mut [W], b: &[W], mask: W) {
+    a.iter_mut()
+        .zip(b)
+        .for_each(|(x, &y)| *x = x.wrapping_add(y).and(mask));
 }
 
 /// `v += PRG(seed)` in place.
@@ -476,14 +536,16 @@ mod tests {
 
     #[test]
     fn fused_masks_equal_one_by_one() {
-        let seeds: Vec<MaskSeed> = (0..5u8).map(|i| MaskSeed::from_bytes([i; 32])).collect();
-        let signs = [
-            MaskSign::Add,
-            MaskSign::Sub,
-            MaskSign::Sub,
-            MaskSign::Add,
-            MaskSign::Add,
-        ];
+        // Enough masks that the parallel version splits the masks (not the vector) for the
+        // short lengths below, whatever the number of threads up to 16.
+        let seeds: Vec<MaskSeed> = (0..70u8).map(|i| MaskSeed::from_bytes([i; 32])).collect();
+        let signs = (0..70).map(|i| {
+            if i % 3 == 1 {
+                MaskSign::Sub
+            } else {
+                MaskSign::Add
+            }
+        });
         let masks: Vec<(&MaskSeed, MaskSign)> = seeds.iter().zip(signs).collect();
         for (prg, bits) in MaskPrg::ALL
             .into_iter()

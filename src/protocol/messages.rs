@@ -432,6 +432,82 @@ impl ClientMessage {
         bytes: &[u8],
         limits: &Limits,
     ) -> Result<(SessionId, ClientMessage), DecodeError> {
+        let (session, msg) = ClientMessageRef::decode(bytes, limits)?;
+        Ok((session, msg.into_owned()))
+    }
+}
+
+/// A round-2 masked input that borrows its packed vector from the received bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaskedInputRef<'a> {
+    /// The sender.
+    pub sender: ParticipantId,
+    /// Exactly `Limits::packed_len` bytes.
+    pub packed: &'a [u8],
+}
+
+/// A decoded client message whose masked vector, the only large field, is borrowed from the
+/// received bytes instead of copied: the server adds it into its accumulator straight from the
+/// wire. Decodes exactly what [`ClientMessage::decode`] decodes, with the same checks in the
+/// same order (that function is this one plus [`ClientMessageRef::into_owned`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientMessageRef<'a> {
+    /// Round 0.
+    AdvertiseKeys(AdvertiseKeys),
+    /// Round 1.
+    ShareKeys(ShareKeys),
+    /// Round 2, borrowed.
+    MaskedInput(MaskedInputRef<'a>),
+    /// Round 3.
+    ConsistencySignature(ConsistencySignature),
+    /// Round 4.
+    UnmaskShares(UnmaskShares),
+}
+
+impl<'a> ClientMessageRef<'a> {
+    /// The message's type code.
+    pub fn type_code(&self) -> u8 {
+        match self {
+            ClientMessageRef::AdvertiseKeys(_) => types::ADVERTISE_KEYS,
+            ClientMessageRef::ShareKeys(_) => types::SHARE_KEYS,
+            ClientMessageRef::MaskedInput(_) => types::MASKED_INPUT,
+            ClientMessageRef::ConsistencySignature(_) => types::CONSISTENCY_SIGNATURE,
+            ClientMessageRef::UnmaskShares(_) => types::UNMASK_SHARES,
+        }
+    }
+
+    /// The sender field.
+    pub fn sender(&self) -> ParticipantId {
+        match self {
+            ClientMessageRef::AdvertiseKeys(m) => m.sender,
+            ClientMessageRef::ShareKeys(m) => m.sender,
+            ClientMessageRef::MaskedInput(m) => m.sender,
+            ClientMessageRef::ConsistencySignature(m) => m.sender,
+            ClientMessageRef::UnmaskShares(m) => m.sender,
+        }
+    }
+
+    /// The owned message (copies the borrowed vector, if any).
+    pub fn into_owned(self) -> ClientMessage {
+        match self {
+            ClientMessageRef::AdvertiseKeys(m) => ClientMessage::AdvertiseKeys(m),
+            ClientMessageRef::ShareKeys(m) => ClientMessage::ShareKeys(m),
+            ClientMessageRef::MaskedInput(m) => ClientMessage::MaskedInput(MaskedInput {
+                sender: m.sender,
+                packed: m.packed.to_vec(),
+            }),
+            ClientMessageRef::ConsistencySignature(m) => ClientMessage::ConsistencySignature(m),
+            ClientMessageRef::UnmaskShares(m) => ClientMessage::UnmaskShares(m),
+        }
+    }
+
+    /// Decodes a client message (spec section 16), borrowing the masked vector from `bytes`;
+    /// returns its session id for the caller to check.
+    pub fn decode(
+        bytes: &'a [u8],
+        limits: &Limits,
+    ) -> Result<(SessionId, ClientMessageRef<'a>), DecodeError> {
         let max = limits.max_client_message();
         if bytes.len() > max {
             return Err(DecodeError::TooLarge {
@@ -443,7 +519,7 @@ impl ClientMessage {
         let (ty, session) = read_header(&mut r)?;
         let sender = read_id(&mut r)?;
         let msg = match ty {
-            types::ADVERTISE_KEYS => ClientMessage::AdvertiseKeys(AdvertiseKeys {
+            types::ADVERTISE_KEYS => ClientMessageRef::AdvertiseKeys(AdvertiseKeys {
                 sender,
                 c_pk: KexPublicKey(r.array()?),
                 s_pk: KexPublicKey(r.array()?),
@@ -462,18 +538,18 @@ impl ClientMessage {
                     check_increasing(ciphertexts.last().map(|(p, _)| *p), to)?;
                     ciphertexts.push((to, r.array()?));
                 }
-                ClientMessage::ShareKeys(ShareKeys {
+                ClientMessageRef::ShareKeys(ShareKeys {
                     sender,
                     commitment,
                     ciphertexts,
                 })
             }
-            types::MASKED_INPUT => ClientMessage::MaskedInput(MaskedInput {
+            types::MASKED_INPUT => ClientMessageRef::MaskedInput(MaskedInputRef {
                 sender,
-                packed: r.take(limits.packed_len)?.to_vec(),
+                packed: r.take(limits.packed_len)?,
             }),
             types::CONSISTENCY_SIGNATURE => {
-                ClientMessage::ConsistencySignature(ConsistencySignature {
+                ClientMessageRef::ConsistencySignature(ConsistencySignature {
                     sender,
                     signature: Signature(r.array()?),
                 })
@@ -495,7 +571,7 @@ impl ClientMessage {
                         share: r.array()?,
                     });
                 }
-                ClientMessage::UnmaskShares(UnmaskShares { sender, shares })
+                ClientMessageRef::UnmaskShares(UnmaskShares { sender, shares })
             }
             t => return Err(DecodeError::UnknownType(t)),
         };

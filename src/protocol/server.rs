@@ -17,10 +17,9 @@
 //!   aborts and nothing is revealed;
 //! * a reconstructed mask key is checked against the public key its owner advertised.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::error::{AbortReason, RejectReason, Rejected, SessionAbort};
@@ -37,7 +36,7 @@ use crate::crypto::sign::{SigPurpose, Signature, VerifyingKey};
 use crate::ids::{ParticipantId, Round, SessionId};
 use crate::quantize::Quantizer;
 use crate::ring::RingVec;
-use crate::shamir::{Reconstructor, Share};
+use crate::shamir::{LagrangeCache, Reconstructor, Share};
 
 /// What happened to one client, as far as the server knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +162,8 @@ struct Slot {
     key_signature: Option<Signature>,
     commitment: Option<[u8; 32]>,
     outgoing: Vec<(ParticipantId, [u8; SHARE_CIPHERTEXT_LEN])>,
-    digest: Option<[u8; 32]>,
+    /// Fingerprint of the message accepted in the last completed round (retransmission check).
+    fingerprint: Option<Fingerprint>,
     signature: Option<Signature>,
 }
 
@@ -229,7 +229,9 @@ pub struct Server {
     u3: Vec<bool>,
     accumulator: RingVec,
     needed: Vec<Needed>,
-    needed_index: HashMap<(usize, ShareKind), usize>,
+    /// Per owner index, the position in `needed` of its secret (at most one per owner: the
+    /// self-mask seed of a member of U3 or the mask key of a dropped one), if it is needed.
+    needed_index: Vec<Option<(ShareKind, usize)>>,
     outbox: VecDeque<Outgoing>,
     /// Every public key accepted in round 0 (both keys of each client), for the repeat check.
     seen_keys: HashSet<[u8; 32]>,
@@ -242,6 +244,10 @@ pub struct Server {
     /// The last round `events` was told closed (each round is reported once).
     close_reported: Option<Round>,
     stats: Option<UnmaskStats>,
+    /// No client below this index is expected in the open round (see `maybe_close`).
+    unexpected_below: usize,
+    /// Needed secrets that hold at least t shares.
+    secrets_ready: usize,
 }
 
 impl core::fmt::Debug for Server {
@@ -254,8 +260,50 @@ impl core::fmt::Debug for Server {
     }
 }
 
-fn digest(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
+/// A fingerprint of a whole message for the retransmission check (spec section 18, "Per
+/// message"): the length and, over the message read as little-endian 64-bit words (the last one
+/// zero-padded) dealt round-robin to four lanes, each lane's Fletcher-style pair
+/// `a = sum w`, `b = sum of the running a` (mod 2^64).
+///
+/// Deliberately not a cryptographic hash. A collision can only make a *differing* repeat of an
+/// already accepted message be ignored instead of refused with `Conflicting`; both leave the
+/// session unchanged (the first message stays the one counted), so no collision, however
+/// crafted, changes what the server computes. The sender is the only party that can choose the
+/// repeat, and it could equally send a byte-identical one. What the check must get right is
+/// that an identical repeat is never refused, which any deterministic function does; the two
+/// sums only make an accidental differing repeat (a client bug) show up as a refusal. All lanes
+/// are independent additions, so it runs at memory speed (a SHA-256 of every ~400 KB masked
+/// input cost more than adding it into the accumulator).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Fingerprint {
+    len: usize,
+    a: [u64; 4],
+    b: [u64; 4],
+}
+
+impl Fingerprint {
+    fn of(bytes: &[u8]) -> Self {
+        let mut a = [0u64; 4];
+        let mut b = [0u64; 4];
+        let mut absorb = |chunk: &[u8; 32]| {
+            for (j, w) in chunk.as_chunks::<8>().0.iter().enumerate() {
+                a[j] = a[j].wrapping_add(u64::from_le_bytes(*w));
+                b[j] = b[j].wrapping_add(a[j]);
+            }
+        };
+        let (chunks, rest) = bytes.as_chunks::<32>();
+        chunks.iter().for_each(&mut absorb);
+        if !rest.is_empty() {
+            let mut last = [0u8; 32];
+            last[..rest.len()].copy_from_slice(rest);
+            absorb(&last);
+        }
+        Fingerprint {
+            len: bytes.len(),
+            a,
+            b,
+        }
+    }
 }
 
 impl Server {
@@ -286,7 +334,7 @@ impl Server {
             quantizer,
             slots,
             needed: Vec::new(),
-            needed_index: HashMap::new(),
+            needed_index: Vec::new(),
             outbox: VecDeque::new(),
             seen_keys: HashSet::new(),
             result: None,
@@ -296,6 +344,8 @@ impl Server {
             end_reported: false,
             close_reported: None,
             stats: None,
+            unexpected_below: 0,
+            secrets_ready: 0,
         })
     }
 
@@ -530,7 +580,9 @@ impl Server {
             .params
             .index_of(from)
             .ok_or(reject(RejectReason::UnknownSender))?;
-        let (session, msg) = ClientMessage::decode(bytes, &self.limits)
+        // The masked vector is borrowed from `bytes`, never copied: it is added into the
+        // accumulator straight from the wire.
+        let (session, msg) = ClientMessageRef::decode(bytes, &self.limits)
             .map_err(|e| reject(RejectReason::Decode(e)))?;
         if session != self.session {
             return Err(reject(RejectReason::WrongSession));
@@ -553,7 +605,7 @@ impl Server {
         let slot = &self.slots[i];
         if slot.completed == Some(self.round) {
             // A byte-identical retransmission is harmless; anything else conflicts.
-            return if slot.digest == Some(digest(bytes)) {
+            return if slot.fingerprint == Some(Fingerprint::of(bytes)) {
                 Ok(())
             } else {
                 Err(reject(RejectReason::Conflicting))
@@ -563,17 +615,17 @@ impl Server {
             return Err(reject(RejectReason::NotInRound));
         }
         let accepted = match msg {
-            ClientMessage::AdvertiseKeys(m) => self.on_keys(i, m),
-            ClientMessage::ShareKeys(m) => self.on_shares(i, m),
-            ClientMessage::MaskedInput(m) => self.on_masked(m),
-            ClientMessage::ConsistencySignature(m) => self.on_signature(i, m),
-            ClientMessage::UnmaskShares(m) => self.on_unmask(i, m),
+            ClientMessageRef::AdvertiseKeys(m) => self.on_keys(i, m),
+            ClientMessageRef::ShareKeys(m) => self.on_shares(i, m),
+            ClientMessageRef::MaskedInput(m) => self.on_masked(m),
+            ClientMessageRef::ConsistencySignature(m) => self.on_signature(i, m),
+            ClientMessageRef::UnmaskShares(m) => self.on_unmask(i, m),
         };
         match accepted {
             Ok(()) => {
                 let s = &mut self.slots[i];
                 s.completed = Some(self.round);
-                s.digest = Some(digest(bytes));
+                s.fingerprint = Some(Fingerprint::of(bytes));
                 if self.round == Round::Unmasking && self.all_secrets_ready() {
                     // Finish early once every secret can be rebuilt; if a bad share spoils a
                     // rebuild, keep collecting until the round closes.
@@ -594,8 +646,9 @@ impl Server {
     fn on_keys(&mut self, i: usize, m: AdvertiseKeys) -> Result<(), RejectReason> {
         // Keys must be contributory (a small-order key gives an all-zero secret with any key)
         // and must not repeat any key already accepted.
-        let probe = KexSecretKey::from_bytes([0x5a; 32]);
-        if m.c_pk == m.s_pk || probe.agree(&m.c_pk).is_err() || probe.agree(&m.s_pk).is_err() {
+        // The small-order test of spec section 5 (the probe's X25519 product is zero), by
+        // comparison with the list of such keys instead of two scalar multiplications.
+        if m.c_pk == m.s_pk || m.c_pk.has_small_order() || m.s_pk.has_small_order() {
             return Err(RejectReason::BadPublicKey);
         }
         let repeats = self.seen_keys.contains(&m.c_pk.0) || self.seen_keys.contains(&m.s_pk.0);
@@ -656,10 +709,10 @@ impl Server {
         Ok(())
     }
 
-    fn on_masked(&mut self, m: MaskedInput) -> Result<(), RejectReason> {
+    fn on_masked(&mut self, m: MaskedInputRef<'_>) -> Result<(), RejectReason> {
         // Validated (length, padding) before anything is added.
         self.accumulator
-            .unpack_add(self.params.bits, &m.packed)
+            .unpack_add(self.params.bits, m.packed)
             .map_err(RejectReason::Vector)
     }
 
@@ -715,8 +768,14 @@ impl Server {
             let Some(o) = self.params.index_of(owner) else {
                 continue;
             };
-            if let Some(&k) = self.needed_index.get(&(o, kind)) {
+            if let Some(Some((want, k))) = self.needed_index.get(o).copied() {
+                if want != kind {
+                    continue;
+                }
                 self.needed[k].shares.push(share);
+                if self.needed[k].shares.len() == self.params.threshold as usize {
+                    self.secrets_ready += 1;
+                }
             }
         }
         Ok(())
@@ -739,7 +798,13 @@ impl Server {
         if self.result.is_some() {
             return;
         }
-        if (0..self.slots.len()).all(|i| !self.expects(i)) {
+        // Within a round a client that is not expected never becomes expected again (it
+        // answered or left), so the scan resumes where it stopped: O(n) per round in total,
+        // not per message.
+        while self.unexpected_below < self.slots.len() && !self.expects(self.unexpected_below) {
+            self.unexpected_below += 1;
+        }
+        if self.unexpected_below == self.slots.len() {
             self.close_round(now);
         }
     }
@@ -810,6 +875,7 @@ impl Server {
 
     fn start_round(&mut self, round: Round, now: u64) {
         self.round = round;
+        self.unexpected_below = 0;
         self.deadline = now.saturating_add(self.params.timeout_ms(round));
         for i in 0..self.slots.len() {
             if self.slots[i].gone && self.slots[i].alive {
@@ -954,10 +1020,10 @@ impl Server {
     /// Records which secrets must be rebuilt and checks each has t live holders. Returns false
     /// (after aborting) if not.
     fn plan_reconstruction(&mut self) -> bool {
+        self.needed_index = vec![None; self.slots.len()];
         for owner in 0..self.slots.len() {
             if self.u3[owner] {
-                self.needed_index
-                    .insert((owner, ShareKind::SelfMask), self.needed.len());
+                self.needed_index[owner] = Some((ShareKind::SelfMask, self.needed.len()));
                 self.needed.push(Needed {
                     owner,
                     kind: ShareKind::SelfMask,
@@ -965,8 +1031,7 @@ impl Server {
                 });
             } else if self.u2[owner] && self.topo.neighbours(owner).any(|j| self.u3[j]) {
                 // Dropped after sharing: its pairwise masks are in its neighbours' inputs.
-                self.needed_index
-                    .insert((owner, ShareKind::MaskKey), self.needed.len());
+                self.needed_index[owner] = Some((ShareKind::MaskKey, self.needed.len()));
                 self.needed.push(Needed {
                     owner,
                     kind: ShareKind::MaskKey,
@@ -1034,18 +1099,15 @@ impl Server {
         self.start_round(Round::Unmasking, now);
     }
 
+    /// Every needed secret holds at least t shares (counted as shares arrive: checking every
+    /// secret after each message would cost O(n) per message at n = 10 000).
     fn all_secrets_ready(&self) -> bool {
-        let t = self.params.threshold as usize;
-        self.needed.iter().all(|n| n.shares.len() >= t)
+        self.secrets_ready == self.needed.len()
     }
 
     /// Rebuilds one secret from its shares, trying other subsets if the first is inconsistent
     /// (detected for mask keys by the public-key check).
-    fn rebuild(
-        &self,
-        k: usize,
-        cache: &mut HashMap<Vec<ParticipantId>, Reconstructor>,
-    ) -> Option<Zeroizing<[u8; 32]>> {
+    fn rebuild(&self, k: usize, cache: &mut LagrangeCache) -> Option<Zeroizing<[u8; 32]>> {
         let t = self.params.threshold as usize;
         let n = &self.needed[k];
         let mut shares: Vec<&Share> = n.shares.iter().collect();
@@ -1066,13 +1128,7 @@ impl Server {
                 break;
             }
             let xs: Vec<ParticipantId> = subset.iter().map(|s| s.x()).collect();
-            let r = match cache.get(&xs) {
-                Some(r) => r,
-                None => {
-                    let r = Reconstructor::new(&xs, t).ok()?;
-                    cache.entry(xs).or_insert(r)
-                }
-            };
+            let r = Reconstructor::with_cache(&xs, t, cache).ok()?;
             let Ok(secret) = r.reconstruct(&subset) else {
                 continue;
             };
@@ -1106,12 +1162,12 @@ impl Server {
             use rayon::prelude::*;
             (0..self.needed.len())
                 .into_par_iter()
-                .map_init(HashMap::new, |cache, k| self.rebuild(k, cache))
+                .map_init(LagrangeCache::new, |cache, k| self.rebuild(k, cache))
                 .collect()
         }
         #[cfg(not(feature = "server"))]
         {
-            let mut cache = HashMap::new();
+            let mut cache = LagrangeCache::new();
             (0..self.needed.len())
                 .map(|k| self.rebuild(k, &mut cache))
                 .collect()
@@ -1124,14 +1180,11 @@ impl Server {
     fn mask_seeds(&self, secrets: &[zeroize::Zeroizing<[u8; 32]>]) -> Vec<(MaskSeed, MaskSign)> {
         let mut out = Vec::new();
         let mut pairs = Vec::new();
-        for (k, secret) in secrets.iter().enumerate() {
+        let mut selfs = Vec::new();
+        for k in 0..secrets.len() {
             let owner = self.needed[k].owner;
-            let owner_id = self.params.participants[owner];
             match self.needed[k].kind {
-                ShareKind::SelfMask => {
-                    let b = SelfMaskSecret::from_bytes(**secret);
-                    out.push((b.mask_seed(&self.session, owner_id), MaskSign::Sub));
-                }
+                ShareKind::SelfMask => selfs.push(k),
                 ShareKind::MaskKey => pairs.extend(
                     self.topo
                         .neighbours(owner)
@@ -1165,13 +1218,22 @@ impl Server {
                 },
             ))
         };
+        let self_mask = |&k: &usize| -> (MaskSeed, MaskSign) {
+            let b = SelfMaskSecret::from_bytes(*secrets[k]);
+            let owner_id = self.params.participants[self.needed[k].owner];
+            (b.mask_seed(&self.session, owner_id), MaskSign::Sub)
+        };
         #[cfg(feature = "server")]
         {
             use rayon::prelude::*;
+            out.par_extend(selfs.par_iter().map(self_mask));
             out.par_extend(pairs.par_iter().filter_map(pairwise));
         }
         #[cfg(not(feature = "server"))]
-        out.extend(pairs.iter().filter_map(pairwise));
+        {
+            out.extend(selfs.iter().map(self_mask));
+            out.extend(pairs.iter().filter_map(pairwise));
+        }
         out
     }
 
@@ -1286,5 +1348,48 @@ impl Server {
             dequantized_sum,
             weighted_mean,
         }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fingerprint;
+
+    fn sample(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 131 + 7) as u8).collect()
+    }
+
+    #[test]
+    fn fingerprint_is_deterministic() {
+        for len in [0, 1, 31, 32, 33, 400_040] {
+            let m = sample(len);
+            assert_eq!(Fingerprint::of(&m), Fingerprint::of(&m.clone()));
+        }
+    }
+
+    #[test]
+    fn fingerprint_sees_every_bit_and_position() {
+        // Every single-bit change, in every lane and in the zero-padded tail.
+        let m = sample(75);
+        let f = Fingerprint::of(&m);
+        for i in 0..m.len() {
+            for b in 0..8 {
+                let mut x = m.clone();
+                x[i] ^= 1 << b;
+                assert_ne!(Fingerprint::of(&x), f, "byte {i} bit {b}");
+            }
+        }
+        // Swapping two words of the same lane keeps the plain sums but not the running sums.
+        let mut x = m.clone();
+        let (a, b) = (0..8, 32..40);
+        let wa: Vec<u8> = x[a.clone()].to_vec();
+        x.copy_within(b.clone(), a.start);
+        x[b].copy_from_slice(&wa);
+        assert_ne!(x, m);
+        assert_ne!(Fingerprint::of(&x), f);
+        // Trailing zero bytes change the length, not the sums.
+        let mut x = m.clone();
+        x.push(0);
+        assert_ne!(Fingerprint::of(&x), f);
     }
 }
