@@ -240,15 +240,6 @@ pub enum MaskSign {
     Sub,
 }
 
-impl MaskSign {
-    fn combine(self) -> Combine {
-        match self {
-            MaskSign::Add => Combine::Add,
-            MaskSign::Sub => Combine::Sub,
-        }
-    }
-}
-
 /// Elements per cache chunk of [`apply_masks`]: 8192 elements are 32 KiB of `u32` words, which stay
 /// in L1/L2 while every mask's keystream for them is folded in. A multiple of `BLOCK_ELEMS`, so
 /// every chunk starts on a byte (indeed a 64-byte ChaCha block) boundary of every mask's keystream.
@@ -258,7 +249,10 @@ pub const CHUNK_ELEMS: usize = 8 * BLOCK_ELEMS;
 /// `start` must be a multiple of [`BLOCK_ELEMS`], so the keystream offset `start * bits / 8` is a
 /// whole number of 64-byte blocks and the result is bit-identical to expanding each mask from
 /// element 0 (the block layout of [`expand_into`] is reproduced exactly).
-fn masks_into<W: Word>(
+///
+/// The keystream is folded in by the width kernels of [`mask_and_pack`] (modulo the word, which
+/// 2^bits divides) and the chunk is reduced to `bits` once at the end.
+fn masks_into<W: MaskWord>(
     prg: MaskPrg,
     masks: &[(&MaskSeed, MaskSign)],
     bits: Bits,
@@ -266,18 +260,21 @@ fn masks_into<W: Word>(
     start: usize,
 ) {
     debug_assert_eq!(start % BLOCK_ELEMS, 0);
-    let offset = (start as u64) * bits.get() as u64 / 8;
-    let mut buf = [0u8; BLOCK_ELEMS * 8];
+    let b = bits.get() as usize;
+    let offset = (start as u64) * b as u64 / 8;
+    let mut buf = [0u8; BLOCK_ELEMS * 8 + KS_PAD];
     for (seed, sign) in masks {
         let mut cipher = Keystream::new(prg, seed);
         cipher.seek(offset);
-        let op = sign.combine();
         for chunk in dst.chunks_mut(BLOCK_ELEMS) {
-            let n = (chunk.len() * bits.get() as usize).div_ceil(8);
-            let ks = &mut buf[..n];
-            cipher.write(ks);
-            crate::ring::combine_keystream(bits, ks, chunk, op);
+            let n = (chunk.len() * b).div_ceil(8);
+            cipher.write(&mut buf[..n]);
+            kernels::combine(b, &buf[..n + KS_PAD], chunk, *sign == MaskSign::Sub);
         }
+    }
+    let max = W::from_u64(bits.max_element());
+    for x in dst.iter_mut() {
+        *x = x.and(max);
     }
     zeroize::Zeroize::zeroize(&mut buf);
 }
