@@ -18,7 +18,7 @@
 
 use crate::prelude::*;
 
-use crate::ring::{Bits, RingVec};
+use crate::ring::{Bits, Elems, RingVec, Word};
 
 /// 2^1000, the largest clip bound (`f64::powi` is not in `core`).
 const TWO_POW_1000: f64 = f64::from_bits((1023 + 1000) << 52);
@@ -250,31 +250,51 @@ impl Quantizer {
         tail: Option<u64>,
         mut next_u64: impl FnMut() -> u64,
     ) -> Result<Quantized, QuantizeError> {
+        let mut chunks = self.chunks(values, weight, tail)?;
+        let mut vector = RingVec::zeros(self.bits, chunks.len());
+        match vector.elems_mut() {
+            Elems::Narrow(d) => chunks.fill(0, d, &mut next_u64),
+            Elems::Wide(d) => chunks.fill(0, d, &mut next_u64),
+        }
+        Ok(Quantized {
+            vector,
+            clipped: chunks.clipped(),
+        })
+    }
+
+    /// Checks the weight and that every input is finite (before any randomness is drawn),
+    /// and returns a quantizer of `weight * values` (with `tail` appended) that produces the
+    /// output a range at a time, in order: what the client's fused masking consumes.
+    pub(crate) fn chunks<'a, T: Copy + Into<f64>>(
+        &self,
+        values: &'a [T],
+        weight: f64,
+        tail: Option<u64>,
+    ) -> Result<ChunkQuantizer<'a, T>, QuantizeError> {
         if !(weight.is_finite() && weight >= 0.0) {
             return Err(QuantizeError::InvalidWeight(weight));
         }
-        if let Some(index) = values.iter().position(|v| !(*v).into().is_finite()) {
+        // A branch-free scan first (it vectorises), the index only on failure.
+        if !values
+            .iter()
+            .fold(true, |ok, v| ok & (*v).into().is_finite())
+        {
+            let index = values
+                .iter()
+                .position(|v| !(*v).into().is_finite())
+                .unwrap_or(0);
             return Err(QuantizeError::NonFinite { index });
         }
-        let inv_step = (self.levels - 1) as f64 / (2.0 * self.clip);
-        let top = (self.levels - 1) as f64;
-        let mut clipped = 0u64;
-        let q = values.iter().map(|v| {
-            let w = weight * (*v).into();
-            // Counted here rather than in a second pass, so the input is read once.
-            clipped += u64::from(!(-self.clip..=self.clip).contains(&w));
-            let x = w.clamp(-self.clip, self.clip);
-            let s = ((x + self.clip) * inv_step).clamp(0.0, top);
-            // floor(s) as a truncating cast: s is in [0, 2^32], so both conversions are exact
-            // (and this avoids a libm call per element on targets without SSE4.1).
-            let fi = s as u64;
-            let f = fi as f64;
-            let u = (next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
-            let up = (u < s - f) as u64;
-            (fi + up).min(self.levels - 1)
-        });
-        let vector = RingVec::from_u64s_reduced(self.bits, q.chain(tail));
-        Ok(Quantized { vector, clipped })
+        Ok(ChunkQuantizer {
+            values,
+            weight,
+            clip: self.clip,
+            inv_step: (self.levels - 1) as f64 / (2.0 * self.clip),
+            top: (self.levels - 1) as f64,
+            max_level: self.levels - 1,
+            tail: tail.map(|t| t & self.bits.max_element()),
+            clipped: 0,
+        })
     }
 
     /// Dequantizes the sum of `count` quantized vectors: the sum of the clipped weighted inputs.
@@ -315,6 +335,87 @@ impl Quantizer {
             *x /= total_weight;
         }
         Ok(v)
+    }
+}
+
+/// Words of rounding randomness drawn at a time by [`ChunkQuantizer::fill`].
+const RAND_BLOCK: usize = 256;
+
+/// A validated quantization of one input, produced a range at a time ([`Quantizer::chunks`]).
+pub(crate) struct ChunkQuantizer<'a, T> {
+    values: &'a [T],
+    weight: f64,
+    clip: f64,
+    inv_step: f64,
+    top: f64,
+    max_level: u64,
+    tail: Option<u64>,
+    clipped: u64,
+}
+
+impl<T: Copy + Into<f64>> ChunkQuantizer<'_, T> {
+    /// Output length: the inputs and the tail element, if any.
+    pub(crate) fn len(&self) -> usize {
+        self.values.len() + usize::from(self.tail.is_some())
+    }
+
+    /// Inputs clipped so far.
+    pub(crate) fn clipped(&self) -> u64 {
+        self.clipped
+    }
+
+    /// Writes output elements `start .. start + dst.len()` into `dst` (positions past
+    /// [`Self::len`] get zero). Calls must cover the output in order, without gaps: element `i`
+    /// draws the `i`-th word of `next_u64`, as the one-shot quantizer does (spec section
+    /// "Quantization"); the words are drawn a block at a time, so the arithmetic loop has no
+    /// calls in it.
+    pub(crate) fn fill<W: Word>(
+        &mut self,
+        start: usize,
+        dst: &mut [W],
+        next_u64: &mut impl FnMut() -> u64,
+    ) {
+        let (clip, inv_step, top, max_level, weight) = (
+            self.clip,
+            self.inv_step,
+            self.top,
+            self.max_level,
+            self.weight,
+        );
+        let mut words = [0u64; RAND_BLOCK];
+        let mut clipped = 0u64;
+        for (i, d) in dst.chunks_mut(RAND_BLOCK).enumerate() {
+            let at = start + i * RAND_BLOCK;
+            let vals = self.values.get(at..).unwrap_or(&[]);
+            let m = vals.len().min(d.len());
+            for w in &mut words[..m] {
+                *w = next_u64();
+            }
+            for ((x, v), u) in d[..m].iter_mut().zip(&vals[..m]).zip(&words[..m]) {
+                let w = weight * (*v).into();
+                // Counted here rather than in a second pass, so the input is read once.
+                clipped += u64::from(!(-clip..=clip).contains(&w));
+                let c = w.clamp(-clip, clip);
+                let s = ((c + clip) * inv_step).clamp(0.0, top);
+                // floor(s) as a truncating cast: s is in [0, 2^32), so the conversions through
+                // i64 are exact (and single instructions; no libm call per element on targets
+                // without SSE4.1).
+                let fi = s as i64 as u64;
+                let f = fi as i64 as f64;
+                let u = ((*u >> 11) as i64) as f64 * (1.0 / (1u64 << 53) as f64);
+                let up = (u < s - f) as u64;
+                *x = W::from_u64((fi + up).min(max_level));
+            }
+            for (j, x) in d[m..].iter_mut().enumerate() {
+                let pos = at + m + j;
+                *x = W::from_u64(match self.tail {
+                    Some(t) if pos == self.values.len() => t,
+                    _ => 0,
+                });
+            }
+        }
+        zeroize::Zeroize::zeroize(&mut words);
+        self.clipped += clipped;
     }
 }
 
@@ -368,6 +469,50 @@ mod tests {
         );
         assert!(q.quantize_with_words(&[f32::INFINITY], 1.0, &[]).is_err());
         assert!(q.quantize_with_words(&[1.0f32], -1.0, &[]).is_err());
+    }
+
+    /// The chunked quantizer gives the one-shot result (same words, same order) whatever the
+    /// chunking, counts the same clipped inputs, and appends the tail reduced to the ring.
+    #[test]
+    fn chunked_quantization_equals_one_shot() {
+        let q = Quantizer::new(2.0, 1 << 20, Bits::new(27).unwrap(), 100).unwrap();
+        let values: Vec<f32> = (0..3000)
+            .map(|i| ((i * 7919) % 1000) as f32 / 200.0 - 2.5)
+            .collect();
+        let mut state = 0x0123_4567_89ab_cdefu64;
+        let words: Vec<u64> = (0..values.len())
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state
+            })
+            .collect();
+        let mut it = words.iter().copied();
+        let one = q
+            .quantize_counting(&values, 0.9, Some(u64::MAX), || it.next().unwrap_or(0))
+            .unwrap();
+        for chunk in [1, 8, 255, 256, 257, 1000, 4096] {
+            let mut c = q.chunks(&values, 0.9, Some(u64::MAX)).unwrap();
+            assert_eq!(c.len(), values.len() + 1);
+            let mut out = vec![0u32; c.len()];
+            let mut it = words.iter().copied();
+            let mut next = || it.next().unwrap_or(0);
+            for (i, d) in out.chunks_mut(chunk).enumerate() {
+                c.fill(i * chunk, d, &mut next);
+            }
+            let want: Vec<u64> = one.vector.iter().collect();
+            let got: Vec<u64> = out.iter().map(|&x| x as u64).collect();
+            assert_eq!(got, want, "chunk {chunk}");
+            assert_eq!(*got.last().unwrap(), (1 << 27) - 1);
+            assert_eq!(c.clipped(), one.clipped);
+        }
+        assert!(one.clipped > 0);
+        assert_eq!(
+            q.chunks(&[1.0f32, f32::NAN], 1.0, None).err(),
+            Some(QuantizeError::NonFinite { index: 1 })
+        );
+        assert!(q.chunks(&[1.0f32], f64::NAN, None).is_err());
     }
 
     #[test]

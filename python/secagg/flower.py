@@ -51,7 +51,7 @@ from . import _secagg as _core
 from ._secagg import ClientAbortedError, MessageRejectedError, Params, Server
 
 try:  # Flower is an optional dependency of the package, required by this module.
-    from flwr.app import ConfigRecord, Context, Message, RecordDict
+    from flwr.app import ArrayRecord, ConfigRecord, Context, Message, RecordDict
     from flwr.app.message_type import MessageType
     from flwr.common import ndarrays_to_parameters, parameters_to_ndarrays
     from flwr.compat.common import recorddict_compat as compat
@@ -125,9 +125,11 @@ def secaggplus_mod(msg: Message, ctxt: Context, call_next: Any) -> Message:
 def _run_mod(msg: Message, ctxt: Context, call_next: Any, policy_kw: Dict[str, Any]) -> Message:
     if msg.metadata.message_type != MessageType.TRAIN:
         return call_next(msg, ctxt)
-    if RECORD_KEY not in msg.content.config_records:
+    # The record is read with one dict lookup: `RecordDict.config_records` would rebuild a
+    # type-checked view of every record on each access.
+    cfg = msg.content.get(RECORD_KEY)
+    if not isinstance(cfg, ConfigRecord):
         return call_next(msg, ctxt)
-    cfg = msg.content.config_records[RECORD_KEY]
     key = (int(msg.metadata.run_id), int(msg.metadata.dst_node_id))
     stage = str(cfg["stage"])
     out = RecordDict()
@@ -164,15 +166,16 @@ def _run_mod(msg: Message, ctxt: Context, call_next: Any, policy_kw: Dict[str, A
                 log.warning("secagg: weight %s clipped to max_weight %s", w, node.max_weight)
                 w = node.max_weight
             reply = node.client.set_input(vec, max(w, 0))
-            for arr_record in out.array_records.values():
-                arr_record.clear()
+            for record in out.values():
+                if isinstance(record, ArrayRecord):
+                    record.clear()
         if node.client.status in ("finished", "aborted"):
             with _CLIENTS_LOCK:
                 _CLIENTS.pop(key, None)
     rec: Dict[str, Any] = {"stage": stage}
     if reply is not None:
         rec["msg"] = reply
-    out.config_records[RECORD_KEY] = ConfigRecord(rec, False)
+    out[RECORD_KEY] = ConfigRecord(rec, False)
     return Message(out, reply_to=msg)
 
 
@@ -345,7 +348,7 @@ class SecAggPlusWorkflow:
         def message(nid: int, stage: str, rec: Dict[str, Any],
                     base: Optional[RecordDict] = None) -> Message:
             content = base if base is not None else RecordDict()
-            content.config_records[RECORD_KEY] = ConfigRecord({"stage": stage, **rec}, False)
+            content[RECORD_KEY] = ConfigRecord({"stage": stage, **rec}, False)
             return Message(content=content, dst_node_id=nid,
                            message_type=MessageType.TRAIN, group_id=group)
 
@@ -365,8 +368,8 @@ class SecAggPlusWorkflow:
                 if r.has_error():
                     failures.append(Exception(r.error))
                     continue
-                rec = r.content.config_records.get(RECORD_KEY)
-                data = rec.get("msg") if rec is not None else None
+                rec = r.content.get(RECORD_KEY)
+                data = rec.get("msg") if isinstance(rec, ConfigRecord) else None
                 if not isinstance(data, bytes):
                     failures.append(Exception(f"node {nid}: reply without a secagg message"))
                     continue

@@ -27,6 +27,8 @@
 //! 2^32 - 1 blocks of 64 bytes (256 GiB - 64 bytes) of keystream, ChaCha20's block-counter limit;
 //! longer requests are a typed error (no session comes near it: L <= 2^28 elements of <= 8 bytes).
 
+use crate::prelude::*;
+
 use super::kdf::{derive32, Context, Label};
 use super::secret::secret_bytes;
 use crate::ids::{ParticipantId, Round, SessionId};
@@ -183,6 +185,9 @@ pub enum PrgError {
         /// Element width.
         bits: u32,
     },
+    /// Internal: the accumulator word or the output length does not fit the width and length.
+    #[error("mask output layout does not match the ring width and length")]
+    Layout,
 }
 
 /// Largest keystream one seed may produce: the IETF ChaCha20 32-bit block counter yields
@@ -235,15 +240,6 @@ pub enum MaskSign {
     Sub,
 }
 
-impl MaskSign {
-    fn combine(self) -> Combine {
-        match self {
-            MaskSign::Add => Combine::Add,
-            MaskSign::Sub => Combine::Sub,
-        }
-    }
-}
-
 /// Elements per cache chunk of [`apply_masks`]: 8192 elements are 32 KiB of `u32` words, which stay
 /// in L1/L2 while every mask's keystream for them is folded in. A multiple of `BLOCK_ELEMS`, so
 /// every chunk starts on a byte (indeed a 64-byte ChaCha block) boundary of every mask's keystream.
@@ -253,7 +249,10 @@ pub const CHUNK_ELEMS: usize = 8 * BLOCK_ELEMS;
 /// `start` must be a multiple of [`BLOCK_ELEMS`], so the keystream offset `start * bits / 8` is a
 /// whole number of 64-byte blocks and the result is bit-identical to expanding each mask from
 /// element 0 (the block layout of [`expand_into`] is reproduced exactly).
-fn masks_into<W: Word>(
+///
+/// The keystream is folded in by the width kernels of [`mask_and_pack`] (modulo the word, which
+/// 2^bits divides) and the chunk is reduced to `bits` once at the end.
+fn masks_into<W: MaskWord>(
     prg: MaskPrg,
     masks: &[(&MaskSeed, MaskSign)],
     bits: Bits,
@@ -261,18 +260,21 @@ fn masks_into<W: Word>(
     start: usize,
 ) {
     debug_assert_eq!(start % BLOCK_ELEMS, 0);
-    let offset = (start as u64) * bits.get() as u64 / 8;
-    let mut buf = [0u8; BLOCK_ELEMS * 8];
+    let b = bits.get() as usize;
+    let offset = (start as u64) * b as u64 / 8;
+    let mut buf = [0u8; BLOCK_ELEMS * 8 + KS_PAD];
     for (seed, sign) in masks {
         let mut cipher = Keystream::new(prg, seed);
         cipher.seek(offset);
-        let op = sign.combine();
         for chunk in dst.chunks_mut(BLOCK_ELEMS) {
-            let n = (chunk.len() * bits.get() as usize).div_ceil(8);
-            let ks = &mut buf[..n];
-            cipher.write(ks);
-            crate::ring::combine_keystream(bits, ks, chunk, op);
+            let n = (chunk.len() * b).div_ceil(8);
+            cipher.write(&mut buf[..n]);
+            kernels::combine(b, &buf[..n + KS_PAD], chunk, *sign == MaskSign::Sub);
         }
+    }
+    let max = W::from_u64(bits.max_element());
+    for x in dst.iter_mut() {
+        *x = x.and(max);
     }
     zeroize::Zeroize::zeroize(&mut buf);
 }
@@ -412,6 +414,226 @@ pub fn expand(prg: MaskPrg, seed: &MaskSeed, bits: Bits, len: usize) -> Result<R
     }
     Ok(v)
 }
+
+// ------------------------------------------------------------------------------------------------
+// Fused client masking: the masked-input message body in one pass.
+
+/// Elements per chunk of [`mask_and_pack`]: 4096 `u32` accumulators (16 KiB) and one mask's
+/// keystream for them (at most 16 KiB for widths up to 32 bits) stay in L1 while every mask is
+/// folded in. A multiple of 8, so every chunk starts on a byte of the keystream and of the packed
+/// output.
+const FUSED_ELEMS: usize = 4096;
+
+/// Keystream bytes read past a chunk's last element by the width kernels (they read whole
+/// 8- or 16-byte words); never part of any element's bits.
+const KS_PAD: usize = 16;
+
+/// The packed masked vector `pack(x + sum_i sign_i * PRG(seed_i))` written into `out`
+/// (exactly `packed_len(bits, len)` bytes), where `fill(start, dst)` writes the plaintext elements
+/// `start .. start + dst.len()` (each `< 2^bits`) into `dst`, called once per chunk in order.
+/// Byte-identical to [`apply_masks`] on the whole vector followed by `RingVec::pack`, without the
+/// vector: each chunk is produced, masked by every seed's keystream (one cipher per seed, read
+/// sequentially) and packed while it is in cache, and the accumulator is erased at the end.
+///
+/// Elements are accumulated modulo the word (2^32 or 2^64) and reduced to `bits` only when
+/// packed, which is exact because 2^bits divides the word's modulus; the width kernels read the
+/// keystream as whole words, monomorphised per width so every shift is a constant.
+pub(crate) fn mask_and_pack<W: MaskWord>(
+    prg: MaskPrg,
+    masks: &[(&MaskSeed, MaskSign)],
+    bits: Bits,
+    len: usize,
+    mut fill: impl FnMut(usize, &mut [W]),
+    out: &mut [u8],
+) -> Result<(), PrgError> {
+    check(bits, len)?;
+    let b = bits.get() as usize;
+    if W::NARROW != bits.is_narrow() || packed_len(bits, len) != Some(out.len()) {
+        return Err(PrgError::Layout);
+    }
+    let mut ciphers: Vec<(Keystream, MaskSign)> = masks
+        .iter()
+        .map(|(seed, sign)| (Keystream::new(prg, seed), *sign))
+        .collect();
+    let mut acc = zeroize::Zeroizing::new(vec![W::default(); FUSED_ELEMS.min(len)]);
+    let mut ks = zeroize::Zeroizing::new(vec![0u8; FUSED_ELEMS * b / 8 + KS_PAD]);
+    let mut start = 0;
+    let mut out_at = 0;
+    while start < len {
+        let n = FUSED_ELEMS.min(len - start);
+        let dst = &mut acc[..n];
+        fill(start, dst);
+        let nbytes = (n * b).div_ceil(8);
+        for (cipher, sign) in ciphers.iter_mut() {
+            cipher.write(&mut ks[..nbytes]);
+            kernels::combine(b, &ks[..nbytes + KS_PAD], dst, *sign == MaskSign::Sub);
+        }
+        kernels::pack(b, dst, &mut out[out_at..out_at + nbytes]);
+        out_at += nbytes;
+        start += n;
+    }
+    Ok(())
+}
+
+/// Width-specialised kernels of [`mask_and_pack`].
+mod kernels {
+    use crate::ring::Word;
+
+    /// `dst[i] +=/-= element i of the keystream` (modulo the word; not reduced to `B` bits).
+    /// `ks` holds the chunk's keystream followed by at least [`super::KS_PAD`] readable bytes.
+    #[inline(always)]
+    fn combine_b<W: Word, const B: usize, const SUB: bool>(ks: &[u8], dst: &mut [W]) {
+        #[inline(always)]
+        fn read<const B: usize>(src: &[u8], bit: usize) -> u64 {
+            let (p, s) = (bit / 8, bit % 8);
+            if B + 7 <= 64 {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&src[p..p + 8]);
+                u64::from_le_bytes(w) >> s
+            } else {
+                let mut w = [0u8; 16];
+                w.copy_from_slice(&src[p..p + 16]);
+                (u128::from_le_bytes(w) >> s) as u64
+            }
+        }
+        let (groups, tail) = dst.as_chunks_mut::<8>();
+        for (g, d) in groups.iter_mut().enumerate() {
+            // One bounds check per 8 elements (B bytes); the offsets below are constants.
+            let src = &ks[g * B..g * B + B + 16];
+            for (j, x) in d.iter_mut().enumerate() {
+                let k = W::from_u64(read::<B>(src, j * B));
+                *x = if SUB {
+                    x.wrapping_sub(k)
+                } else {
+                    x.wrapping_add(k)
+                };
+            }
+        }
+        let base = groups.len() * 8 * B;
+        for (j, x) in tail.iter_mut().enumerate() {
+            let k = W::from_u64(read::<B>(ks, base + j * B));
+            *x = if SUB {
+                x.wrapping_sub(k)
+            } else {
+                x.wrapping_add(k)
+            };
+        }
+    }
+
+    fn add_b<W: Word, const B: usize>(ks: &[u8], dst: &mut [W]) {
+        combine_b::<W, B, false>(ks, dst)
+    }
+
+    fn sub_b<W: Word, const B: usize>(ks: &[u8], dst: &mut [W]) {
+        combine_b::<W, B, true>(ks, dst)
+    }
+
+    /// Packs `src` (reduced to `B` bits here) into `out`, `ceil(src.len() * B / 8)` bytes, high
+    /// bits of the last byte zero.
+    #[inline(always)]
+    fn pack_b<W: Word, const B: usize>(src: &[W], out: &mut [u8]) {
+        let mask = u64::MAX >> (64 - B);
+        let (groups, tail) = src.as_chunks::<8>();
+        for (g, d) in groups.iter().enumerate() {
+            let o = &mut out[g * B..g * B + B];
+            let mut acc: u128 = 0;
+            let mut have = 0;
+            let mut at = 0;
+            for x in d {
+                acc |= ((x.to_u64() & mask) as u128) << have;
+                have += B;
+                if have >= 64 {
+                    o[at..at + 8].copy_from_slice(&(acc as u64).to_le_bytes());
+                    acc >>= 64;
+                    have -= 64;
+                    at += 8;
+                }
+            }
+            // 8 * B bits in all: what is left is a whole number of bytes.
+            let rest = &mut o[at..];
+            let r = rest.len();
+            rest.copy_from_slice(&(acc as u64).to_le_bytes()[..r]);
+        }
+        let mut acc: u128 = 0;
+        let mut have = 0;
+        let mut at = groups.len() * B;
+        for x in tail {
+            acc |= ((x.to_u64() & mask) as u128) << have;
+            have += B;
+            while have >= 8 {
+                out[at] = acc as u8;
+                acc >>= 8;
+                have -= 8;
+                at += 1;
+            }
+        }
+        if have > 0 {
+            out[at] = acc as u8;
+        }
+    }
+
+    macro_rules! dispatch {
+        ($b:expr, $f:ident::<$w:ty, {$($n:literal)*}>($x:expr, $y:expr)) => {
+            match $b {
+                $($n => $f::<$w, $n>($x, $y),)*
+                // Not reached: `mask_and_pack` checks that the width belongs to the word.
+                _ => {}
+            }
+        };
+    }
+
+    /// Per-width dispatch for one word type.
+    pub(crate) trait Kernels: Word + zeroize::Zeroize {
+        /// Whether this word stores widths up to 32 (else 33..=64).
+        const NARROW: bool;
+        fn combine(b: usize, ks: &[u8], dst: &mut [Self], sub: bool);
+        fn pack(b: usize, src: &[Self], out: &mut [u8]);
+    }
+
+    impl Kernels for u32 {
+        const NARROW: bool = true;
+        fn combine(b: usize, ks: &[u8], dst: &mut [u32], sub: bool) {
+            if sub {
+                dispatch!(b, sub_b::<u32, {1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20
+                    21 22 23 24 25 26 27 28 29 30 31 32}>(ks, dst))
+            } else {
+                dispatch!(b, add_b::<u32, {1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20
+                    21 22 23 24 25 26 27 28 29 30 31 32}>(ks, dst))
+            }
+        }
+        fn pack(b: usize, src: &[u32], out: &mut [u8]) {
+            dispatch!(b, pack_b::<u32, {1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20
+                21 22 23 24 25 26 27 28 29 30 31 32}>(src, out))
+        }
+    }
+
+    impl Kernels for u64 {
+        const NARROW: bool = false;
+        fn combine(b: usize, ks: &[u8], dst: &mut [u64], sub: bool) {
+            if sub {
+                dispatch!(b, sub_b::<u64, {33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48
+                    49 50 51 52 53 54 55 56 57 58 59 60 61 62 63 64}>(ks, dst))
+            } else {
+                dispatch!(b, add_b::<u64, {33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48
+                    49 50 51 52 53 54 55 56 57 58 59 60 61 62 63 64}>(ks, dst))
+            }
+        }
+        fn pack(b: usize, src: &[u64], out: &mut [u8]) {
+            dispatch!(b, pack_b::<u64, {33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48
+                49 50 51 52 53 54 55 56 57 58 59 60 61 62 63 64}>(src, out))
+        }
+    }
+
+    pub(crate) fn combine<W: Kernels>(b: usize, ks: &[u8], dst: &mut [W], sub: bool) {
+        W::combine(b, ks, dst, sub)
+    }
+
+    pub(crate) fn pack<W: Kernels>(b: usize, src: &[W], out: &mut [u8]) {
+        W::pack(b, src, out)
+    }
+}
+
+pub(crate) use kernels::Kernels as MaskWord;
 
 #[cfg(test)]
 mod tests {
@@ -581,6 +803,78 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The fused client pass (plaintext, k + 1 masks, packing, chunk by chunk) is
+    /// byte-identical to `apply_masks` on the whole vector followed by `RingVec::pack`, for
+    /// every width, both suites, and lengths around the chunk and group sizes.
+    #[test]
+    fn mask_and_pack_equals_apply_then_pack() {
+        let seeds: Vec<MaskSeed> = (0..4u8)
+            .map(|i| MaskSeed::from_bytes([i.wrapping_mul(37) ^ 0x5c; 32]))
+            .collect();
+        let signs = [MaskSign::Add, MaskSign::Sub, MaskSign::Add, MaskSign::Sub];
+        let masks: Vec<(&MaskSeed, MaskSign)> = seeds.iter().zip(signs).collect();
+        for prg in MaskPrg::ALL {
+            for bits in 1..=64u32 {
+                let b = Bits::new(bits).unwrap();
+                for len in [0, 1, 7, 8, 9, 4095, 4096, 4097, 2 * FUSED_ELEMS + 13] {
+                    let x = RingVec::from_u64s_reduced(
+                        b,
+                        (0..len as u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+                    );
+                    let mut want = x.clone();
+                    apply_masks(prg, &masks, &mut want).unwrap();
+                    let want = want.pack();
+                    let mut got = vec![0u8; want.len()];
+                    let mut src = x.clone();
+                    let r = match src.elems_mut() {
+                        Elems::Narrow(v) => mask_and_pack::<u32>(
+                            prg,
+                            &masks,
+                            b,
+                            len,
+                            |at, d| d.copy_from_slice(&v[at..at + d.len()]),
+                            &mut got,
+                        ),
+                        Elems::Wide(v) => mask_and_pack::<u64>(
+                            prg,
+                            &masks,
+                            b,
+                            len,
+                            |at, d| d.copy_from_slice(&v[at..at + d.len()]),
+                            &mut got,
+                        ),
+                    };
+                    r.unwrap();
+                    assert_eq!(got, want, "{prg} bits {bits} len {len}");
+                }
+            }
+        }
+        // A word that does not match the width, or a wrong output length, is an error.
+        let mut out = vec![0u8; 4];
+        assert_eq!(
+            mask_and_pack::<u64>(
+                MaskPrg::Aes128Ctr,
+                &masks,
+                Bits::B32,
+                1,
+                |_, _| {},
+                &mut out
+            ),
+            Err(PrgError::Layout)
+        );
+        assert_eq!(
+            mask_and_pack::<u32>(
+                MaskPrg::Aes128Ctr,
+                &masks,
+                Bits::B32,
+                2,
+                |_, _| {},
+                &mut out
+            ),
+            Err(PrgError::Layout)
+        );
     }
 
     #[test]

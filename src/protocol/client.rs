@@ -27,10 +27,11 @@ use super::policy::ClientPolicy;
 use crate::crypto::aead::Binding;
 use crate::crypto::aead::OpeningKey;
 use crate::crypto::kex::{KexPublicKey, KexSecretKey};
-use crate::crypto::prg::{apply_masks, MaskSeed, MaskSign, SelfMaskSecret};
+use crate::crypto::prg::{mask_and_pack, MaskSeed, MaskSign, SelfMaskSecret};
 use crate::crypto::sign::{SigPurpose, SigningKey, VerifyingKey};
 use crate::ids::{ParticipantId, Round, SessionId};
-use crate::ring::RingVec;
+use crate::quantize::ChunkQuantizer;
+use crate::ring::{packed_len, Elems, RingVec, Word};
 use crate::shamir::{self, Share, SHARE_LEN};
 
 /// Where a client stands.
@@ -262,10 +263,39 @@ impl Client {
         if self.clipped.is_some() {
             return Err(ClientSetupError::InputAlreadySet);
         }
+        if matches!(self.state, State::AwaitingInput(_)) && self.params.dp.is_none() {
+            // The share bundle is here: quantize, mask and pack in one pass (no vector).
+            check_input(&self.params, input.len(), weight)?;
+            let q = self.params.quantizer()?;
+            let chunks = q.chunks(
+                input,
+                weight as f64 / self.params.max_weight as f64,
+                Some(u64::from(weight)),
+            )?;
+            let State::AwaitingInput(a) = core::mem::replace(&mut self.state, State::Unmasked)
+            else {
+                return Err(ClientSetupError::InputTooLate);
+            };
+            let mut src = Fresh { chunks, rng };
+            let r = self.mask_input(a, &mut src);
+            self.clipped = Some(src.chunks.clipped());
+            return match r {
+                Ok(msg) => Ok(Some(msg)),
+                Err(check) => {
+                    let abort = ClientAbort {
+                        client: self.me,
+                        round: Round::MaskedInput,
+                        check,
+                    };
+                    self.state = State::Aborted(abort.clone());
+                    Err(ClientSetupError::Aborted(abort))
+                }
+            };
+        }
         let (vector, clipped) = quantize_input(&self.params, input, weight, rng)?;
         self.clipped = Some(clipped);
         match core::mem::replace(&mut self.state, State::Unmasked) {
-            State::AwaitingInput(a) => match self.mask_input(a, vector) {
+            State::AwaitingInput(a) => match self.mask_input(a, &mut Stored(vector)) {
                 Ok(msg) => Ok(Some(msg)),
                 Err(check) => {
                     let abort = ClientAbort {
@@ -675,7 +705,7 @@ impl Client {
             held,
         };
         match self.input.take() {
-            Some(input) => self.mask_input(waiting, input).map(Some),
+            Some(input) => self.mask_input(waiting, &mut Stored(input)).map(Some),
             None => {
                 self.state = State::AwaitingInput(waiting);
                 Ok(None)
@@ -684,14 +714,19 @@ impl Client {
     }
 
     /// y = x + PRG(self seed) + sum_{v > u} PRG(s_uv) - sum_{v < u} PRG(s_uv), over U2; moves
-    /// to `InputSent` and returns the `MaskedInput` message.
-    fn mask_input(&mut self, a: AwaitingInput, mut input: RingVec) -> Result<Vec<u8>, ClientCheck> {
+    /// to `InputSent` and returns the `MaskedInput` message. The plaintext `x` comes from `src`
+    /// a chunk at a time; each chunk is masked by all k + 1 keystreams and packed straight into
+    /// the message while in cache (no masked vector, no packed copy).
+    fn mask_input<S: Plain>(
+        &mut self,
+        a: AwaitingInput,
+        src: &mut S,
+    ) -> Result<Vec<u8>, ClientCheck> {
         let AwaitingInput {
             shares: SharesSent { peers, self_mask },
             senders,
             held,
         } = a;
-        // All k + 1 masks in one pass over the input (bit-identical to one pass per mask).
         let self_seed = self_mask.mask_seed(&self.session, self.me);
         let mut masks = Vec::with_capacity(senders.len() + 1);
         masks.push((&self_seed, MaskSign::Add));
@@ -704,15 +739,41 @@ impl Client {
             };
             masks.push((&p.mask_seed, sign));
         }
+        let bits = self.params.bits;
+        let len = src.len();
         // Refused only for a vector longer than the PRG's keystream, which validated
         // parameters exclude.
-        apply_masks(self.params.mask_prg, &masks, &mut input)
-            .map_err(|_| ClientCheck::TooFewNeighbours { have: 0, need: 0 })?;
-        let msg = ClientMessage::MaskedInput(MaskedInput {
+        let too_long = ClientCheck::TooFewNeighbours { have: 0, need: 0 };
+        let body = packed_len(bits, len).ok_or(too_long.clone())?;
+        let mut msg = ClientMessage::MaskedInput(MaskedInput {
             sender: self.me,
-            packed: input.pack(),
+            packed: Vec::new(),
         })
         .encode(&self.session);
+        let head = msg.len();
+        msg.reserve_exact(body);
+        msg.resize(head + body, 0);
+        let prg = self.params.mask_prg;
+        if bits.is_narrow() {
+            mask_and_pack::<u32>(
+                prg,
+                &masks,
+                bits,
+                len,
+                |at, d| src.fill(at, d),
+                &mut msg[head..],
+            )
+        } else {
+            mask_and_pack::<u64>(
+                prg,
+                &masks,
+                bits,
+                len,
+                |at, d| src.fill(at, d),
+                &mut msg[head..],
+            )
+        }
+        .map_err(|_| too_long)?;
         self.state = State::InputSent(InputSent { held, signed: None });
         Ok(msg)
     }
@@ -852,32 +913,14 @@ where
     T: Copy + Into<f64>,
     R: rand_core::CryptoRng + ?Sized,
 {
-    // With DP the input has the configuration's dimension; the masked vector is padded.
-    #[cfg(feature = "std")]
-    let expected = params
-        .dp
-        .as_ref()
-        .map_or(params.vector_len as usize, |dp| dp.dim());
-    #[cfg(not(feature = "std"))]
-    let expected = params.vector_len as usize;
     // Without the DP pipeline the input would go out un-noised in a session whose privacy
     // rests on every client's noise share: refuse instead.
     #[cfg(not(feature = "std"))]
     if params.dp.is_some() {
         return Err(ClientSetupError::Dp(crate::ddp::DdpError::Unsupported));
     }
-    if input.len() != expected {
-        return Err(ClientSetupError::InputLength {
-            got: input.len(),
-            expected,
-        });
-    }
-    if weight > params.max_weight {
-        return Err(ClientSetupError::Weight {
-            weight,
-            max: params.max_weight,
-        });
-    }
+    // With DP the input has the configuration's dimension; the masked vector is padded.
+    check_input(params, input.len(), weight)?;
     // With DP: clip, rotate, round and add this client's noise share (ddp.md), then append the
     // weight. The pipeline reads the whole input as f64 (it rotates it).
     #[cfg(feature = "std")]
@@ -897,4 +940,72 @@ where
         rng,
     )?;
     Ok((r.vector, r.clipped))
+}
+
+/// Checks the input's length (the session's `L`, or the DP configuration's dimension) and the
+/// weight, before any randomness is drawn.
+fn check_input(params: &SessionParams, got: usize, weight: u32) -> Result<(), ClientSetupError> {
+    #[cfg(feature = "std")]
+    let expected = params
+        .dp
+        .as_ref()
+        .map_or(params.vector_len as usize, |dp| dp.dim());
+    #[cfg(not(feature = "std"))]
+    let expected = params.vector_len as usize;
+    if got != expected {
+        return Err(ClientSetupError::InputLength { got, expected });
+    }
+    if weight > params.max_weight {
+        return Err(ClientSetupError::Weight {
+            weight,
+            max: params.max_weight,
+        });
+    }
+    Ok(())
+}
+
+/// Where the masking pass reads the plaintext from, a chunk at a time in order.
+trait Plain {
+    /// Elements in the vector.
+    fn len(&self) -> usize;
+    /// Writes elements `at .. at + dst.len()`.
+    fn fill<W: Word>(&mut self, at: usize, dst: &mut [W]);
+}
+
+/// A vector quantized earlier (the input arrived before the share bundle, or through DP).
+struct Stored(RingVec);
+
+impl Plain for Stored {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn fill<W: Word>(&mut self, at: usize, dst: &mut [W]) {
+        match self.0.elems_mut() {
+            Elems::Narrow(v) => copy_words(v, at, dst),
+            Elems::Wide(v) => copy_words(v, at, dst),
+        }
+    }
+}
+
+fn copy_words<V: Word, W: Word>(v: &[V], at: usize, dst: &mut [W]) {
+    let src = v.get(at..).unwrap_or(&[]);
+    for (d, x) in dst.iter_mut().zip(src) {
+        *d = W::from_u64(x.to_u64());
+    }
+}
+
+/// The input quantized as the masking pass reads it.
+struct Fresh<'a, 'r, T, R: ?Sized> {
+    chunks: ChunkQuantizer<'a, T>,
+    rng: &'r mut R,
+}
+
+impl<T: Copy + Into<f64>, R: rand_core::CryptoRng + ?Sized> Plain for Fresh<'_, '_, T, R> {
+    fn len(&self) -> usize {
+        self.chunks.len()
+    }
+    fn fill<W: Word>(&mut self, at: usize, dst: &mut [W]) {
+        let rng = &mut *self.rng;
+        self.chunks.fill(at, dst, &mut || rng.next_u64());
+    }
 }
