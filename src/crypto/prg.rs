@@ -354,7 +354,7 @@ const MASK_MAJOR_MAX_ELEMS: usize = 1 << 16;
 /// `dst += sum of masks`, the masks split in groups of `group` across the rayon threads, each
 /// group summed into its own zeroed vector.
 #[cfg(feature = "server")]
-fn mask_major<W: Word>(
+fn mask_major<W: MaskWord>(
     prg: MaskPrg,
     masks: &[(&MaskSeed, MaskSign)],
     bits: Bits,
