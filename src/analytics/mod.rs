@@ -423,9 +423,11 @@ impl LdpAccumulator {
             .into());
         }
         match (&self.task.mech, &mut self.state) {
-            (Mech::Spl(m), Acc::Multi(c)) => m.accumulate(c, &m.decode_report(bytes)?)?,
-            (Mech::Smp(m), Acc::Multi(c)) => m.accumulate(c, &m.decode_report(bytes)?)?,
-            (Mech::RsFd(m), Acc::Multi(c)) => m.accumulate(c, &m.decode_report(bytes)?)?,
+            // Validated and counted from the bytes, no report built (same errors, nothing
+            // changes on error).
+            (Mech::Spl(m), Acc::Multi(c)) => m.accumulate_bytes(c, bytes)?,
+            (Mech::Smp(m), Acc::Multi(c)) => m.accumulate_bytes(c, bytes)?,
+            (Mech::RsFd(m), Acc::Multi(c)) => m.accumulate_bytes(c, bytes)?,
             (Mech::Grr(o), Acc::Oracle { acc, n }) => add_one(o, acc, n, bytes)?,
             (Mech::Ue(o), Acc::Oracle { acc, n }) => add_one(o, acc, n, bytes)?,
             (Mech::Lh(o), Acc::Oracle { acc, n }) => add_one(o, acc, n, bytes)?,
