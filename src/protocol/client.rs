@@ -279,40 +279,38 @@ impl Client {
             let mut src = Fresh { chunks, rng };
             let r = self.mask_input(a, &mut src);
             self.clipped = Some(src.chunks.clipped());
-            return match r {
-                Ok(msg) => Ok(Some(msg)),
-                Err(check) => {
-                    let abort = ClientAbort {
-                        client: self.me,
-                        round: Round::MaskedInput,
-                        check,
-                    };
-                    self.state = State::Aborted(abort.clone());
-                    Err(ClientSetupError::Aborted(abort))
-                }
-            };
+            return self.masked_or_aborted(r);
         }
         let (vector, clipped) = quantize_input(&self.params, input, weight, rng)?;
         self.clipped = Some(clipped);
         match core::mem::replace(&mut self.state, State::Unmasked) {
-            State::AwaitingInput(a) => match self.mask_input(a, &mut Stored(vector)) {
-                Ok(msg) => Ok(Some(msg)),
-                Err(check) => {
-                    let abort = ClientAbort {
-                        client: self.me,
-                        round: Round::MaskedInput,
-                        check,
-                    };
-                    self.state = State::Aborted(abort.clone());
-                    Err(ClientSetupError::Aborted(abort))
-                }
-            },
+            State::AwaitingInput(a) => {
+                let r = self.mask_input(a, &mut Stored(vector));
+                self.masked_or_aborted(r)
+            }
             other => {
                 self.state = other;
                 self.input = Some(vector);
                 Ok(None)
             }
         }
+    }
+
+    /// The masked-input message, or the abort (recorded as this client's state) when a check
+    /// made while masking failed.
+    fn masked_or_aborted(
+        &mut self,
+        r: Result<Vec<u8>, ClientCheck>,
+    ) -> Result<Option<Vec<u8>>, ClientSetupError> {
+        r.map(Some).map_err(|check| {
+            let abort = ClientAbort {
+                client: self.me,
+                round: Round::MaskedInput,
+                check,
+            };
+            self.state = State::Aborted(abort.clone());
+            ClientSetupError::Aborted(abort)
+        })
     }
 
     /// How many input coordinates the quantizer clipped to `[-clip, clip]` (after weighting),
