@@ -70,39 +70,37 @@ fn bad_ldp_tasks_are_refused_before_binding() {
             "unknown variant",
         ),
     ] {
-        let cfg = d.join("c.toml");
-        std::fs::write(
-            &cfg,
-            format!(
+        let err = refused_before_binding(
+            &d,
+            &format!(
                 "listen = \"127.0.0.1:0\"\ntask = \"ldp\"\n[tls]\ndev_cert_out = \"cert.pem\"\n\
                  [ldp]\nclients = 3\n[ldp.task]\n{task}\n"
             ),
-        )
-        .unwrap();
-        let out = Command::new(BIN)
-            .args(["serve", "--config"])
-            .arg(&cfg)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{task}: {err}");
+        );
         assert!(err.contains(why), "{task}: {err}");
-        assert!(!d.join("cert.pem").exists());
     }
     // An LDP task without an [ldp] table.
-    let cfg = d.join("c.toml");
-    std::fs::write(
-        &cfg,
+    let err = refused_before_binding(
+        &d,
         "listen = \"127.0.0.1:0\"\ntask = \"ldp\"\n[tls]\ndev_cert_out = \"cert.pem\"\n",
-    )
-    .unwrap();
+    );
+    assert!(err.contains("needs an [ldp] table"), "{err}");
+}
+
+/// `secagg-coordinator serve` with this configuration (written to `<d>/c.toml`) must exit 2
+/// before binding (no dev certificate written); its standard error.
+fn refused_before_binding(d: &Path, config: &str) -> String {
+    let cfg = d.join("c.toml");
+    std::fs::write(&cfg, config).unwrap();
     let out = Command::new(BIN)
         .args(["serve", "--config"])
         .arg(&cfg)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("needs an [ldp] table"));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{config}: {err}");
+    assert!(!d.join("cert.pem").exists(), "{config}");
+    err
 }
 
 /// The one result file in `<d>/results`, parsed.
@@ -292,24 +290,14 @@ fn bad_histogram_tasks_are_refused_before_binding() {
         ),
         ("secagg", "", "", "vector_len is required"),
     ] {
-        let cfg = d.join("c.toml");
-        std::fs::write(
-            &cfg,
-            format!(
+        let err = refused_before_binding(
+            &d,
+            &format!(
                 "listen = \"127.0.0.1:0\"\ntask = \"{task}\"\n[tls]\ndev_cert_out = \"cert.pem\"\n\
                  {table}[session]\nclients = 5\ngraph = \"complete\"\n{session}"
             ),
-        )
-        .unwrap();
-        let out = Command::new(BIN)
-            .args(["serve", "--config"])
-            .arg(&cfg)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{session}: {err}");
+        );
         assert!(err.contains(why), "{task} {table} {session}: {err}");
-        assert!(!d.join("cert.pem").exists());
     }
 }
 

@@ -568,6 +568,11 @@ fn cohort(
 
 /// The parameters of session `session_index`, for `cohort` if given (the ids that checked in)
 /// or else for every eligible participant.
+/// The DP delta when `[session.dp].delta` is unset: `min(1e-6, 1/n^2)` for a session of n.
+fn default_delta(n: usize) -> f64 {
+    (1e-6f64).min(1.0 / (n as f64 * n as f64))
+}
+
 /// Calibrates the session's noise: the guarantee must hold with the noise of the fewest
 /// clients a completed session is sure to include and that are honest, `max(1, t + 1 - c)`
 /// (the same count a client's policy checks, section 17), and the sum of the largest cohort
@@ -579,9 +584,7 @@ fn calibrate_dp(
     threshold: u16,
     max_corrupt: u16,
 ) -> Result<secagg::ddp::DpConfig, String> {
-    let delta = d
-        .delta
-        .unwrap_or_else(|| (1e-6f64).min(1.0 / (n as f64 * n as f64)));
+    let delta = d.delta.unwrap_or_else(|| default_delta(n));
     let bits = u8::try_from(c.bits).map_err(|_| format!("bits = {}", c.bits))?;
     let target = secagg::ddp::CalibrationTarget {
         mechanism: match d.mechanism {
@@ -1259,8 +1262,9 @@ impl HistogramTask {
         report: &secagg::transport::coordinator::SessionReport,
     ) -> serde_json::Value {
         let estimates = report.result.as_ref().ok().and_then(|o| {
-            let n = report.params.n() as f64;
-            let delta = self.delta.unwrap_or_else(|| (1e-6f64).min(1.0 / (n * n)));
+            let delta = self
+                .delta
+                .unwrap_or_else(|| default_delta(report.params.n()));
             match self.spec.estimates(
                 &report.params,
                 &o.dequantized_sum,
