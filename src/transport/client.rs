@@ -73,7 +73,8 @@ fn round_of_reply(bytes: &[u8]) -> crate::ids::Round {
 /// How a refused connection is retried: attempt `k` (from 1) waits a uniformly random time in
 /// `[0, min(max_backoff, initial_backoff * 2^(k-1))]` ("full jitter", so a crowd of refused
 /// clients does not come back in lockstep). Only refusals before the session retry
-/// ([`TransportError::Refused`], close code 9 `Busy`); nothing inside a session does.
+/// ([`TransportError::Refused`], close codes 6 `Timeout` and 9 `Busy`); nothing inside a
+/// session does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retry {
     /// Retries after the first attempt (0: never retry).
@@ -112,13 +113,17 @@ impl Retry {
     }
 }
 
-/// Whether an attempt's error is a refusal before the session, worth retrying.
+/// Whether an attempt's error is a refusal before the session, worth retrying: the endpoint
+/// was full (`Refused`), no session was open (`Busy`), or the handshake, stream and Hello did
+/// not reach the coordinator within its deadline (`Timeout`; on a lossy link a handshake can
+/// need several retransmission timeouts, each twice the last). Only called before `Params`
+/// arrives, so nothing of a session is repeated.
 fn retryable(e: &TransportError) -> bool {
     matches!(
         e,
         TransportError::Refused
             | TransportError::ClosedByPeer {
-                code: Some(CloseCode::Busy),
+                code: Some(CloseCode::Busy | CloseCode::Timeout),
                 ..
             }
     )
