@@ -270,7 +270,7 @@ fn secagg_row(
     let est = spec
         .estimates(
             &params,
-            &out.dequantized_sum,
+            &out.dequantized_sum(),
             out.included.len() as u64,
             dp.map_or(0.0, |d| d.1),
         )

@@ -513,7 +513,7 @@ fn coordinator(shape: Shape) -> std::io::Result<()> {
     let sum: Vec<f64> = match server.result() {
         Some(Ok(out)) => {
             rep.included = out.included.len();
-            out.dequantized_sum.clone()
+            out.dequantized_sum().clone()
         }
         Some(Err(e)) => {
             rep.error = Some(e.to_string());

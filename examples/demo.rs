@@ -418,7 +418,7 @@ async fn run(a: Args) -> bool {
                     .for_each(|(w, v)| *w += v / m as f64);
             }
             let mse = out
-                .weighted_mean
+                .weighted_mean()
                 .iter()
                 .zip(&want)
                 .map(|(g, w)| (g - w).powi(2))
@@ -454,7 +454,7 @@ async fn run(a: Args) -> bool {
             let step = 2.0 / ((1u64 << 16) - 1) as f64;
             let bound = out.included.len() as f64 * step;
             let max_err = out
-                .dequantized_sum
+                .dequantized_sum()
                 .iter()
                 .zip(&want)
                 .map(|(g, w)| (g - w).abs())

@@ -154,10 +154,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|j| survivors.iter().map(|&i| f64::from(input(i)[j])).sum())
         .collect();
     println!("included: {:?}", out.included);
-    println!("sum:      {:?}", out.dequantized_sum);
+    println!("sum:      {:?}", out.dequantized_sum());
     println!("expected: {want:?}");
     let exact = out
-        .dequantized_sum
+        .dequantized_sum()
         .iter()
         .zip(&want)
         .all(|(a, b)| (a - b).abs() < 1e-9);

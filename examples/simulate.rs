@@ -272,7 +272,7 @@ fn main() {
             let step = 2.0 * cfg.params.clip / (cfg.params.levels - 1) as f64;
             let bound = out.included.len() as f64 * step;
             let max_err = out
-                .dequantized_sum
+                .dequantized_sum()
                 .iter()
                 .zip(&want)
                 .map(|(g, w)| (g - w).abs())

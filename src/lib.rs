@@ -58,7 +58,7 @@
 //! }
 //! let Some(Ok(out)) = server.result() else { return Err("session aborted".into()) };
 //! assert_eq!(out.included.len(), 10);
-//! assert!((out.weighted_mean[1] + 0.5).abs() < 1e-4); // within one quantization step
+//! assert!((out.weighted_mean()[1] + 0.5).abs() < 1e-4); // within one quantization step
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

@@ -305,15 +305,21 @@ impl Quantizer {
                 got: sum.bits().get(),
             });
         }
+        let (step, offset) = self.dequantizer(count)?;
+        Ok(sum.iter().map(|s| s as f64 * step - offset).collect())
+    }
+
+    /// `(step, offset)` such that an element `s` of the sum of `count` quantized vectors
+    /// dequantizes to `f64(s) * step - offset`: what [`Self::dequantize_sum`] evaluates, for a
+    /// caller that decodes element by element.
+    pub fn dequantizer(&self, count: u64) -> Result<(f64, f64), QuantizeError> {
         if count > self.max_clients {
             return Err(QuantizeError::TooManyClients {
                 count,
                 max_clients: self.max_clients,
             });
         }
-        let step = self.step();
-        let offset = count as f64 * self.clip;
-        Ok(sum.iter().map(|s| s as f64 * step - offset).collect())
+        Ok((self.step(), count as f64 * self.clip))
     }
 
     /// The weighted mean: the dequantized sum divided by `total_weight`, the sum of the

@@ -432,12 +432,12 @@ fn sybil_roster_harness_reveals_the_victim_without_pinning() {
         .collect();
     let report = sim::run(&cfg).expect("runs");
     let out = report.result.expect("session completes");
-    for (g, w) in out.dequantized_sum.iter().zip(victim_input(4)) {
+    for (g, w) in out.dequantized_sum().iter().zip(victim_input(4)) {
         assert!((g - w).abs() < 1e-9);
     }
     println!(
         "Sybil roster, no pinning: published sum {:?} = victim's input {:?}",
-        out.dequantized_sum,
+        out.dequantized_sum(),
         victim_input(4)
     );
 }

@@ -71,7 +71,7 @@ fn simulated_session_gives_the_exact_histogram() {
     };
     let out = sim::run(&cfg).unwrap().result.unwrap();
     let est = spec
-        .estimates(&p, &out.dequantized_sum, out.included.len() as u64, 0.0)
+        .estimates(&p, &out.dequantized_sum(), out.included.len() as u64, 0.0)
         .unwrap();
     let mut want = [vec![0.0; 4], vec![0.0; 3]];
     for v in &values {
@@ -85,6 +85,6 @@ fn simulated_session_gives_the_exact_histogram() {
     }
     // A sum of the wrong length is refused.
     assert!(spec
-        .estimates(&p, &out.dequantized_sum[1..], 9, 0.0)
+        .estimates(&p, &out.dequantized_sum()[1..], 9, 0.0)
         .is_err());
 }

@@ -434,7 +434,7 @@ async fn histogram_under_secagg_over_quic_exact_and_with_distributed_dp() {
     spec.check_params(&p).unwrap();
     let out = histogram_session(&net, &p, &spec, &pop).await;
     let est = spec
-        .estimates(&p, &out.dequantized_sum, out.included.len() as u64, 0.0)
+        .estimates(&p, &out.dequantized_sum(), out.included.len() as u64, 0.0)
         .unwrap();
     assert_eq!(est.method, "SecAgg");
     assert_eq!(est.n, n as u64);
@@ -468,7 +468,7 @@ async fn histogram_under_secagg_over_quic_exact_and_with_distributed_dp() {
     spec.check_params(&p).unwrap();
     let out = histogram_session(&net, &p, &spec, &pop).await;
     let est = spec
-        .estimates(&p, &out.dequantized_sum, out.included.len() as u64, delta)
+        .estimates(&p, &out.dequantized_sum(), out.included.len() as u64, delta)
         .unwrap();
     assert_eq!(est.method, "SecAgg+DDP");
     match est.privacy {

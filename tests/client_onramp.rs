@@ -92,7 +92,7 @@ fn run(
         }
     }
     let out = server.result().unwrap().as_ref().unwrap();
-    (out.weighted_mean.clone(), out.included.clone(), clients)
+    (out.weighted_mean().clone(), out.included.clone(), clients)
 }
 
 #[test]

@@ -478,11 +478,11 @@ fn a_protocol_session_with_dp_and_dropouts() {
     let m = n - dropped;
     assert_eq!(out.included.len(), m);
     assert_eq!(out.weight_sum, m as u64);
-    assert_eq!(out.weighted_mean.len(), dim as usize);
+    assert_eq!(out.weighted_mean().len(), dim as usize);
     let mse = (0..dim as usize)
         .map(|j| {
             let truth = inputs[..m].iter().map(|x| x[j]).sum::<f64>() / m as f64;
-            (out.weighted_mean[j] - truth).powi(2)
+            (out.weighted_mean()[j] - truth).powi(2)
         })
         .sum::<f64>()
         / f64::from(dim);

@@ -435,7 +435,7 @@ fn assert_exact_without_cheat(r: &SimReport, cfg: &protocol_common::Cfg, cheat_i
         out.included
     );
     let want = sim::expected_sum(cfg, &out.included);
-    for (g, w) in out.dequantized_sum.iter().zip(&want) {
+    for (g, w) in out.dequantized_sum().iter().zip(&want) {
         assert!((g - w).abs() < 1e-9, "{g} vs {w}");
     }
 }
@@ -490,7 +490,7 @@ fn client_sends_a_garbage_ciphertext_to_one_neighbour() {
     let out = r.result.as_ref().expect("round completes");
     assert!(!out.included.contains(&recipient));
     let want = sim::expected_sum(&cfg, &out.included);
-    for (g, w) in out.dequantized_sum.iter().zip(&want) {
+    for (g, w) in out.dequantized_sum().iter().zip(&want) {
         assert!((g - w).abs() < 1e-9);
     }
 }

@@ -140,7 +140,7 @@ fn harary_case(n: usize, k: u16, t: u16, active: bool) {
                     assert!(!out.included.contains(&all[*d]));
                 }
                 let want = sim::expected_sum(&cfg, &out.included);
-                for (g, w) in out.dequantized_sum.iter().zip(&want) {
+                for (g, w) in out.dequantized_sum().iter().zip(&want) {
                     assert!((g - w).abs() < 1e-9);
                 }
             }

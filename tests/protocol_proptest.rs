@@ -139,7 +139,7 @@ fn check(c: &Case) -> Result<(), TestCaseError> {
                 "fewer than t + 1 in the sum"
             );
             let want = sim::expected_sum(&cfg, &out.included);
-            for (j, (g, w)) in out.dequantized_sum.iter().zip(&want).enumerate() {
+            for (j, (g, w)) in out.dequantized_sum().iter().zip(&want).enumerate() {
                 prop_assert!((g - w).abs() < 1e-9, "coordinate {}: {} != {}", j, g, w);
             }
             prop_assert_eq!(out.weight_sum, out.included.len() as u64);

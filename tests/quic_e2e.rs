@@ -131,7 +131,7 @@ fn check_exact(report: &SessionReport, p: &SessionParams, expected: &[Participan
     }
     assert_eq!(out.included, expected);
     let inputs = unique_inputs(p.n(), p.vector_len as usize);
-    for (j, got) in out.dequantized_sum.iter().enumerate() {
+    for (j, got) in out.dequantized_sum().iter().enumerate() {
         let want: f64 = expected
             .iter()
             .map(|id| inputs[p.index_of(*id).unwrap()][j])

@@ -91,7 +91,7 @@ async fn lossy_session(faults: Faults) -> SessionReport {
     let report = run.await.unwrap().unwrap();
     let out = report.result.as_ref().unwrap();
     assert_eq!(out.included, p.participants);
-    for (j, got) in out.dequantized_sum.iter().enumerate() {
+    for (j, got) in out.dequantized_sum().iter().enumerate() {
         let want: f64 = inputs.iter().map(|x| x[j]).sum();
         assert!((got - want).abs() < 1e-9, "coordinate {j}: {got} vs {want}");
     }

@@ -168,7 +168,7 @@ fn assert_exact_sum_of_all(report: &SessionReport, p: &SessionParams) {
         .unwrap_or_else(|e| panic!("aborted: {e}"));
     assert_eq!(out.included, p.participants);
     let inputs = unique_inputs(p.n(), p.vector_len as usize);
-    for (j, got) in out.dequantized_sum.iter().enumerate() {
+    for (j, got) in out.dequantized_sum().iter().enumerate() {
         let want: f64 = inputs.iter().map(|x| x[j]).sum();
         assert!((got - want).abs() < 1e-9, "coordinate {j}: {got} vs {want}");
     }
@@ -503,7 +503,7 @@ async fn participant_spamming_refused_frames_is_disconnected() {
     let out = report.result.as_ref().unwrap();
     assert_eq!(out.included, p.participants[..4]);
     let inputs = unique_inputs(5, 4);
-    for (j, got) in out.dequantized_sum.iter().enumerate() {
+    for (j, got) in out.dequantized_sum().iter().enumerate() {
         let want: f64 = inputs[..4].iter().map(|x| x[j]).sum();
         assert!((got - want).abs() < 1e-9);
     }
@@ -790,7 +790,7 @@ async fn cohort_session_runs_with_whoever_checked_in() {
     let out = report.result.as_ref().unwrap();
     assert_eq!(out.included, ids);
     let inputs = unique_inputs(template.n(), template.vector_len as usize);
-    for (j, got) in out.dequantized_sum.iter().enumerate() {
+    for (j, got) in out.dequantized_sum().iter().enumerate() {
         let want: f64 = members.iter().map(|&i| inputs[i][j]).sum();
         assert!((got - want).abs() < 1e-9, "coordinate {j}: {got} vs {want}");
     }

@@ -60,7 +60,7 @@ fn disconnect_after_masked_input_keeps_the_input_in_the_sum() {
         "client 0's input was received"
     );
     let want = secagg::protocol::sim::expected_sum(&cfg, &out.included);
-    for (g, w) in out.dequantized_sum.iter().zip(&want) {
+    for (g, w) in out.dequantized_sum().iter().zip(&want) {
         assert!((g - w).abs() < 1e-9, "sum {g}, expected {w}");
     }
     assert_eq!(out.weight_sum, 5);

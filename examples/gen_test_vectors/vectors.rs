@@ -1025,8 +1025,8 @@ fn transcript(sc: &Scenario) -> (String, Value) {
             "included": out.included.iter().map(|x| x.get()).collect::<Vec<_>>(),
             "sum": elems(&out.sum, usize::MAX),
             "weight_sum": out.weight_sum,
-            "dequantized_sum": out.dequantized_sum,
-            "weighted_mean": out.weighted_mean,
+            "dequantized_sum": out.dequantized_sum(),
+            "weighted_mean": out.weighted_mean(),
         }),
         Err(e) => {
             json!({"abort_round": e.round.code(), "abort_code": e.reason.code(), "abort": e.to_string()})

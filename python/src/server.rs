@@ -192,13 +192,13 @@ impl AggregateResult {
     /// The dequantized sum of the included clients' ``weight / max_weight * input`` (float64).
     #[getter]
     fn dequantized_sum<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_slice(py, &self.out.dequantized_sum)
+        PyArray1::from_vec(py, self.out.dequantized_sum())
     }
 
     /// The weighted mean ``sum(w x) / sum(w)`` (float64; empty if the weights sum to zero).
     #[getter]
     fn weighted_mean<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_slice(py, &self.out.weighted_mean)
+        PyArray1::from_vec(py, self.out.weighted_mean())
     }
 
     /// The sum of the included clients' weights.

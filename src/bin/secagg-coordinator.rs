@@ -1267,7 +1267,7 @@ impl HistogramTask {
                 .unwrap_or_else(|| default_delta(report.params.n()));
             match self.spec.estimates(
                 &report.params,
-                &o.dequantized_sum,
+                &o.dequantized_sum(),
                 o.included.len() as u64,
                 delta,
             ) {

@@ -277,7 +277,7 @@ pub fn server_state_machine(data: &[u8]) {
                     *s += x;
                 }
             }
-            for (j, (g, e)) in out.dequantized_sum.iter().zip(&want).enumerate() {
+            for (j, (g, e)) in out.dequantized_sum().iter().zip(&want).enumerate() {
                 assert!(
                     (g - e).abs() < 1e-9,
                     "coordinate {j}: sum {g}, expected {e} (included {:?})",

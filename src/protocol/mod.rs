@@ -13,6 +13,8 @@
 //! [`client::Client`] and [`server::Server`] never touch sockets, clocks or global randomness:
 //! the caller passes bytes, a `CryptoRng`, and (server) the time. [`sim`] drives them in-process.
 
+#[cfg(feature = "server")]
+pub mod aggregate;
 #[cfg(feature = "client")]
 pub mod builder;
 #[cfg(feature = "client")]
@@ -42,5 +44,6 @@ pub use params::{Graph, ParamsError, SessionParams, ThreatModel};
 pub use policy::{ClientPolicy, DpRequirement, PolicyError, Roster, SignedRoster};
 #[cfg(feature = "server")]
 pub use server::{
-    AggregateOutput, ClientFate, DropReason, Server, ServerObserver, UnmaskPhase, UnmaskStats,
+    AggregateOutput, ClientFate, DecodedValues, DropReason, Server, ServerObserver, UnmaskPhase,
+    UnmaskStats,
 };

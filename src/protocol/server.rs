@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 
 use zeroize::Zeroizing;
 
+use super::aggregate::Decoding;
 use super::error::{AbortReason, RejectReason, Rejected, SessionAbort};
 use super::graph::Topology;
 use super::messages::*;
@@ -71,20 +72,7 @@ pub enum DropReason {
     IsolatedNeighbourhood,
 }
 
-/// The result of a completed session.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AggregateOutput {
-    /// The sum of the included quantized inputs in Z_{2^bits} (L elements).
-    pub sum: RingVec,
-    /// The sum of the included clients' weights.
-    pub weight_sum: u64,
-    /// The clients whose inputs are in the sum (U3).
-    pub included: Vec<ParticipantId>,
-    /// The dequantized sum of the included clients' `weight / max_weight * input`.
-    pub dequantized_sum: Vec<f64>,
-    /// The weighted mean `sum(w x) / sum(w)` (empty if the weights sum to zero).
-    pub weighted_mean: Vec<f64>,
-}
+pub use super::aggregate::{AggregateOutput, DecodedValues};
 
 /// Sizes of the survivor sets as each round closed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -1304,24 +1292,21 @@ impl Server {
         let len = self.params.vector_len as usize;
         let weight_sum = acc.get(len).unwrap_or(0);
         let sum = RingVec::from_u64s_reduced(self.params.bits, acc.iter().take(len));
-        // With DP: centered, unscaled, rotated back (post-processing of the noisy sum).
-        let dequantized_sum = match &self.params.dp {
-            None => self
-                .quantizer
-                .dequantize_sum(&sum, included.len() as u64)
-                .unwrap_or_default(),
+        // With DP: centered, unscaled, rotated back (post-processing of the noisy sum), decoded
+        // whole because the inverse rotation mixes every element. Without DP each element
+        // decodes on its own, when the caller reads it (see `aggregate`).
+        let decoding = match &self.params.dp {
+            None => match self.quantizer.dequantizer(included.len() as u64) {
+                Ok((step, offset)) => Decoding::Affine { step, offset },
+                Err(_) => Decoding::Unavailable,
+            },
             Some(dp) => {
                 let rotation = crate::ddp::Rotation::new(&self.session, dp.padded_dim());
-                crate::ddp::decode_sum(dp, &rotation, &sum, included.len() as u64)
-                    .map(|out| out.sum)
-                    .unwrap_or_default()
+                match crate::ddp::decode_sum(dp, &rotation, &sum, included.len() as u64) {
+                    Ok(out) => Decoding::Decoded(out.sum),
+                    Err(_) => Decoding::Unavailable,
+                }
             }
-        };
-        let weighted_mean = if weight_sum > 0 {
-            let scale = self.params.max_weight as f64 / weight_sum as f64;
-            dequantized_sum.iter().map(|x| x * scale).collect()
-        } else {
-            Vec::new()
         };
         for i in 0..self.slots.len() {
             let fate = if self.u3[i] {
@@ -1341,13 +1326,13 @@ impl Server {
                 self.slots[i].fate = Some(fate);
             }
         }
-        self.result = Some(Ok(AggregateOutput {
+        self.result = Some(Ok(AggregateOutput::new(
             sum,
             weight_sum,
             included,
-            dequantized_sum,
-            weighted_mean,
-        }));
+            decoding,
+            self.params.max_weight,
+        )));
     }
 }
 

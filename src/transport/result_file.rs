@@ -73,9 +73,9 @@ pub fn check_writable(dir: &Path) -> io::Result<()> {
     r
 }
 
-fn write_floats(w: &mut impl Write, v: &[f64]) -> io::Result<()> {
+fn write_floats(w: &mut impl Write, v: impl Iterator<Item = f64>) -> io::Result<()> {
     w.write_all(b"[")?;
-    for (i, x) in v.iter().enumerate() {
+    for (i, x) in v.enumerate() {
         if i > 0 {
             w.write_all(b",")?;
         }
@@ -201,9 +201,9 @@ pub fn write_json_with(
                 write!(w, "{x}")?;
             }
             w.write_all(b"],\"dequantized_sum\":")?;
-            write_floats(w, &o.dequantized_sum)?;
+            write_floats(w, o.dequantized_values())?;
             w.write_all(b",\"weighted_mean\":")?;
-            write_floats(w, &o.weighted_mean)?;
+            write_floats(w, o.weighted_mean_values())?;
             w.write_all(b"}")?;
         }
     }
@@ -327,6 +327,7 @@ mod tests {
 
     use super::*;
     use crate::ids::{ParticipantId, Round, SessionId};
+    use crate::protocol::aggregate::Decoding;
     use crate::protocol::params::SessionParams;
     use crate::protocol::server::{AggregateOutput, DropReason};
     use crate::ring::{Bits, RingVec};
@@ -355,13 +356,14 @@ mod tests {
             round_timeout_ms: [100; 5],
         };
         let result = if ok {
-            Ok(AggregateOutput {
-                sum: RingVec::from_u64s(Bits::B32, &[5, 0, 4_294_967_295]).unwrap(),
-                weight_sum: 2,
-                included: vec![pid(1), pid(3)],
-                dequantized_sum: vec![0.5, 0.0, -1.0],
-                weighted_mean: vec![0.25, 0.0, -0.5],
-            })
+            // max_weight 1 and weight sum 2: the mean is half the decoded sum.
+            Ok(AggregateOutput::new(
+                RingVec::from_u64s(Bits::B32, &[5, 0, 4_294_967_295]).unwrap(),
+                2,
+                vec![pid(1), pid(3)],
+                Decoding::Decoded(vec![0.5, 0.0, -1.0]),
+                1,
+            ))
         } else {
             Err(crate::protocol::SessionAbort {
                 round: Round::ShareKeys,

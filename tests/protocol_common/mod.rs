@@ -130,8 +130,8 @@ pub fn expect_sum(cfg: &SimConfig, expected_included: &[ParticipantId]) -> SimRe
     };
     assert_eq!(out.included, expected_included, "included set");
     let want = sim::expected_sum(cfg, expected_included);
-    assert_eq!(out.dequantized_sum.len(), want.len());
-    for (j, (g, w)) in out.dequantized_sum.iter().zip(&want).enumerate() {
+    assert_eq!(out.dequantized_sum().len(), want.len());
+    for (j, (g, w)) in out.dequantized_sum().iter().zip(&want).enumerate() {
         assert!((g - w).abs() < 1e-9, "coordinate {j}: got {g}, want {w}");
     }
     assert_eq!(out.weight_sum, expected_included.len() as u64);
