@@ -478,11 +478,12 @@ fn a_protocol_session_with_dp_and_dropouts() {
     let m = n - dropped;
     assert_eq!(out.included.len(), m);
     assert_eq!(out.weight_sum, m as u64);
-    assert_eq!(out.weighted_mean().len(), dim as usize);
+    let mean = out.weighted_mean();
+    assert_eq!(mean.len(), dim as usize);
     let mse = (0..dim as usize)
         .map(|j| {
             let truth = inputs[..m].iter().map(|x| x[j]).sum::<f64>() / m as f64;
-            (out.weighted_mean()[j] - truth).powi(2)
+            (mean[j] - truth).powi(2)
         })
         .sum::<f64>()
         / f64::from(dim);
@@ -494,6 +495,96 @@ fn a_protocol_session_with_dp_and_dropouts() {
     // The achieved guarantee for the 24 included clients meets the target calibrated for 24.
     let g = accounting::guarantee(&dp, m as u64, 1e-6, 1, false);
     assert!(g.epsilon() <= 2.0 + 1e-9);
+}
+
+/// The session builder calibrates DP for the cohort and graph it chooses: the guarantee holds
+/// with `max(1, t + 1 - c)` noisy clients, `L` is the padded dimension, and a session built so
+/// runs end to end with the predicted error. Bad targets and weighted sums are refused.
+#[test]
+fn the_builder_calibrates_dp_for_its_cohort() {
+    use secagg::ddp::SessionDp;
+    use secagg::ids::ParticipantId;
+    use secagg::protocol::builder::BuildError;
+    use secagg::protocol::sim::{self, SimConfig};
+    use secagg::protocol::SessionParams;
+    let (n, dim) = (40u16, 300u32);
+    let ids = || (1..=n).map(|i| ParticipantId::new(i).unwrap());
+    let p = SessionParams::builder([3; 32], ids(), dim)
+        .distributed_dp(SessionDp::new(2.0, 1.0))
+        .build()
+        .unwrap();
+    let dp = p.dp.expect("DP configured");
+    assert_eq!(dp.dim(), dim as usize);
+    assert_eq!(p.vector_len as usize, dp.padded_dim());
+    assert_eq!((p.bits.get(), p.levels, p.max_weight), (32, 2, 1));
+    let noisy = SessionDp::noisy_clients(p.threshold, p.max_corrupt_neighbours);
+    assert!(noisy >= 1 && noisy <= u64::from(p.threshold));
+    let delta = SessionDp::default_delta(n as usize);
+    let g = accounting::guarantee(&dp, noisy, delta, 1, false);
+    assert!(g.epsilon() <= 2.0 + 1e-9, "epsilon {}", g.epsilon());
+    // One noisy client fewer than the session guarantees would not meet the target: the
+    // calibration is for that count, not for the whole cohort.
+    if noisy > 1 {
+        assert!(accounting::guarantee(&dp, noisy - 1, delta, 1, false).epsilon() > 2.0);
+    }
+
+    let inputs: Vec<Vec<f64>> = (0..n as usize)
+        .map(|i| {
+            (0..dim)
+                .map(|j| ((i * 7 + j as usize) as f64).sin() * 0.03)
+                .collect()
+        })
+        .collect();
+    let cfg = SimConfig {
+        inputs: inputs.clone(),
+        weights: vec![1; n as usize],
+        vanish: vec![None; n as usize],
+        identity_seeds: Vec::new(),
+        params: Arc::new(p),
+        seed: 5,
+        client_tamper: None,
+        server_tamper: None,
+        record: false,
+    };
+    let out = sim::run(&cfg).unwrap().result.expect("session completes");
+    let mean = out.weighted_mean();
+    assert_eq!(mean.len(), dim as usize);
+    let mse = (0..dim as usize)
+        .map(|j| {
+            let truth = inputs.iter().map(|x| x[j]).sum::<f64>() / f64::from(n);
+            (mean[j] - truth).powi(2)
+        })
+        .sum::<f64>()
+        / f64::from(dim);
+    let cal = calibrate(&SessionDp::new(2.0, 1.0).target(
+        dim,
+        32,
+        n as usize,
+        cfg.params.threshold,
+        cfg.params.max_corrupt_neighbours,
+    ))
+    .unwrap();
+    let pred = cal.predicted_mse(u64::from(n));
+    assert!(
+        (mse / pred - 1.0).abs() < 0.25,
+        "mse {mse} predicted {pred}"
+    );
+
+    let refused = |b: secagg::protocol::builder::SessionParamsBuilder| b.build().unwrap_err();
+    assert!(matches!(
+        refused(
+            SessionParams::builder([3; 32], ids(), dim).distributed_dp(SessionDp::new(-1.0, 1.0))
+        ),
+        BuildError::Dp(_)
+    ));
+    assert!(matches!(
+        refused(
+            SessionParams::builder([3; 32], ids(), dim)
+                .max_weight(10)
+                .distributed_dp(SessionDp::new(2.0, 1.0))
+        ),
+        BuildError::Params(_)
+    ));
 }
 
 /// Skellam end to end on a small ring (its exact Poisson sampler costs O(mu) per draw, so the

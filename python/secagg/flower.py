@@ -29,6 +29,15 @@ it in and recovers its self mask. The round completes as long as each remaining 
 ``threshold`` live neighbours (the chooser's guarantee at the configured dropout rate); it never
 aborts merely because a client dropped before sending its masked input.
 
+Distributed differential privacy (``SecAggPlusWorkflow(dp_epsilon=...)``): every client adds
+its share of discrete Gaussian (or Skellam) noise before masking, calibrated so that one round
+is ``(dp_epsilon, dp_delta)``-DP even if only the ``max(1, t + 1 - c)`` honest clients a
+completed session is sure to include contribute noise (``protocol-spec/ddp.md``). With DP the
+node sends its *update* (trained parameters minus the global parameters it received), clipped
+to L2 norm ``dp_l2_clip``; the workflow adds the unweighted mean update to the global
+parameters (``num_examples`` is not used: a weight would reveal more than the DP sum covers).
+A node can insist on DP with ``make_secaggplus_mod(require_dp_epsilon=...)``.
+
 Client state: a client's secrets must live across the four exchanges. They are kept in Rust,
 in this process (keyed by run id and node id), never in the Flower ``Context`` (which would
 serialize private keys into Python objects, as Flower's mod does). This requires the ClientApp
@@ -81,6 +90,7 @@ class _NodeState:
     client: Any
     max_weight: int
     shapes: Optional[List[Tuple[int, ...]]] = None
+    dp: bool = False
 
 
 _CLIENTS: Dict[Tuple[int, int], _NodeState] = {}
@@ -100,7 +110,9 @@ def make_secaggplus_mod(**policy: Any) -> Callable[[Message, Context, Any], Mess
     """A client mod like :func:`secaggplus_mod` whose client policy (what session parameters
     this node accepts, checked before any key is generated) takes ``policy``: keyword
     arguments of :class:`secagg.Policy` (``min_clients``, ``max_clients``, ``min_threshold``,
-    ``max_degree``, ``assumed_corrupt_rate``, ``max_round_timeout_ms``). The default policy
+    ``max_degree``, ``assumed_corrupt_rate``, ``max_round_timeout_ms``, and
+    ``require_dp_epsilon`` / ``require_dp_delta`` to refuse sessions without distributed DP of at
+    most that epsilon for this node). The default policy
     refuses cohorts under 10 clients and graphs whose threshold does not tolerate the
     corrupted neighbours that a 5% corruption rate implies (Flower's suggested ``num_shares``
     / ``reconstruction_threshold`` for large cohorts can fall below that: lower
@@ -135,10 +147,10 @@ def _run_mod(msg: Message, ctxt: Context, call_next: Any, policy_kw: Dict[str, A
     out = RecordDict()
     if stage == "setup":
         params = Params.decode(cast(bytes, cfg["params"]))
-        policy = _core.Policy(params.vector_len, **policy_kw)
+        policy = _core.Policy(params.input_len, **policy_kw)
         client, hello = _core.Client.start(params, int(cast(int, cfg["participant_id"])), policy)
         with _CLIENTS_LOCK:
-            _CLIENTS[key] = _NodeState(client=client, max_weight=params.max_weight)
+            _CLIENTS[key] = _NodeState(client=client, max_weight=params.max_weight, dp=params.dp)
         reply: Optional[bytes] = hello
     else:
         with _CLIENTS_LOCK:
@@ -155,17 +167,32 @@ def _run_mod(msg: Message, ctxt: Context, call_next: Any, policy_kw: Dict[str, A
         if node.client.status == "needs_input":
             # The share bundle arrived: train now (the message carries the fit instructions,
             # as Flower's own mod receives them), then mask the update.
+            base: Optional[np.ndarray] = None
+            if node.dp:
+                # With DP the node sends its update: the global parameters are those of the fit
+                # instructions this message carries (read before training can touch them).
+                fitins = compat.recorddict_to_fitins(msg.content, keep_input=True)
+                base = np.asarray(_flatten(parameters_to_ndarrays(fitins.parameters)),
+                                  dtype=np.float64)
             res = call_next(msg, ctxt)
             if res.has_error():
                 raise RuntimeError(f"secagg: training failed: {res.error}")
             out = res.content
             fitres = compat.recorddict_to_fitres(out, keep_input=True)
             vec = _flatten(parameters_to_ndarrays(fitres.parameters))
-            w = int(fitres.num_examples)
-            if w > node.max_weight:
-                log.warning("secagg: weight %s clipped to max_weight %s", w, node.max_weight)
-                w = node.max_weight
-            reply = node.client.set_input(vec, max(w, 0))
+            if base is not None:
+                # The update, not the model: the DP clip bounds what one client changes.
+                # Unweighted: the DP sum covers the vectors, not a weight.
+                if base.shape != vec.shape:
+                    raise RuntimeError("secagg: the trained model's shape differs from the "
+                                       "global model's")
+                reply = node.client.set_input(np.asarray(vec, dtype=np.float64) - base, 1)
+            else:
+                w = int(fitres.num_examples)
+                if w > node.max_weight:
+                    log.warning("secagg: weight %s clipped to max_weight %s", w, node.max_weight)
+                    w = node.max_weight
+                reply = node.client.set_input(vec, max(w, 0))
             for record in out.values():
                 if isinstance(record, ArrayRecord):
                     record.clear()
@@ -193,6 +220,7 @@ class RoundStats:
     dropped: Dict[str, List[int]] = field(default_factory=dict)
     included: List[int] = field(default_factory=list)
     weighted_mean: Optional[np.ndarray] = None
+    dp_epsilon: Optional[float] = None
     server_cpu_s: float = 0.0
     bytes_up: Dict[int, int] = field(default_factory=dict)
 
@@ -219,6 +247,10 @@ class SecAggPlusWorkflow:
     * ``timeout``: seconds to wait for replies at each stage (``None``: wait for all).
     * ``dropout_rate`` / ``corruption_rate`` (0.05 / 0.05): the chooser's assumptions.
     * ``degree`` / ``threshold`` / ``bits``: this package's names, overriding the above.
+    * ``dp_epsilon`` (``None``: no DP), ``dp_delta`` (``None``: ``min(1e-6, 1/n^2)``),
+      ``dp_l2_clip`` (1.0), ``dp_mechanism`` (``"discrete-gaussian"`` or ``"skellam"``):
+      distributed DP per round (module docs). ``max_weight``, ``clipping_range`` and
+      ``quantization_range`` are then unused.
     """
 
     def __init__(
@@ -236,6 +268,10 @@ class SecAggPlusWorkflow:
         degree: Optional[int] = None,
         threshold: Optional[int] = None,
         bits: Optional[int] = None,
+        dp_epsilon: Optional[float] = None,
+        dp_delta: Optional[float] = None,
+        dp_l2_clip: float = 1.0,
+        dp_mechanism: str = "discrete-gaussian",
     ) -> None:
         if num_shares is not None and not isinstance(num_shares, (int, float)):
             raise TypeError("num_shares must be an int, a float or None")
@@ -249,6 +285,10 @@ class SecAggPlusWorkflow:
             raise ValueError(f"quantization_range must be an int >= 2, got {quantization_range}")
         if timeout is not None and not timeout > 0:
             raise ValueError(f"timeout must be positive or None, got {timeout}")
+        if dp_epsilon is not None and not (dp_epsilon > 0 and math.isfinite(dp_epsilon)):
+            raise ValueError(f"dp_epsilon must be positive and finite, got {dp_epsilon}")
+        if not dp_l2_clip > 0 or not math.isfinite(dp_l2_clip):
+            raise ValueError(f"dp_l2_clip must be positive and finite, got {dp_l2_clip}")
         self.num_shares = num_shares
         self.reconstruction_threshold = reconstruction_threshold
         self.max_weight = int(max_weight)
@@ -261,6 +301,10 @@ class SecAggPlusWorkflow:
         self.degree = degree
         self.threshold = threshold
         self.bits = bits
+        self.dp_epsilon = dp_epsilon
+        self.dp_delta = dp_delta
+        self.dp_l2_clip = float(dp_l2_clip)
+        self.dp_mechanism = dp_mechanism
         self.last_round: Optional[RoundStats] = None
 
     # -- parameters
@@ -292,6 +336,14 @@ class SecAggPlusWorkflow:
         timeouts = None
         if self.timeout is not None:
             timeouts = [min(int(self.timeout * 1000) + 1, 2**32 - 1)] * 5
+        if self.dp_epsilon is not None:
+            return Params.build(
+                list(range(1, n + 1)), vector_len,
+                dropout_rate=self.dropout_rate, corruption_rate=self.corruption_rate,
+                bits=self.bits, degree=degree, threshold=threshold, timeouts_ms=timeouts,
+                dp_epsilon=self.dp_epsilon, dp_delta=self.dp_delta, dp_l2_clip=self.dp_l2_clip,
+                dp_mechanism=self.dp_mechanism,
+            )
         return Params.build(
             list(range(1, n + 1)), vector_len,
             dropout_rate=self.dropout_rate, corruption_rate=self.corruption_rate,
@@ -341,7 +393,8 @@ class SecAggPlusWorkflow:
         params = self.build_params(n, vector_len)
         server = Server(params)
         stats = RoundStats(n=n, degree=params.degree, threshold=params.threshold,
-                           bits=params.bits)
+                           bits=params.bits,
+                           dp_epsilon=params.dp_epsilon(self.dp_delta) if params.dp else None)
         encoded = params.encode()
         group = str(current_round)
 
@@ -422,6 +475,9 @@ class SecAggPlusWorkflow:
             return
         assert result is not None
         mean = result.weighted_mean
+        if params.dp:
+            # The clients sent updates: the new model is the global one plus the mean update.
+            mean = np.asarray(_flatten(templates), dtype=np.float64) + mean
         stats.included = [nid_of[p] for p in result.included]
         stats.weighted_mean = mean
         arrays, off = [], 0

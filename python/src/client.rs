@@ -109,7 +109,9 @@ impl Client {
         let policy = match policy {
             Some(p) => &p.inner,
             None => {
-                default = secagg::protocol::ClientPolicy::new(params.inner.vector_len);
+                default = secagg::protocol::ClientPolicy::new(
+                    u32::try_from(crate::params::input_len(&params.inner)).unwrap_or(u32::MAX),
+                );
                 &default
             }
         };
@@ -119,7 +121,7 @@ impl Client {
         Ok((Self { inner, rng }, PyBytes::new(py, &hello)))
     }
 
-    /// Gives the input: a 1-D float32 or float64 array of ``vector_len`` values, scaled by
+    /// Gives the input: a 1-D float32 or float64 array of ``params.input_len`` values, scaled by
     /// ``weight / max_weight`` and quantized. Returns the masked-input message to send if the
     /// server's share bundle already arrived (status ``"needs_input"``), else ``None``.
     /// Raises :class:`InputError` for a wrong dtype, length, weight, NaN or infinity (the

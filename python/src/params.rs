@@ -66,7 +66,9 @@ impl Params {
     #[staticmethod]
     #[pyo3(signature = (participants, vector_len, *, nonce=None, dropout_rate=0.05,
         corruption_rate=0.05, clip=1.0, levels=65536, max_weight=1, bits=None, degree=None,
-        threshold=None, max_corrupt_neighbours=None, timeouts_ms=None, mask_prg="aes128ctr"))]
+        threshold=None, max_corrupt_neighbours=None, timeouts_ms=None, mask_prg="aes128ctr",
+        dp_epsilon=None, dp_delta=None, dp_l2_clip=1.0, dp_mechanism="discrete-gaussian",
+        dp_rounds=1, dp_max_wrap=1e-9))]
     #[allow(clippy::too_many_arguments)]
     fn build(
         participants: Vec<i64>,
@@ -83,6 +85,12 @@ impl Params {
         max_corrupt_neighbours: Option<u16>,
         timeouts_ms: Option<Vec<u32>>,
         mask_prg: &str,
+        dp_epsilon: Option<f64>,
+        dp_delta: Option<f64>,
+        dp_l2_clip: f64,
+        dp_mechanism: &str,
+        dp_rounds: u32,
+        dp_max_wrap: f64,
     ) -> PyResult<Self> {
         let ids = participants
             .iter()
@@ -147,6 +155,16 @@ impl Params {
             })?;
             b = b.round_timeouts_ms(t);
         }
+        if let Some(epsilon) = dp_epsilon {
+            b = b.distributed_dp(secagg::ddp::SessionDp {
+                mechanism: parse_mechanism(dp_mechanism)?,
+                epsilon,
+                delta: dp_delta,
+                l2_clip: dp_l2_clip,
+                rounds: dp_rounds,
+                max_wrap: dp_max_wrap,
+            });
+        }
         let p = b.build().map_err(|e| errors::map(Class::Params, e))?;
         Ok(Self { inner: Arc::new(p) })
     }
@@ -206,10 +224,67 @@ impl Params {
         self.inner.max_corrupt_neighbours
     }
 
-    /// Input length L.
+    /// Length L of the masked vectors (with distributed DP, the rotation's padded length;
+    /// clients give ``input_len`` values).
     #[getter]
     fn vector_len(&self) -> u32 {
         self.inner.vector_len
+    }
+
+    /// The number of values each client inputs: ``vector_len``, or the DP configuration's
+    /// dimension with distributed DP.
+    #[getter]
+    fn input_len(&self) -> usize {
+        input_len(&self.inner)
+    }
+
+    /// Whether clients add distributed-DP noise (``ddp.md``).
+    #[getter]
+    fn dp(&self) -> bool {
+        self.inner.dp.is_some()
+    }
+
+    /// The predicted mean squared error per coordinate of the decoded mean of ``included``
+    /// clients' inputs (noise plus rounding, without clipping): what DP costs in accuracy.
+    /// ``None`` without distributed DP.
+    fn dp_predicted_mse(&self, included: u64) -> PyResult<Option<f64>> {
+        let Some(dp) = &self.inner.dp else {
+            return Ok(None);
+        };
+        if included == 0 {
+            return Err(errors::input(
+                "Included",
+                "included must be at least 1".to_string(),
+            ));
+        }
+        let s = dp.scale();
+        Ok(Some(
+            (secagg::ddp::calibrate::noise_variance(dp) + 1.0 / 6.0) / (s * s * included as f64),
+        ))
+    }
+
+    /// The epsilon, at ``delta`` (default ``min(1e-6, 1/n^2)``), that one session guarantees
+    /// to every client: with the noise of the ``max(1, t + 1 - c)`` honest clients a completed
+    /// session is sure to include. ``None`` without distributed DP.
+    #[pyo3(signature = (delta=None))]
+    fn dp_epsilon(&self, delta: Option<f64>) -> PyResult<Option<f64>> {
+        let Some(dp) = &self.inner.dp else {
+            return Ok(None);
+        };
+        let delta = delta.unwrap_or_else(|| secagg::ddp::SessionDp::default_delta(self.inner.n()));
+        if !(delta > 0.0 && delta < 1.0) {
+            return Err(errors::params(
+                "InvalidDelta",
+                format!("delta must be in (0, 1), got {delta}"),
+            ));
+        }
+        let noisy = secagg::ddp::SessionDp::noisy_clients(
+            self.inner.threshold,
+            self.inner.max_corrupt_neighbours,
+        );
+        Ok(Some(
+            secagg::ddp::accounting::guarantee(dp, noisy, delta, 1, false).epsilon(),
+        ))
     }
 
     /// Ring width in bits.
@@ -275,6 +350,22 @@ impl Params {
     }
 }
 
+/// The number of values a client of `p` inputs.
+pub fn input_len(p: &SessionParams) -> usize {
+    p.dp.as_ref().map_or(p.vector_len as usize, |dp| dp.dim())
+}
+
+fn parse_mechanism(s: &str) -> PyResult<secagg::ddp::Mechanism> {
+    match s.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
+        "discretegaussian" | "gaussian" => Ok(secagg::ddp::Mechanism::DiscreteGaussian),
+        "skellam" => Ok(secagg::ddp::Mechanism::Skellam),
+        _ => Err(errors::params(
+            "Mechanism",
+            format!("dp_mechanism must be 'discrete-gaussian' or 'skellam', got {s:?}"),
+        )),
+    }
+}
+
 fn parse_prg(s: &str) -> PyResult<MaskPrg> {
     match s.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
         "aes128ctr" | "aes" => Ok(MaskPrg::Aes128Ctr),
@@ -299,7 +390,9 @@ pub struct Policy {
 impl Policy {
     #[new]
     #[pyo3(signature = (vector_len, *, min_clients=None, max_clients=None, min_threshold=None,
-        max_degree=None, assumed_corrupt_rate=None, max_round_timeout_ms=None))]
+        max_degree=None, assumed_corrupt_rate=None, max_round_timeout_ms=None,
+        require_dp_epsilon=None, require_dp_delta=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         vector_len: u32,
         min_clients: Option<usize>,
@@ -308,6 +401,8 @@ impl Policy {
         max_degree: Option<usize>,
         assumed_corrupt_rate: Option<f64>,
         max_round_timeout_ms: Option<u32>,
+        require_dp_epsilon: Option<f64>,
+        require_dp_delta: Option<f64>,
     ) -> PyResult<Self> {
         let mut p = ClientPolicy::new(vector_len);
         if let Some(v) = min_clients {
@@ -333,6 +428,27 @@ impl Policy {
         }
         if let Some(v) = max_round_timeout_ms {
             p.max_round_timeout_ms = v;
+        }
+        match (require_dp_epsilon, require_dp_delta) {
+            (None, None) => {}
+            (Some(max_epsilon), delta) => {
+                let delta = delta.unwrap_or(1e-6);
+                if !(max_epsilon.is_finite() && max_epsilon > 0.0 && delta > 0.0 && delta < 1.0) {
+                    return Err(errors::params(
+                        "DpRequirement",
+                        format!(
+                            "require_dp_epsilon must be positive and finite and require_dp_delta in (0, 1), got {max_epsilon} and {delta}"
+                        ),
+                    ));
+                }
+                p.require_dp = Some(secagg::protocol::DpRequirement { max_epsilon, delta });
+            }
+            (None, Some(_)) => {
+                return Err(errors::params(
+                    "DpRequirement",
+                    "require_dp_delta needs require_dp_epsilon",
+                ))
+            }
         }
         Ok(Self { inner: p })
     }

@@ -163,3 +163,66 @@ def test_client_policy_refusal_is_reported_and_configurable():
     assert len(history) == 1 and len(wf.last_round.included) == n
     with pytest.raises(ValueError):
         make_secaggplus_mod(assumed_corrupt_rate=2.0)
+
+
+def test_distributed_dp_rounds_add_the_noisy_mean_update():
+    """With ``dp_epsilon`` every node sends its update (trained minus global), clipped and
+    noised before masking; the new model is the global one plus the noisy mean update, whose
+    error has the calibrated variance (a missing update or missing noise would not)."""
+    from secagg.flower import make_secaggplus_mod
+
+    n, length, rounds = 30, 500, 2
+    _, nids, vectors, weights = setup(n, length, 21, 1)
+    # Updates of L2 norm at most 0.5 (inside the clip), mostly along one direction, so the mean
+    # update (norm ~0.45) stands well above the noise.
+    common = np.random.default_rng(5).normal(size=length)
+    common /= np.linalg.norm(common)
+    for nid in nids:
+        own = vectors[nid] / np.linalg.norm(vectors[nid])
+        vectors[nid] = (0.45 * common + 0.05 * own).astype(np.float32)
+    app = make_client_app(vectors, weights, secaggplus_mod, mix=1.0)
+    grid = InProcessGrid(app, nids)
+    wf = SecAggPlusWorkflow(dp_epsilon=16.0, dp_l2_clip=1.0, dropout_rate=0.1)
+    p = wf.build_params(n, length)
+    assert p.dp and p.input_len == length and p.vector_len >= length and p.max_weight == 1
+    eps = p.dp_epsilon()
+    assert eps is not None and 0 < eps <= 16.0 + 1e-9
+    assert secagg.Params.build(list(range(1, 31)), 5).dp_epsilon() is None
+    seen = []
+    orig = wf.__call__
+
+    class Spy:
+        def __call__(self, grid_, ctx):
+            orig(grid_, ctx)
+            seen.append(wf.last_round)
+
+    _, history, _ = run_server_app(Spy(), grid, length, rounds)
+    assert len(history) == rounds
+    truth = sum(vectors[i].astype(np.float64) for i in nids) / n
+    g = np.zeros(length)
+    for st, agg in zip(seen, history):
+        assert len(st.included) == n and st.dp_epsilon is not None and st.dp_epsilon <= 16.0 + 1e-9
+        err = agg.astype(np.float64) - g - truth
+        # The error is the calibrated noise: its mean square over 500 coordinates is within
+        # about 6% (one standard deviation) of the prediction, and it has no component along
+        # the updates' common direction beyond the noise (a missing update would leave -0.45
+        # there, 9 standard deviations away).
+        ratio = float(np.mean(err ** 2)) / p.dp_predicted_mse(n)
+        assert 0.75 < ratio < 1.3, ratio
+        assert abs(float(err @ common)) < 5 * np.sqrt(p.dp_predicted_mse(n)), float(err @ common)
+        g = agg.astype(np.float64)
+
+    # A node that requires DP refuses plain sessions and sessions weaker than it asks.
+    strict = make_secaggplus_mod(require_dp_epsilon=8.0, min_clients=10)
+    for workflow, accepted in ((SecAggPlusWorkflow(dropout_rate=0.1), False),
+                               (SecAggPlusWorkflow(dp_epsilon=16.0, dropout_rate=0.1), False),
+                               (SecAggPlusWorkflow(dp_epsilon=4.0, dropout_rate=0.1), True)):
+        grid = InProcessGrid(make_client_app(vectors, weights, strict, mix=1.0), nids)
+        _, history, _ = run_server_app(workflow, grid, length, 1)
+        assert (len(history) == 1) == accepted
+        if not accepted:
+            assert workflow.last_round.dropped["setup"] == sorted(nids)
+    with pytest.raises(secagg.ParamsError):
+        secagg.Policy(10, require_dp_delta=1e-6)
+    with pytest.raises(ValueError):
+        SecAggPlusWorkflow(dp_epsilon=-1.0)

@@ -566,17 +566,30 @@ fn cohort(
     }))
 }
 
-/// The parameters of session `session_index`, for `cohort` if given (the ids that checked in)
-/// or else for every eligible participant.
-/// The DP delta when `[session.dp].delta` is unset: `min(1e-6, 1/n^2)` for a session of n.
+/// The DP delta when `[session.dp].delta` is unset (the library's default for n clients).
 fn default_delta(n: usize) -> f64 {
-    (1e-6f64).min(1.0 / (n as f64 * n as f64))
+    secagg::ddp::SessionDp::default_delta(n)
 }
 
-/// Calibrates the session's noise: the guarantee must hold with the noise of the fewest
-/// clients a completed session is sure to include and that are honest, `max(1, t + 1 - c)`
-/// (the same count a client's policy checks, section 17), and the sum of the largest cohort
-/// must wrap with probability at most `max_wrap`.
+impl DpSettings {
+    fn session_dp(&self) -> secagg::ddp::SessionDp {
+        secagg::ddp::SessionDp {
+            mechanism: match self.mechanism {
+                DpMechanism::DiscreteGaussian => secagg::ddp::Mechanism::DiscreteGaussian,
+                DpMechanism::Skellam => secagg::ddp::Mechanism::Skellam,
+            },
+            epsilon: self.epsilon,
+            delta: self.delta,
+            l2_clip: self.l2_clip.unwrap_or(DEFAULT_DP_CLIP),
+            rounds: self.rounds,
+            max_wrap: self.max_wrap,
+        }
+    }
+}
+
+/// Calibrates the session's noise ([`secagg::ddp::SessionDp`]: enough with the `max(1, t + 1 -
+/// c)` clients a completed session is sure to include that are honest, and a wrap bound for
+/// the whole cohort).
 fn calibrate_dp(
     c: &SessionConfig,
     d: &DpSettings,
@@ -584,32 +597,15 @@ fn calibrate_dp(
     threshold: u16,
     max_corrupt: u16,
 ) -> Result<secagg::ddp::DpConfig, String> {
-    let delta = d.delta.unwrap_or_else(|| default_delta(n));
     let bits = u8::try_from(c.bits).map_err(|_| format!("bits = {}", c.bits))?;
-    let target = secagg::ddp::CalibrationTarget {
-        mechanism: match d.mechanism {
-            DpMechanism::DiscreteGaussian => secagg::ddp::Mechanism::DiscreteGaussian,
-            DpMechanism::Skellam => secagg::ddp::Mechanism::Skellam,
-        },
-        epsilon: d.epsilon,
-        delta,
-        clip: d.l2_clip.unwrap_or(DEFAULT_DP_CLIP),
-        dim: c
-            .vector_len
-            .ok_or("[session].vector_len is required for task \"secagg\"")?,
-        bits,
-        min_clients: (u64::from(threshold) + 1)
-            .saturating_sub(u64::from(max_corrupt))
-            .max(1),
-        max_clients: n as u64,
-        beta: (-0.5f64).exp(),
-        max_wrap: d.max_wrap,
-        rounds: d.rounds.max(1),
-    };
+    let dim = c
+        .vector_len
+        .ok_or("[session].vector_len is required for task \"secagg\"")?;
+    let target = d.session_dp().target(dim, bits, n, threshold, max_corrupt);
     let cal = secagg::ddp::calibrate(&target).map_err(|e| format!("dp calibration: {e}"))?;
     info!(
         epsilon = d.epsilon,
-        delta,
+        delta = target.delta,
         noisy_clients = target.min_clients,
         n,
         scale = cal.config.scale(),
@@ -619,6 +615,8 @@ fn calibrate_dp(
     Ok(cal.config)
 }
 
+/// The parameters of session `session_index`, for `cohort` if given (the ids that checked in)
+/// or else for every eligible participant.
 fn params(
     c: &SessionConfig,
     session_index: u32,

@@ -219,6 +219,80 @@ pub fn wrap_probability(cfg: &DpConfig, n: u64, beta: f64) -> f64 {
     (d.ln() + ln_a.min(ln_b)).exp().min(1.0)
 }
 
+/// What an operator asks of one SecAgg session's distributed DP. The rest of the
+/// [`CalibrationTarget`] follows from the session ([`SessionDp::target`]): the noise must
+/// suffice with the fewest clients a completed session is sure to include that are honest,
+/// `max(1, t + 1 - c)` (the count a client's policy checks, spec section 17), and the sum of the
+/// whole cohort must wrap with probability at most `max_wrap`. Shared by the session builder and
+/// the coordinator's configuration, so both calibrate the same way.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SessionDp {
+    /// Noise mechanism.
+    pub mechanism: Mechanism,
+    /// Target epsilon over `rounds` sessions.
+    pub epsilon: f64,
+    /// Target delta; `None`: [`SessionDp::default_delta`] for the cohort size.
+    pub delta: Option<f64>,
+    /// L2 clip of each client's vector.
+    pub l2_clip: f64,
+    /// Sessions the guarantee must cover (composition).
+    pub rounds: u32,
+    /// Largest acceptable probability that some coordinate of the sum wraps.
+    pub max_wrap: f64,
+}
+
+impl SessionDp {
+    /// Epsilon `epsilon` for one session of vectors clipped to L2 norm `l2_clip`, with the
+    /// discrete Gaussian, the default delta and a wrap probability of at most 1e-9.
+    pub fn new(epsilon: f64, l2_clip: f64) -> Self {
+        Self {
+            mechanism: Mechanism::DiscreteGaussian,
+            epsilon,
+            delta: None,
+            l2_clip,
+            rounds: 1,
+            max_wrap: 1e-9,
+        }
+    }
+
+    /// `min(1e-6, 1/n^2)`: well below the chance of any one of `n` clients being singled out.
+    pub fn default_delta(n: usize) -> f64 {
+        (1e-6f64).min(1.0 / (n as f64 * n as f64))
+    }
+
+    /// The clients whose noise a completed session is sure to hold: `max(1, t + 1 - c)`.
+    pub fn noisy_clients(threshold: u16, max_corrupt_neighbours: u16) -> u64 {
+        (u64::from(threshold) + 1)
+            .saturating_sub(u64::from(max_corrupt_neighbours))
+            .max(1)
+    }
+
+    /// The calibration target for a session of `n` clients with inputs of `dim` values in a
+    /// ring of `bits` bits, threshold `t` and corruption bound `c`.
+    pub fn target(
+        &self,
+        dim: u32,
+        bits: u8,
+        n: usize,
+        threshold: u16,
+        max_corrupt_neighbours: u16,
+    ) -> CalibrationTarget {
+        CalibrationTarget {
+            mechanism: self.mechanism,
+            epsilon: self.epsilon,
+            delta: self.delta.unwrap_or_else(|| Self::default_delta(n)),
+            clip: self.l2_clip,
+            dim,
+            bits,
+            min_clients: Self::noisy_clients(threshold, max_corrupt_neighbours),
+            max_clients: n as u64,
+            beta: (-0.5f64).exp(),
+            max_wrap: self.max_wrap,
+            rounds: self.rounds.max(1),
+        }
+    }
+}
+
 /// Calibrates a configuration for `target` (module docs).
 pub fn calibrate(target: &CalibrationTarget) -> Result<Calibration, DdpError> {
     validate(target)?;

@@ -43,7 +43,7 @@ pub mod rounding;
 pub mod sample;
 
 #[cfg(feature = "std")]
-pub use calibrate::{calibrate, Calibration, CalibrationTarget};
+pub use calibrate::{calibrate, Calibration, CalibrationTarget, SessionDp};
 #[cfg(feature = "std")]
 pub use client::{encode, EncodeReport};
 pub use config::{DpConfig, Mechanism};

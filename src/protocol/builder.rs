@@ -25,6 +25,9 @@ pub enum BuildError {
     /// The resulting parameters are invalid.
     #[error(transparent)]
     Params(#[from] ParamsError),
+    /// No distributed-DP configuration meets the target for this session.
+    #[error("distributed DP: {0}")]
+    Dp(#[from] crate::ddp::DdpError),
 }
 
 /// Builds [`SessionParams`]; see [`SessionParams::builder`] for the defaults.
@@ -44,6 +47,8 @@ pub struct SessionParamsBuilder {
     bits: Option<crate::ring::Bits>,
     round_timeout_ms: [u32; 5],
     mask_prg: crate::crypto::prg::MaskPrg,
+    #[cfg(feature = "std")]
+    dp: Option<crate::ddp::SessionDp>,
 }
 
 impl SessionParams {
@@ -92,6 +97,8 @@ impl SessionParams {
             bits: None,
             round_timeout_ms: [60_000; 5],
             mask_prg: crate::crypto::prg::MaskPrg::Aes128Ctr,
+            #[cfg(feature = "std")]
+            dp: None,
         }
     }
 }
@@ -154,6 +161,18 @@ impl SessionParamsBuilder {
         self
     }
 
+    /// Distributed differential privacy (spec `ddp.md`): the noise is calibrated for this
+    /// cohort once the graph is chosen ([`crate::ddp::SessionDp`]: the guarantee holds with the
+    /// `max(1, t + 1 - c)` honest clients a completed session is sure to include). The builder's
+    /// `vector_len` is then the clients' input dimension; the session's `L` becomes the
+    /// rotation's padded length, the ring width defaults to 32 bits, the quantizer is unused
+    /// (`levels` 2) and the sum is unweighted (`max_weight` must stay 1).
+    #[cfg(feature = "std")]
+    pub fn distributed_dp(mut self, dp: crate::ddp::SessionDp) -> Self {
+        self.dp = Some(dp);
+        self
+    }
+
     /// Each round's deadline in milliseconds (default 60 000).
     pub fn round_timeouts_ms(mut self, timeouts: [u32; 5]) -> Self {
         self.round_timeout_ms = timeouts;
@@ -176,6 +195,37 @@ impl SessionParamsBuilder {
                 self.threat_model,
             )?,
         };
+        #[cfg(feature = "std")]
+        if let Some(target) = self.dp {
+            let bits = self.bits.unwrap_or(crate::ring::Bits::B32);
+            let dim = self.vector_len;
+            let cal = crate::ddp::calibrate(&target.target(
+                dim,
+                bits.get() as u8,
+                n,
+                threshold,
+                max_corrupt_neighbours,
+            ))?;
+            let params = SessionParams {
+                nonce: self.nonce,
+                participants: self.participants,
+                threat_model: self.threat_model,
+                identity_keys: self.identity_keys,
+                graph,
+                threshold,
+                max_corrupt_neighbours,
+                vector_len: cal.config.padded_dim() as u32,
+                dp: Some(cal.config),
+                mask_prg: self.mask_prg,
+                bits,
+                clip: self.clip,
+                levels: 2,
+                max_weight: self.max_weight,
+                round_timeout_ms: self.round_timeout_ms,
+            };
+            params.validate()?;
+            return Ok(params);
+        }
         let bits = match self.bits {
             Some(b) => b,
             None => {
