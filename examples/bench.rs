@@ -18,7 +18,10 @@
 //! Flags: `--quick` (two small rounds and the wire computation), `--only NAME,..` (scenarios by
 //! name, see `--list`), `--no-big` (skip the n = 1000 and n = 10 000 rounds), `--reps N` (repeat
 //! each scenario N times and print medians; default 3 for the L = 100 000 rounds, 1 for the
-//! big ones), `--list`, `--keystreams`, `--prg SUITE`, `--json PATH` (per-scenario medians).
+//! big ones), `--list`, `--keystreams`, `--prg SUITE`, `--json PATH` (per-scenario medians),
+//! `--no-limits` (skip every limit measurement: keystream rates, raw mask and X25519 times, the
+//! plaintext baseline; for profiling, so that `perf record` of the driver (clients) or of the
+//! coordinator child sees only the round; the ratio columns then print inf or NaN).
 //!
 //! How it measures:
 //! * The coordinator runs in a child process (this binary with `--coordinator`), fed the real
@@ -96,6 +99,9 @@ struct Shape {
     seed: u64,
     /// Mask PRG suite code (section 4 of the spec).
     prg: u8,
+    /// Measure the limits (raw keystream, X25519, plaintext baseline) around the round; off
+    /// with `--no-limits`, so that a profile of either process shows only the round.
+    limits: bool,
 }
 
 fn scenarios(quick: bool) -> Vec<Scenario> {
@@ -179,6 +185,7 @@ fn resolve(sc: &Scenario, seed: u64) -> Shape {
         threshold,
         seed,
         prg: MaskPrg::Aes128Ctr.code(),
+        limits: true,
     }
 }
 
@@ -560,60 +567,63 @@ fn coordinator(shape: Shape) -> std::io::Result<()> {
         rep.threads = st.threads;
     }
     drop(server);
-    // The plaintext baseline: the same number of inputs of the same size, decoded and added.
-    {
-        let bits = Bits::new(shape.bits).expect("valid");
-        let l = shape.len as usize + 1;
-        let packed =
-            RingVec::from_u64s_reduced(bits, (0..l as u64).map(|i| i * 0x9e37_79b9)).pack();
-        let mut acc = RingVec::zeros(bits, l);
-        let c0 = thread_cpu();
-        for _ in 0..rep.included {
-            acc.unpack_add(bits, black_box(&packed))
-                .expect("same shape");
+    if shape.limits {
+        // The plaintext baseline: the same number of inputs of the same size, decoded and added.
+        {
+            let bits = Bits::new(shape.bits).expect("valid");
+            let l = shape.len as usize + 1;
+            let packed =
+                RingVec::from_u64s_reduced(bits, (0..l as u64).map(|i| i * 0x9e37_79b9)).pack();
+            let mut acc = RingVec::zeros(bits, l);
+            let c0 = thread_cpu();
+            for _ in 0..rep.included {
+                acc.unpack_add(bits, black_box(&packed))
+                    .expect("same shape");
+            }
+            rep.plain_cpu = thread_cpu() - c0;
+            black_box(&acc);
         }
-        rep.plain_cpu = thread_cpu() - c0;
-        black_box(&acc);
-    }
-    // The ideal, in this process, right after the round.
-    let mask_bytes = packed_len(
-        Bits::new(shape.bits).expect("valid"),
-        shape.len as usize + 1,
-    )
-    .expect("fits");
-    let raw = Raw::of(prg_of(&shape));
-    (rep.raw_mask_secs, rep.raw_mask_cpu) = raw_keystream(raw, mask_bytes, raw_reps(mask_bytes));
-    {
-        use rayon::prelude::*;
-        let threads = rayon::current_num_threads();
-        let jobs = 2 * threads;
-        let mut t: Vec<f64> = (0..3)
-            .map(|_| {
-                let t0 = Instant::now();
-                (0..jobs).into_par_iter().for_each(|_| {
-                    black_box(raw_keystream(raw, mask_bytes, 1));
-                });
-                t0.elapsed().as_secs_f64() / jobs as f64
-            })
-            .collect();
-        rep.raw_par_mask_secs = median(&mut t);
-    }
-    {
-        use secagg::crypto::kex::KexSecretKey;
-        let mut rng = ChaCha20Rng::seed_from_u64(7);
-        let a = KexSecretKey::generate(&mut rng);
-        let peers: Vec<_> = (0..64)
-            .map(|_| KexSecretKey::generate(&mut rng).public_key())
-            .collect();
-        let mut t: Vec<f64> = peers
-            .iter()
-            .map(|p| {
-                let c0 = thread_cpu();
-                black_box(a.agree(black_box(p)).is_ok());
-                thread_cpu() - c0
-            })
-            .collect();
-        rep.agree_cpu = median(&mut t);
+        // The ideal, in this process, right after the round.
+        let mask_bytes = packed_len(
+            Bits::new(shape.bits).expect("valid"),
+            shape.len as usize + 1,
+        )
+        .expect("fits");
+        let raw = Raw::of(prg_of(&shape));
+        (rep.raw_mask_secs, rep.raw_mask_cpu) =
+            raw_keystream(raw, mask_bytes, raw_reps(mask_bytes));
+        {
+            use rayon::prelude::*;
+            let threads = rayon::current_num_threads();
+            let jobs = 2 * threads;
+            let mut t: Vec<f64> = (0..3)
+                .map(|_| {
+                    let t0 = Instant::now();
+                    (0..jobs).into_par_iter().for_each(|_| {
+                        black_box(raw_keystream(raw, mask_bytes, 1));
+                    });
+                    t0.elapsed().as_secs_f64() / jobs as f64
+                })
+                .collect();
+            rep.raw_par_mask_secs = median(&mut t);
+        }
+        {
+            use secagg::crypto::kex::KexSecretKey;
+            let mut rng = ChaCha20Rng::seed_from_u64(7);
+            let a = KexSecretKey::generate(&mut rng);
+            let peers: Vec<_> = (0..64)
+                .map(|_| KexSecretKey::generate(&mut rng).public_key())
+                .collect();
+            let mut t: Vec<f64> = peers
+                .iter()
+                .map(|p| {
+                    let c0 = thread_cpu();
+                    black_box(a.agree(black_box(p)).is_ok());
+                    thread_cpu() - c0
+                })
+                .collect();
+            rep.agree_cpu = median(&mut t);
+        }
     }
     let json = serde_json::to_vec(&rep).map_err(std::io::Error::other)?;
     output.write_all(&(json.len() as u32).to_le_bytes())?;
@@ -752,11 +762,13 @@ fn run_once(shape: &Shape, dropout: f64) -> RunResult {
     let bits = params.bits;
     let mask_bytes = packed_len(bits, len + 1).expect("fits");
     let mut raw_samples = Vec::new();
-    raw_samples.push(raw_keystream(
-        Raw::of(params.mask_prg),
-        mask_bytes,
-        raw_reps(mask_bytes),
-    ));
+    if shape.limits {
+        raw_samples.push(raw_keystream(
+            Raw::of(params.mask_prg),
+            mask_bytes,
+            raw_reps(mask_bytes),
+        ));
+    }
 
     // Dropouts: a deterministic sample of round(d * n) clients vanish before masking.
     let drops = (dropout * n as f64).round() as usize;
@@ -882,11 +894,13 @@ fn run_once(shape: &Shape, dropout: f64) -> RunResult {
         now = now.max(coord.deadline);
         coord.call(&[&[TAG_TIMEOUT], &now.to_le_bytes()], &mut queue);
     }
-    raw_samples.push(raw_keystream(
-        Raw::of(params.mask_prg),
-        mask_bytes,
-        raw_reps(mask_bytes),
-    ));
+    if shape.limits {
+        raw_samples.push(raw_keystream(
+            Raw::of(params.mask_prg),
+            mask_bytes,
+            raw_reps(mask_bytes),
+        ));
+    }
     let (rep, sum) = coord.finish();
     let survivors: Vec<usize> = (0..n).filter(|&i| masked[i]).collect();
     let s = survivors.len().max(1) as f64;
@@ -1373,6 +1387,7 @@ struct Args {
     prg: MaskPrg,
     keystreams_only: bool,
     json: Option<String>,
+    no_limits: bool,
 }
 
 fn parse() -> Result<Args, String> {
@@ -1385,6 +1400,7 @@ fn parse() -> Result<Args, String> {
         prg: MaskPrg::Aes128Ctr,
         keystreams_only: false,
         json: None,
+        no_limits: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(f) = it.next() {
@@ -1393,6 +1409,7 @@ fn parse() -> Result<Args, String> {
             "--no-big" => a.no_big = true,
             "--list" => a.list = true,
             "--keystreams" => a.keystreams_only = true,
+            "--no-limits" => a.no_limits = true,
             "--prg" => {
                 let v = it.next().ok_or("--prg needs a value")?;
                 a.prg =
@@ -1445,7 +1462,9 @@ fn main() {
         }
         return;
     }
-    keystream_table();
+    if !a.no_limits {
+        keystream_table();
+    }
     if a.keystreams_only {
         return;
     }
@@ -1471,6 +1490,7 @@ fn main() {
         let mut runs = Vec::new();
         let mut shape = resolve(&sc, 1);
         shape.prg = a.prg.code();
+        shape.limits = !a.no_limits;
         for rep in 0..reps {
             shape.seed = 1 + rep as u64;
             let r = run_once(&shape, sc.dropout);
