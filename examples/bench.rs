@@ -446,6 +446,12 @@ struct CoordReport {
     after_new_kib: u64,
     peak_kib: u64,
     cpu_secs: f64,
+    /// On-CPU seconds of the coordinator inside `Server` calls only: the main thread's CPU in
+    /// `new`, `handle_message`, `client_gone`, `handle_timeout` and `poll_transmit`, plus all
+    /// of the rayon workers' CPU. That is `cpu_secs` without this harness's side of the
+    /// transport (pipe reads and writes and their wake-ups: over a third of `cpu_secs` at
+    /// L = 100 000 per `perf`) and its bookkeeping.
+    calls_cpu: f64,
 }
 
 /// The coordinator child: reads frames from stdin, drives a `Server`, answers on stdout.
@@ -454,7 +460,10 @@ fn coordinator(shape: Shape) -> std::io::Result<()> {
     let params = Arc::new(params_of(&shape));
     let mut input = BufReader::with_capacity(1 << 16, std::io::stdin().lock());
     let mut output = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let c_new = thread_cpu();
     let mut server = Server::new(params.clone(), 0).expect("valid parameters");
+    // This thread's CPU inside Server calls; the rayon workers' CPU is added at the end.
+    let mut calls_cpu = thread_cpu() - c_new;
     type Marks = Vec<(UnmaskPhase, Instant, f64)>;
     let phases: Arc<Mutex<Marks>> = Arc::default();
     let p2 = phases.clone();
@@ -484,27 +493,37 @@ fn coordinator(shape: Shape) -> std::io::Result<()> {
                 let id = ParticipantId::new(from).expect("nonzero");
                 let (t0, c0) = (Instant::now(), thread_cpu());
                 let _ = server.handle_message(id, &buf, now);
+                let dc = thread_cpu() - c0;
+                calls_cpu += dc;
                 if buf.get(1) == Some(&types::MASKED_INPUT) {
                     rep.accumulate_secs += t0.elapsed().as_secs_f64();
-                    rep.accumulate_cpu += thread_cpu() - c0;
+                    rep.accumulate_cpu += dc;
                     rep.accumulated_bytes += buf.len() as f64;
                 }
             }
             TAG_GONE => {
                 let from = read_u16(&mut input)?;
                 let now = read_u64(&mut input)?;
+                let p0 = thread_cpu();
                 server.client_gone(ParticipantId::new(from).expect("nonzero"), now);
+                calls_cpu += thread_cpu() - p0;
             }
             TAG_TIMEOUT => {
                 let now = read_u64(&mut input)?;
+                let p0 = thread_cpu();
                 server.handle_timeout(now);
+                calls_cpu += thread_cpu() - p0;
             }
             TAG_REPORT => break,
             _ => return Err(std::io::Error::other("bad frame")),
         }
         rep.round_secs[round] += t0.elapsed().as_secs_f64();
         // Answer: every queued message as it is polled (never all at once), then the status.
-        while let Some((to, bytes)) = server.poll_transmit() {
+        loop {
+            let p0 = thread_cpu();
+            let next = server.poll_transmit();
+            calls_cpu += thread_cpu() - p0;
+            let Some((to, bytes)) = next else { break };
             output.write_all(&[1])?;
             output.write_all(&to.get().to_le_bytes())?;
             output.write_all(&(bytes.len() as u32).to_le_bytes())?;
@@ -517,6 +536,11 @@ fn coordinator(shape: Shape) -> std::io::Result<()> {
     }
     rep.peak_kib = proc_status_kib("VmHWM:");
     rep.cpu_secs = process_cpu();
+    // The worker threads run nothing but the server's parallel work (seed derivation and mask
+    // regeneration, and their spinning before they sleep), so all their CPU counts; it is read
+    // here, long after they went to sleep, because a running thread's CPU time is only settled
+    // when it is descheduled (a process-clock delta around a call undercounts them).
+    rep.calls_cpu = calls_cpu + (rep.cpu_secs - thread_cpu());
     let sum: Vec<f64> = match server.result() {
         Some(Ok(out)) => {
             rep.included = out.included.len();
@@ -1037,6 +1061,7 @@ fn write_json(path: &str, rows: &[Row]) {
                 "survivors": med(&r.runs, |x| x.survivors as f64),
                 "client_cpu_s": med(&r.runs, |x| x.setup + x.sharing + x.masking + x.unmask_reply),
                 "server_cpu_s": med(&r.runs, |x| x.coord.cpu_secs),
+                "server_calls_cpu_s": med(&r.runs, |x| x.coord.calls_cpu),
                 "plain_cpu_s": med(&r.runs, |x| x.coord.plain_cpu),
                 "regen_cpu_s": med(&r.runs, |x| x.coord.regen_cpu),
                 "raw_mask_cpu_s": med(&r.runs, |x| x.coord.raw_mask_cpu),
@@ -1101,7 +1126,7 @@ fn print_tables(rows: &[Row]) {
 
     println!("\n== Server, per round (ms; wall time unless marked CPU)");
     println!(
-        "{}  {:>3} {:>7} {:>6} {:>7} {:>7} {:>7} {:>6} {:>8} {:>6} {:>8} {:>6} {:>5} {:>7} {:>6} {:>8} {:>7} {:>7} {:>9} {:>8} {:>8}",
+        "{}  {:>3} {:>7} {:>6} {:>7} {:>7} {:>7} {:>6} {:>8} {:>6} {:>8} {:>6} {:>5} {:>7} {:>6} {:>8} {:>7} {:>7} {:>7} {:>9} {:>8} {:>8}",
         size_header(),
         "thr",
         "keys+sh",
@@ -1119,6 +1144,7 @@ fn print_tables(rows: &[Row]) {
         "ratio",
         "CPUratio",
         "CPU s",
+        "calls s",
         "plain s",
         "CPU/plain",
         "accumCPU",
@@ -1131,7 +1157,7 @@ fn print_tables(rows: &[Row]) {
         let cpu = c(&|c| c.cpu_secs);
         let plain = c(&|c| c.plain_cpu);
         println!(
-            "{}  {:>3} {:>7} {:>6} {:>7} {:>7} {:>7} {:>6} {:>9} {:>5.2}x {:>8} {:>5.2}x {:>5.2} {:>7} {:>5.2}x {:>7.2}x {:>7.3} {:>7.4} {:>8.1}x {:>8} {:>7.1}x",
+            "{}  {:>3} {:>7} {:>6} {:>7} {:>7} {:>7} {:>6} {:>9} {:>5.2}x {:>8} {:>5.2}x {:>5.2} {:>7} {:>5.2}x {:>7.2}x {:>7.3} {:>7.3} {:>7.4} {:>8.1}x {:>8} {:>7.1}x",
             size_cols(r),
             c(&|c| c.threads as f64),
             ms(c(&|c| c.round_secs[0] + c.round_secs[1])),
@@ -1149,6 +1175,7 @@ fn print_tables(rows: &[Row]) {
             c(&|c| (c.shamir_secs + c.seeds_secs + c.regen_secs) / ideal(c)),
             c(&|c| (c.shamir_cpu + c.seeds_cpu + c.regen_cpu) / (masks(c) * c.raw_mask_cpu)),
             cpu,
+            c(&|c| c.calls_cpu),
             plain,
             cpu / plain,
             ms(c(&|c| c.accumulate_cpu)),
@@ -1174,6 +1201,9 @@ fn print_tables(rows: &[Row]) {
     println!("  ideal/thr; CPUratio = their CPU time over masks x raw CPU time (no division:");
     println!(
         "  CPU time adds up over threads); CPU s = the coordinator's CPU for the whole round;"
+    );
+    println!(
+        "  calls s = the part of it inside Server calls (CPU s minus this bench's pipe transport);"
     );
     println!(
         "  plain s = plaintext aggregation baseline: CPU to decode and add the same number of"
