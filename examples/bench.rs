@@ -18,7 +18,10 @@
 //! Flags: `--quick` (two small rounds and the wire computation), `--only NAME,..` (scenarios by
 //! name, see `--list`), `--no-big` (skip the n = 1000 and n = 10 000 rounds), `--reps N` (repeat
 //! each scenario N times and print medians; default 3 for the L = 100 000 rounds, 1 for the
-//! big ones), `--list`, `--keystreams`, `--prg SUITE`, `--json PATH` (per-scenario medians).
+//! big ones), `--list`, `--keystreams`, `--prg SUITE`, `--json PATH` (per-scenario medians),
+//! `--no-limits` (skip every limit measurement: keystream rates, raw mask and X25519 times, the
+//! plaintext baseline; for profiling, so that `perf record` of the driver (clients) or of the
+//! coordinator child sees only the round; the ratio columns then print inf or NaN).
 //!
 //! How it measures:
 //! * The coordinator runs in a child process (this binary with `--coordinator`), fed the real
@@ -96,6 +99,9 @@ struct Shape {
     seed: u64,
     /// Mask PRG suite code (section 4 of the spec).
     prg: u8,
+    /// Measure the limits (raw keystream, X25519, plaintext baseline) around the round; off
+    /// with `--no-limits`, so that a profile of either process shows only the round.
+    limits: bool,
 }
 
 fn scenarios(quick: bool) -> Vec<Scenario> {
@@ -179,6 +185,7 @@ fn resolve(sc: &Scenario, seed: u64) -> Shape {
         threshold,
         seed,
         prg: MaskPrg::Aes128Ctr.code(),
+        limits: true,
     }
 }
 
@@ -439,6 +446,12 @@ struct CoordReport {
     after_new_kib: u64,
     peak_kib: u64,
     cpu_secs: f64,
+    /// On-CPU seconds of the coordinator inside `Server` calls only: the main thread's CPU in
+    /// `new`, `handle_message`, `client_gone`, `handle_timeout` and `poll_transmit`, plus all
+    /// of the rayon workers' CPU. That is `cpu_secs` without this harness's side of the
+    /// transport (pipe reads and writes and their wake-ups: over a third of `cpu_secs` at
+    /// L = 100 000 per `perf`) and its bookkeeping.
+    calls_cpu: f64,
 }
 
 /// The coordinator child: reads frames from stdin, drives a `Server`, answers on stdout.
@@ -447,7 +460,10 @@ fn coordinator(shape: Shape) -> std::io::Result<()> {
     let params = Arc::new(params_of(&shape));
     let mut input = BufReader::with_capacity(1 << 16, std::io::stdin().lock());
     let mut output = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let c_new = thread_cpu();
     let mut server = Server::new(params.clone(), 0).expect("valid parameters");
+    // This thread's CPU inside Server calls; the rayon workers' CPU is added at the end.
+    let mut calls_cpu = thread_cpu() - c_new;
     type Marks = Vec<(UnmaskPhase, Instant, f64)>;
     let phases: Arc<Mutex<Marks>> = Arc::default();
     let p2 = phases.clone();
@@ -477,27 +493,37 @@ fn coordinator(shape: Shape) -> std::io::Result<()> {
                 let id = ParticipantId::new(from).expect("nonzero");
                 let (t0, c0) = (Instant::now(), thread_cpu());
                 let _ = server.handle_message(id, &buf, now);
+                let dc = thread_cpu() - c0;
+                calls_cpu += dc;
                 if buf.get(1) == Some(&types::MASKED_INPUT) {
                     rep.accumulate_secs += t0.elapsed().as_secs_f64();
-                    rep.accumulate_cpu += thread_cpu() - c0;
+                    rep.accumulate_cpu += dc;
                     rep.accumulated_bytes += buf.len() as f64;
                 }
             }
             TAG_GONE => {
                 let from = read_u16(&mut input)?;
                 let now = read_u64(&mut input)?;
+                let p0 = thread_cpu();
                 server.client_gone(ParticipantId::new(from).expect("nonzero"), now);
+                calls_cpu += thread_cpu() - p0;
             }
             TAG_TIMEOUT => {
                 let now = read_u64(&mut input)?;
+                let p0 = thread_cpu();
                 server.handle_timeout(now);
+                calls_cpu += thread_cpu() - p0;
             }
             TAG_REPORT => break,
             _ => return Err(std::io::Error::other("bad frame")),
         }
         rep.round_secs[round] += t0.elapsed().as_secs_f64();
         // Answer: every queued message as it is polled (never all at once), then the status.
-        while let Some((to, bytes)) = server.poll_transmit() {
+        loop {
+            let p0 = thread_cpu();
+            let next = server.poll_transmit();
+            calls_cpu += thread_cpu() - p0;
+            let Some((to, bytes)) = next else { break };
             output.write_all(&[1])?;
             output.write_all(&to.get().to_le_bytes())?;
             output.write_all(&(bytes.len() as u32).to_le_bytes())?;
@@ -510,6 +536,11 @@ fn coordinator(shape: Shape) -> std::io::Result<()> {
     }
     rep.peak_kib = proc_status_kib("VmHWM:");
     rep.cpu_secs = process_cpu();
+    // The worker threads run nothing but the server's parallel work (seed derivation and mask
+    // regeneration, and their spinning before they sleep), so all their CPU counts; it is read
+    // here, long after they went to sleep, because a running thread's CPU time is only settled
+    // when it is descheduled (a process-clock delta around a call undercounts them).
+    rep.calls_cpu = calls_cpu + (rep.cpu_secs - thread_cpu());
     let sum: Vec<f64> = match server.result() {
         Some(Ok(out)) => {
             rep.included = out.included.len();
@@ -560,60 +591,63 @@ fn coordinator(shape: Shape) -> std::io::Result<()> {
         rep.threads = st.threads;
     }
     drop(server);
-    // The plaintext baseline: the same number of inputs of the same size, decoded and added.
-    {
-        let bits = Bits::new(shape.bits).expect("valid");
-        let l = shape.len as usize + 1;
-        let packed =
-            RingVec::from_u64s_reduced(bits, (0..l as u64).map(|i| i * 0x9e37_79b9)).pack();
-        let mut acc = RingVec::zeros(bits, l);
-        let c0 = thread_cpu();
-        for _ in 0..rep.included {
-            acc.unpack_add(bits, black_box(&packed))
-                .expect("same shape");
+    if shape.limits {
+        // The plaintext baseline: the same number of inputs of the same size, decoded and added.
+        {
+            let bits = Bits::new(shape.bits).expect("valid");
+            let l = shape.len as usize + 1;
+            let packed =
+                RingVec::from_u64s_reduced(bits, (0..l as u64).map(|i| i * 0x9e37_79b9)).pack();
+            let mut acc = RingVec::zeros(bits, l);
+            let c0 = thread_cpu();
+            for _ in 0..rep.included {
+                acc.unpack_add(bits, black_box(&packed))
+                    .expect("same shape");
+            }
+            rep.plain_cpu = thread_cpu() - c0;
+            black_box(&acc);
         }
-        rep.plain_cpu = thread_cpu() - c0;
-        black_box(&acc);
-    }
-    // The ideal, in this process, right after the round.
-    let mask_bytes = packed_len(
-        Bits::new(shape.bits).expect("valid"),
-        shape.len as usize + 1,
-    )
-    .expect("fits");
-    let raw = Raw::of(prg_of(&shape));
-    (rep.raw_mask_secs, rep.raw_mask_cpu) = raw_keystream(raw, mask_bytes, raw_reps(mask_bytes));
-    {
-        use rayon::prelude::*;
-        let threads = rayon::current_num_threads();
-        let jobs = 2 * threads;
-        let mut t: Vec<f64> = (0..3)
-            .map(|_| {
-                let t0 = Instant::now();
-                (0..jobs).into_par_iter().for_each(|_| {
-                    black_box(raw_keystream(raw, mask_bytes, 1));
-                });
-                t0.elapsed().as_secs_f64() / jobs as f64
-            })
-            .collect();
-        rep.raw_par_mask_secs = median(&mut t);
-    }
-    {
-        use secagg::crypto::kex::KexSecretKey;
-        let mut rng = ChaCha20Rng::seed_from_u64(7);
-        let a = KexSecretKey::generate(&mut rng);
-        let peers: Vec<_> = (0..64)
-            .map(|_| KexSecretKey::generate(&mut rng).public_key())
-            .collect();
-        let mut t: Vec<f64> = peers
-            .iter()
-            .map(|p| {
-                let c0 = thread_cpu();
-                black_box(a.agree(black_box(p)).is_ok());
-                thread_cpu() - c0
-            })
-            .collect();
-        rep.agree_cpu = median(&mut t);
+        // The ideal, in this process, right after the round.
+        let mask_bytes = packed_len(
+            Bits::new(shape.bits).expect("valid"),
+            shape.len as usize + 1,
+        )
+        .expect("fits");
+        let raw = Raw::of(prg_of(&shape));
+        (rep.raw_mask_secs, rep.raw_mask_cpu) =
+            raw_keystream(raw, mask_bytes, raw_reps(mask_bytes));
+        {
+            use rayon::prelude::*;
+            let threads = rayon::current_num_threads();
+            let jobs = 2 * threads;
+            let mut t: Vec<f64> = (0..3)
+                .map(|_| {
+                    let t0 = Instant::now();
+                    (0..jobs).into_par_iter().for_each(|_| {
+                        black_box(raw_keystream(raw, mask_bytes, 1));
+                    });
+                    t0.elapsed().as_secs_f64() / jobs as f64
+                })
+                .collect();
+            rep.raw_par_mask_secs = median(&mut t);
+        }
+        {
+            use secagg::crypto::kex::KexSecretKey;
+            let mut rng = ChaCha20Rng::seed_from_u64(7);
+            let a = KexSecretKey::generate(&mut rng);
+            let peers: Vec<_> = (0..64)
+                .map(|_| KexSecretKey::generate(&mut rng).public_key())
+                .collect();
+            let mut t: Vec<f64> = peers
+                .iter()
+                .map(|p| {
+                    let c0 = thread_cpu();
+                    black_box(a.agree(black_box(p)).is_ok());
+                    thread_cpu() - c0
+                })
+                .collect();
+            rep.agree_cpu = median(&mut t);
+        }
     }
     let json = serde_json::to_vec(&rep).map_err(std::io::Error::other)?;
     output.write_all(&(json.len() as u32).to_le_bytes())?;
@@ -752,11 +786,13 @@ fn run_once(shape: &Shape, dropout: f64) -> RunResult {
     let bits = params.bits;
     let mask_bytes = packed_len(bits, len + 1).expect("fits");
     let mut raw_samples = Vec::new();
-    raw_samples.push(raw_keystream(
-        Raw::of(params.mask_prg),
-        mask_bytes,
-        raw_reps(mask_bytes),
-    ));
+    if shape.limits {
+        raw_samples.push(raw_keystream(
+            Raw::of(params.mask_prg),
+            mask_bytes,
+            raw_reps(mask_bytes),
+        ));
+    }
 
     // Dropouts: a deterministic sample of round(d * n) clients vanish before masking.
     let drops = (dropout * n as f64).round() as usize;
@@ -882,11 +918,13 @@ fn run_once(shape: &Shape, dropout: f64) -> RunResult {
         now = now.max(coord.deadline);
         coord.call(&[&[TAG_TIMEOUT], &now.to_le_bytes()], &mut queue);
     }
-    raw_samples.push(raw_keystream(
-        Raw::of(params.mask_prg),
-        mask_bytes,
-        raw_reps(mask_bytes),
-    ));
+    if shape.limits {
+        raw_samples.push(raw_keystream(
+            Raw::of(params.mask_prg),
+            mask_bytes,
+            raw_reps(mask_bytes),
+        ));
+    }
     let (rep, sum) = coord.finish();
     let survivors: Vec<usize> = (0..n).filter(|&i| masked[i]).collect();
     let s = survivors.len().max(1) as f64;
@@ -1023,6 +1061,7 @@ fn write_json(path: &str, rows: &[Row]) {
                 "survivors": med(&r.runs, |x| x.survivors as f64),
                 "client_cpu_s": med(&r.runs, |x| x.setup + x.sharing + x.masking + x.unmask_reply),
                 "server_cpu_s": med(&r.runs, |x| x.coord.cpu_secs),
+                "server_calls_cpu_s": med(&r.runs, |x| x.coord.calls_cpu),
                 "plain_cpu_s": med(&r.runs, |x| x.coord.plain_cpu),
                 "regen_cpu_s": med(&r.runs, |x| x.coord.regen_cpu),
                 "raw_mask_cpu_s": med(&r.runs, |x| x.coord.raw_mask_cpu),
@@ -1087,7 +1126,7 @@ fn print_tables(rows: &[Row]) {
 
     println!("\n== Server, per round (ms; wall time unless marked CPU)");
     println!(
-        "{}  {:>3} {:>7} {:>6} {:>7} {:>7} {:>7} {:>6} {:>8} {:>6} {:>8} {:>6} {:>5} {:>7} {:>6} {:>8} {:>7} {:>7} {:>9} {:>8} {:>8}",
+        "{}  {:>3} {:>7} {:>6} {:>7} {:>7} {:>7} {:>6} {:>8} {:>6} {:>8} {:>6} {:>5} {:>7} {:>6} {:>8} {:>7} {:>7} {:>7} {:>9} {:>8} {:>8}",
         size_header(),
         "thr",
         "keys+sh",
@@ -1105,6 +1144,7 @@ fn print_tables(rows: &[Row]) {
         "ratio",
         "CPUratio",
         "CPU s",
+        "calls s",
         "plain s",
         "CPU/plain",
         "accumCPU",
@@ -1117,7 +1157,7 @@ fn print_tables(rows: &[Row]) {
         let cpu = c(&|c| c.cpu_secs);
         let plain = c(&|c| c.plain_cpu);
         println!(
-            "{}  {:>3} {:>7} {:>6} {:>7} {:>7} {:>7} {:>6} {:>9} {:>5.2}x {:>8} {:>5.2}x {:>5.2} {:>7} {:>5.2}x {:>7.2}x {:>7.3} {:>7.4} {:>8.1}x {:>8} {:>7.1}x",
+            "{}  {:>3} {:>7} {:>6} {:>7} {:>7} {:>7} {:>6} {:>9} {:>5.2}x {:>8} {:>5.2}x {:>5.2} {:>7} {:>5.2}x {:>7.2}x {:>7.3} {:>7.3} {:>7.4} {:>8.1}x {:>8} {:>7.1}x",
             size_cols(r),
             c(&|c| c.threads as f64),
             ms(c(&|c| c.round_secs[0] + c.round_secs[1])),
@@ -1135,6 +1175,7 @@ fn print_tables(rows: &[Row]) {
             c(&|c| (c.shamir_secs + c.seeds_secs + c.regen_secs) / ideal(c)),
             c(&|c| (c.shamir_cpu + c.seeds_cpu + c.regen_cpu) / (masks(c) * c.raw_mask_cpu)),
             cpu,
+            c(&|c| c.calls_cpu),
             plain,
             cpu / plain,
             ms(c(&|c| c.accumulate_cpu)),
@@ -1160,6 +1201,9 @@ fn print_tables(rows: &[Row]) {
     println!("  ideal/thr; CPUratio = their CPU time over masks x raw CPU time (no division:");
     println!(
         "  CPU time adds up over threads); CPU s = the coordinator's CPU for the whole round;"
+    );
+    println!(
+        "  calls s = the part of it inside Server calls (CPU s minus this bench's pipe transport);"
     );
     println!(
         "  plain s = plaintext aggregation baseline: CPU to decode and add the same number of"
@@ -1373,6 +1417,7 @@ struct Args {
     prg: MaskPrg,
     keystreams_only: bool,
     json: Option<String>,
+    no_limits: bool,
 }
 
 fn parse() -> Result<Args, String> {
@@ -1385,6 +1430,7 @@ fn parse() -> Result<Args, String> {
         prg: MaskPrg::Aes128Ctr,
         keystreams_only: false,
         json: None,
+        no_limits: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(f) = it.next() {
@@ -1393,6 +1439,7 @@ fn parse() -> Result<Args, String> {
             "--no-big" => a.no_big = true,
             "--list" => a.list = true,
             "--keystreams" => a.keystreams_only = true,
+            "--no-limits" => a.no_limits = true,
             "--prg" => {
                 let v = it.next().ok_or("--prg needs a value")?;
                 a.prg =
@@ -1445,7 +1492,9 @@ fn main() {
         }
         return;
     }
-    keystream_table();
+    if !a.no_limits {
+        keystream_table();
+    }
     if a.keystreams_only {
         return;
     }
@@ -1471,6 +1520,7 @@ fn main() {
         let mut runs = Vec::new();
         let mut shape = resolve(&sc, 1);
         shape.prg = a.prg.code();
+        shape.limits = !a.no_limits;
         for rep in 0..reps {
             shape.seed = 1 + rep as u64;
             let r = run_once(&shape, sc.dropout);

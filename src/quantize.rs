@@ -291,7 +291,6 @@ impl Quantizer {
             clip: self.clip,
             inv_step: (self.levels - 1) as f64 / (2.0 * self.clip),
             top: (self.levels - 1) as f64,
-            max_level: self.levels - 1,
             tail: tail.map(|t| t & self.bits.max_element()),
             clipped: 0,
         })
@@ -344,6 +343,34 @@ impl Quantizer {
     }
 }
 
+/// 2^52: for `0 <= s < 2^51`, `s + 2^52` rounds `s` to an integer (round to nearest, ties to
+/// even) held in the low mantissa bits, exactly.
+const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
+
+/// `floor(s)` for `0 <= s <= 2^32`, exactly: `s` rounded to the nearest integer through
+/// [`TWO_POW_52`], minus one where that rounded up. Branch-free.
+#[inline(always)]
+fn floor_small(s: f64) -> f64 {
+    let r = (s + TWO_POW_52) - TWO_POW_52;
+    r - f64::from(u8::from(r > s))
+}
+
+/// An integer-valued `q` in `[0, 2^32]` as `u64`: the low mantissa bits of `q + 2^52`.
+#[inline(always)]
+fn small_to_u64(q: f64) -> u64 {
+    (q + TWO_POW_52).to_bits() - TWO_POW_52.to_bits()
+}
+
+/// `a < 2^53` as `f64`, exactly: `2^84 + hi 2^32` and `2^52 + lo` built from the bits of the
+/// two 32-bit halves, then `(2^84 + hi 2^32) - (2^84 + 2^52)` (exact: multiples of 2^32 below
+/// 2^85) plus `2^52 + lo`, whose exact sum `a` is representable, so nothing rounds.
+#[inline(always)]
+fn u53_to_f64(a: u64) -> f64 {
+    let hi = f64::from_bits(0x4530_0000_0000_0000 | (a >> 32));
+    let lo = f64::from_bits(0x4330_0000_0000_0000 | (a & 0xffff_ffff));
+    (hi - f64::from_bits(0x4530_0000_0010_0000)) + lo
+}
+
 /// Words of rounding randomness drawn at a time by [`ChunkQuantizer::fill`].
 const RAND_BLOCK: usize = 256;
 
@@ -354,7 +381,6 @@ pub(crate) struct ChunkQuantizer<'a, T> {
     clip: f64,
     inv_step: f64,
     top: f64,
-    max_level: u64,
     tail: Option<u64>,
     clipped: u64,
 }
@@ -381,13 +407,7 @@ impl<T: Copy + Into<f64>> ChunkQuantizer<'_, T> {
         dst: &mut [W],
         next_u64: &mut impl FnMut() -> u64,
     ) {
-        let (clip, inv_step, top, max_level, weight) = (
-            self.clip,
-            self.inv_step,
-            self.top,
-            self.max_level,
-            self.weight,
-        );
+        let (clip, inv_step, top, weight) = (self.clip, self.inv_step, self.top, self.weight);
         let mut words = [0u64; RAND_BLOCK];
         let mut clipped = 0u64;
         for (i, d) in dst.chunks_mut(RAND_BLOCK).enumerate() {
@@ -403,14 +423,15 @@ impl<T: Copy + Into<f64>> ChunkQuantizer<'_, T> {
                 clipped += u64::from(!(-clip..=clip).contains(&w));
                 let c = w.clamp(-clip, clip);
                 let s = ((c + clip) * inv_step).clamp(0.0, top);
-                // floor(s) as a truncating cast: s is in [0, 2^32), so the conversions through
-                // i64 are exact (and single instructions; no libm call per element on targets
-                // without SSE4.1).
-                let fi = s as i64 as u64;
-                let f = fi as i64 as f64;
-                let u = ((*u >> 11) as i64) as f64 * (1.0 / (1u64 << 53) as f64);
-                let up = (u < s - f) as u64;
-                *x = W::from_u64((fi + up).min(max_level));
+                // Only float adds, compares and bit operations on 64-bit lanes below: x86-64's
+                // baseline (SSE2) has no packed conversion between f64 and 64-bit integers, and
+                // casts kept this loop scalar (about a tenth of a client's CPU). Every step is
+                // exact, so the output is bit for bit the one of `floor`, `as f64` and `as u64`
+                // (a test compares them on edge cases and random inputs).
+                let f = floor_small(s);
+                let u = u53_to_f64(*u >> 11) * (1.0 / (1u64 << 53) as f64);
+                let q = (f + f64::from(u8::from(u < s - f))).min(top);
+                *x = W::from_u64(small_to_u64(q));
             }
             for (j, x) in d[m..].iter_mut().enumerate() {
                 let pos = at + m + j;
@@ -479,6 +500,92 @@ mod tests {
 
     /// The chunked quantizer gives the one-shot result (same words, same order) whatever the
     /// chunking, counts the same clipped inputs, and appends the tail reduced to the ring.
+    /// The quantizer's level for one element as first written (truncating casts through `i64`),
+    /// against which the cast-free arithmetic of `fill` is checked.
+    fn level_by_casts(q: &Quantizer, weight: f64, v: f64, word: u64) -> u64 {
+        let (clip, top) = (q.clip, (q.levels - 1) as f64);
+        let inv_step = top / (2.0 * clip);
+        let c = (weight * v).clamp(-clip, clip);
+        let s = ((c + clip) * inv_step).clamp(0.0, top);
+        let fi = s as i64 as u64;
+        let f = fi as i64 as f64;
+        let u = ((word >> 11) as i64) as f64 * (1.0 / (1u64 << 53) as f64);
+        (fi + (u < s - f) as u64).min(q.levels - 1)
+    }
+
+    #[test]
+    fn cast_free_levels_equal_truncating_casts() {
+        assert_eq!(u53_to_f64(0), 0.0);
+        assert_eq!(u53_to_f64((1 << 53) - 1), ((1u64 << 53) - 1) as f64);
+        assert_eq!(u53_to_f64(0xffff_ffff), 4_294_967_295.0);
+        assert_eq!(u53_to_f64(1 << 32), 4_294_967_296.0);
+        for s in [
+            0.0,
+            0.5,
+            1.0,
+            1.5,
+            2.5,
+            0.49999999999999994,
+            4_294_967_295.0,
+            4_294_967_294.5,
+        ] {
+            assert_eq!(floor_small(s), s.floor(), "{s}");
+        }
+        assert_eq!(
+            floor_small(f64::from_bits(4_294_967_295f64.to_bits() - 1)),
+            4_294_967_294.0
+        );
+        assert_eq!(small_to_u64(4_294_967_296.0), 1 << 32);
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        // Words at the edges of the 53-bit fraction, then random ones.
+        let edge_words = [0, u64::MAX, 1 << 11, (1 << 11) - 1, 1 << 63, (1 << 63) - 1];
+        for (levels, bits, clip) in [
+            (2u64, 1u32, 1.0f64),
+            (3, 2, 0.5),
+            (1 << 16, 16, 8.0),
+            (1 << 22, 23, 8.0),
+            ((1 << 31) + 1, 32, 1e-3),
+            (1 << 32, 32, 1.0),
+            (1 << 32, 64, 1e300),
+        ] {
+            let q = Quantizer::new(clip, levels, Bits::new(bits).unwrap(), 1).unwrap();
+            let step = 2.0 * clip / (levels - 1) as f64;
+            let mut values = vec![0.0, -0.0, clip, -clip, 2.0 * clip, -2.0 * clip, f64::MAX];
+            // Exact levels, half levels and their neighbours.
+            for k in [0u64, 1, 2, levels / 2, levels - 2, levels - 1] {
+                for frac in [0.0, 0.5, 0.25, 0.999_999] {
+                    let v = -clip + (k as f64 + frac) * step;
+                    values.extend([v, v.next_up(), v.next_down()]);
+                }
+            }
+            for _ in 0..2000 {
+                values.push((next() >> 11) as f64 / (1u64 << 52) as f64 * clip * 2.4 - 1.2 * clip);
+            }
+            for weight in [1.0, 0.3, 1e-3] {
+                let words: Vec<u64> = (0..values.len())
+                    .map(|i| edge_words.get(i % 97).copied().unwrap_or_else(&mut next))
+                    .collect();
+                let mut c = q.chunks(&values, weight, None).unwrap();
+                let mut out = vec![0u64; values.len()];
+                let mut it = words.iter().copied();
+                c.fill(0, &mut out, &mut || it.next().unwrap_or(0));
+                for ((got, v), w) in out.iter().zip(&values).zip(&words) {
+                    let want = level_by_casts(&q, weight, *v, *w);
+                    assert_eq!(
+                        *got, want,
+                        "levels {levels} clip {clip} weight {weight} v {v} word {w:#x}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn chunked_quantization_equals_one_shot() {
         let q = Quantizer::new(2.0, 1 << 20, Bits::new(27).unwrap(), 100).unwrap();

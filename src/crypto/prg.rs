@@ -486,7 +486,14 @@ mod kernels {
         #[inline(always)]
         fn read<const B: usize>(src: &[u8], bit: usize) -> u64 {
             let (p, s) = (bit / 8, bit % 8);
-            if B + 7 <= 64 {
+            if B.is_multiple_of(8) {
+                // Byte-aligned widths: exactly the element's bytes, so the compiler sees loads
+                // of adjacent words and vectorizes them as such (a wider read truncated to the
+                // word became two loads and shuffles per vector at 32 bits).
+                let mut w = [0u8; 8];
+                w[..B / 8].copy_from_slice(&src[p..p + B / 8]);
+                u64::from_le_bytes(w)
+            } else if B + 7 <= 64 {
                 let mut w = [0u8; 8];
                 w.copy_from_slice(&src[p..p + 8]);
                 u64::from_le_bytes(w) >> s
