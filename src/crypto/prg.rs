@@ -27,6 +27,7 @@
 //! 2^32 - 1 blocks of 64 bytes (256 GiB - 64 bytes) of keystream, ChaCha20's block-counter limit;
 //! longer requests are a typed error (no session comes near it: L <= 2^28 elements of <= 8 bytes).
 
+#[cfg(any(feature = "client", feature = "server"))]
 use crate::prelude::*;
 
 use super::kdf::{derive32, Context, Label};
@@ -422,6 +423,7 @@ pub fn expand(prg: MaskPrg, seed: &MaskSeed, bits: Bits, len: usize) -> Result<R
 /// keystream for them (at most 16 KiB for widths up to 32 bits) stay in L1 while every mask is
 /// folded in. A multiple of 8, so every chunk starts on a byte of the keystream and of the packed
 /// output.
+#[cfg(feature = "client")]
 const FUSED_ELEMS: usize = 4096;
 
 /// Keystream bytes read past a chunk's last element by the width kernels (they read whole
@@ -438,6 +440,7 @@ const KS_PAD: usize = 16;
 /// Elements are accumulated modulo the word (2^32 or 2^64) and reduced to `bits` only when
 /// packed, which is exact because 2^bits divides the word's modulus; the width kernels read the
 /// keystream as whole words, monomorphised per width so every shift is a constant.
+#[cfg(feature = "client")]
 pub(crate) fn mask_and_pack<W: MaskWord>(
     prg: MaskPrg,
     masks: &[(&MaskSeed, MaskSign)],
@@ -537,6 +540,8 @@ mod kernels {
 
     /// Packs `src` (reduced to `B` bits here) into `out`, `ceil(src.len() * B / 8)` bytes, high
     /// bits of the last byte zero.
+    // Packing serves the client's fused pass only; builds without the client keep combine.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
     #[inline(always)]
     fn pack_b<W: Word, const B: usize>(src: &[W], out: &mut [u8]) {
         let mask = u64::MAX >> (64 - B);
@@ -590,6 +595,7 @@ mod kernels {
     }
 
     /// Per-width dispatch for one word type.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
     pub(crate) trait Kernels: Word + zeroize::Zeroize {
         /// Whether this word stores widths up to 32 (else 33..=64).
         const NARROW: bool;
@@ -635,6 +641,7 @@ mod kernels {
         W::combine(b, ks, dst, sub)
     }
 
+    #[cfg(feature = "client")]
     pub(crate) fn pack<W: Kernels>(b: usize, src: &[W], out: &mut [u8]) {
         W::pack(b, src, out)
     }
