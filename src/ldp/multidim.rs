@@ -672,35 +672,44 @@ fn bump(p: &mut [u32], v: u32) -> bool {
 
 /// Adds the histogram of `values` to `acc` if every value is below `acc.len()`; otherwise
 /// leaves `acc` unchanged and returns the index of the first value that is not. Validation and
-/// counting are one pass: the bound check that indexing the partial histograms needs anyway is
-/// the validation (a separate pass over the values cost a third of a small-domain histogram).
+/// counting are one pass (a separate validation pass cost a third of a small-domain histogram).
 pub(crate) fn histogram_checked(acc: &mut [u64], values: &[u32]) -> Result<(), usize> {
     let k = acc.len();
+    // u32 partial counters: blocks of at most 2^30 values cannot overflow them
+    const BLOCK: usize = 1 << 30;
+    // counts of earlier blocks (only inputs past 2^30 values), added to `acc` only once every
+    // block is valid
+    let mut spill = vec![0u64; if values.len() > BLOCK { k } else { 0 }];
     let mut part = vec![0u32; 4 * k];
-    // pending counts of earlier blocks (only inputs past 2^30 values), added to `acc` only
-    // once every block is valid
-    let mut spill = vec![0u64; if values.len() > 1 << 30 { k } else { 0 }];
-    for (bi, block) in values.chunks(1 << 30).enumerate() {
+    let ok = values.chunks(BLOCK).enumerate().all(|(bi, block)| {
         if bi > 0 {
             flush_parts(&mut spill, &mut part);
         }
-        let (p0, rest) = part.split_at_mut(k);
-        let (p1, rest) = rest.split_at_mut(k);
-        let (p2, p3) = rest.split_at_mut(k);
-        let mut quads = block.chunks_exact(4);
-        // `&` (not `&&`): all four lanes run, the branch is taken once per quad
-        let ok = quads
-            .by_ref()
-            .all(|q| bump(p0, q[0]) & bump(p1, q[1]) & bump(p2, q[2]) & bump(p3, q[3]))
-            && quads.remainder().iter().all(|&y| bump(p0, y));
-        if !ok {
-            let row = values.iter().position(|&y| y as usize >= k).unwrap_or(0);
-            return Err(row);
-        }
+        count_quads(&mut part, block, k)
+    }) && {
+        flush_parts(acc, &mut part);
+        true
+    };
+    if !ok {
+        return Err(values.iter().position(|&y| y as usize >= k).unwrap_or(0));
     }
-    flush_parts(acc, &mut part);
     acc.iter_mut().zip(&spill).for_each(|(a, s)| *a += s);
     Ok(())
+}
+
+/// Counts `block` into four interleaved partial histograms (`part`: four runs of `k`), so that
+/// runs of equal values (skewed data) do not serialise on one counter; `false` at a value
+/// `>= k` (the bound check that indexing needs anyway is the validation).
+fn count_quads(part: &mut [u32], block: &[u32], k: usize) -> bool {
+    let (p0, rest) = part.split_at_mut(k);
+    let (p1, rest) = rest.split_at_mut(k);
+    let (p2, p3) = rest.split_at_mut(k.min(rest.len()));
+    let mut quads = block.chunks_exact(4);
+    // `&` (not `&&`): all four lanes run, one branch per quad
+    quads
+        .by_ref()
+        .all(|q| bump(p0, q[0]) & bump(p1, q[1]) & bump(p2, q[2]) & bump(p3, q[3]))
+        && quads.remainder().iter().all(|&y| bump(p0, y))
 }
 
 /// Validates row-major tuples; returns the number of users. Errors name the row and attribute.
@@ -892,18 +901,34 @@ impl Narrow {
         }
     }
 
+    /// For `d <= 8`: the report as a word if it has `len` bytes and is valid.
+    #[inline]
+    fn valid_word(&self, bytes: &[u8], len: usize) -> Option<u64> {
+        let y = self.excess?;
+        if bytes.len() != len {
+            return None;
+        }
+        let x = load_short(bytes)?;
+        let low = (x & !HIGH) + (y & !HIGH);
+        (((x & y) | ((x | y) & low)) & HIGH == 0).then_some(x)
+    }
+
+    /// Counts a valid report given as a word (byte `i` is field `i`).
+    #[inline]
+    fn count_word(&self, flat: &mut [u64], mut x: u64) {
+        for &s in &self.starts {
+            if let Some(c) = flat.get_mut(s + (x & 0xff) as usize) {
+                *c += 1;
+            }
+            x >>= 8;
+        }
+    }
+
     /// Counts valid bytes.
     #[inline]
     fn count(&self, flat: &mut [u64], bytes: &[u8]) {
         match load_short(bytes) {
-            Some(mut x) => {
-                for &s in &self.starts {
-                    if let Some(c) = flat.get_mut(s + (x & 0xff) as usize) {
-                        *c += 1;
-                    }
-                    x >>= 8;
-                }
-            }
+            Some(x) => self.count_word(flat, x),
             None => {
                 for (&b, &s) in bytes.iter().zip(&self.starts) {
                     if let Some(c) = flat.get_mut(s + usize::from(b)) {
@@ -1023,6 +1048,30 @@ fn field_value(b: &[u8]) -> u64 {
 /// followed by [`accumulate_tuple`].
 #[inline]
 pub(crate) fn accumulate_tuple_bytes(
+    oracles: &[Adp],
+    layout: &Layout,
+    protocol: &Arc<str>,
+    counts: &mut MultiCounts,
+    bytes: &[u8],
+) -> Result<(), LdpError> {
+    // the common case, small enough to inline into the caller's loop: up to 8 one-byte
+    // fields, a valid report, counts made by this protocol object; anything else takes the
+    // full path below
+    if let Some(narrow) = &layout.narrow {
+        if let Some(x) = narrow.valid_word(bytes, layout.len) {
+            if Arc::ptr_eq(&counts.protocol, protocol) {
+                narrow.count_word(&mut counts.flat, x);
+                counts.record_tuples(1);
+                return Ok(());
+            }
+        }
+    }
+    accumulate_tuple_bytes_full(oracles, layout, protocol, counts, bytes)
+}
+
+/// [`accumulate_tuple_bytes`] for every layout and every outcome.
+#[inline(never)]
+fn accumulate_tuple_bytes_full(
     oracles: &[Adp],
     layout: &Layout,
     protocol: &Arc<str>,
