@@ -845,6 +845,9 @@ pub(crate) struct Layout {
     len: usize,
     /// Set when every field is a one-byte GRR value (every `k <= 256`, the common case).
     narrow: Option<Narrow>,
+    /// Every field is a bit vector of a multiple of 8 bits: no padding bits, and bit `b` of the
+    /// whole report is counter `b` of the flat counts, so the report is one bit vector.
+    dense: bool,
 }
 
 /// The per-report server's fast path for reports of `d` one-byte GRR values.
@@ -974,6 +977,7 @@ impl Layout {
         Layout {
             len: fields.iter().map(|f| f.len).sum(),
             narrow: Narrow::new(&fields),
+            dense: fields.iter().all(|f| f.unary && f.k % 8 == 0),
             fields,
         }
     }
@@ -987,6 +991,9 @@ impl Layout {
         }
         if let Some(narrow) = &self.narrow {
             return narrow.valid(bytes);
+        }
+        if self.dense {
+            return true;
         }
         let mut ok = true;
         let mut rest = bytes;
@@ -1009,6 +1016,20 @@ impl Layout {
     fn count(&self, flat: &mut [u64], bytes: &[u8]) {
         if let Some(narrow) = &self.narrow {
             narrow.count(flat, bytes);
+            return;
+        }
+        if self.dense {
+            // one walk over the whole report: fewer word boundaries (each a mispredicted loop
+            // exit) than field by field
+            for (wi, chunk) in bytes.chunks(8).enumerate() {
+                let mut w = wire::le_uint(chunk);
+                while w != 0 {
+                    if let Some(x) = flat.get_mut(wi * 64 + w.trailing_zeros() as usize) {
+                        *x += 1;
+                    }
+                    w &= w - 1;
+                }
+            }
             return;
         }
         let mut rest = bytes;
@@ -1170,6 +1191,37 @@ mod tests {
                     assert_eq!(layout.valid(&b), want.is_ok(), "d={d} i={i} x={x}");
                     let got = accumulate_tuple_bytes(&oracles, &layout, &tag, &mut c1, &b);
                     assert_eq!(got.is_ok(), want.is_ok());
+                    if let Ok(r) = want {
+                        accumulate_tuple(&oracles, &tag, &mut c2, &r).unwrap();
+                    }
+                    assert_eq!(c1, c2);
+                }
+            }
+        }
+    }
+
+    /// The dense unary layout (every field a whole number of bytes) counts what the decoded
+    /// report counts, and the other unary layouts still refuse set padding bits.
+    #[test]
+    fn dense_unary_layout_counts_like_the_decoder() {
+        for (ks, dense) in [
+            (vec![8u32, 16, 64, 72, 128], true),
+            (vec![8, 13, 64], false),
+        ] {
+            let oracles: Vec<Adp> = ks.iter().map(|&k| Adp::oue(k, 1.0).unwrap()).collect();
+            let layout = Layout::new(&oracles);
+            assert_eq!(layout.dense, dense);
+            let tag: Arc<str> = Arc::from("test");
+            let mut c1 = MultiCounts::new(Arc::clone(&tag), &ks);
+            let mut c2 = c1.clone();
+            for i in 0..layout.len {
+                for x in [0x01u8, 0x80, 0xff, 0x5a] {
+                    let mut b = vec![0u8; layout.len];
+                    b[i] = x;
+                    b[layout.len - 1 - i] |= 0x21;
+                    let want = decode_tuple(&oracles, &b);
+                    let got = accumulate_tuple_bytes(&oracles, &layout, &tag, &mut c1, &b);
+                    assert_eq!(got.is_ok(), want.is_ok(), "{ks:?} {b:02x?}");
                     if let Ok(r) = want {
                         accumulate_tuple(&oracles, &tag, &mut c2, &r).unwrap();
                     }
