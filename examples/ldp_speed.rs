@@ -3,8 +3,11 @@
 //! Run both side by side with `python3 benches/ldp_compare.py` (prints the comparison table).
 //!
 //! ```text
-//! cargo run --release --example ldp_speed -- [--n 100000] [--reps 3] [--rng aes|chacha12|chacha8|chacha20]
+//! cargo run --release --example ldp_speed -- [--n 100000] [--reps 3] [--rng aes|chacha12|chacha8|chacha20] [--only NAME,..]
 //! ```
+//!
+//! `--only` runs just the named oracles or protocols (e.g. `--only GRR,Spl[GRR]`), for quick
+//! before/after comparisons of one change.
 //!
 //! Prints one JSON object per line: `{"oracle", "side", "api", "n", "k", "eps", "cpu_s"}`, where
 //! `cpu_s` is the smallest of `--reps` runs of on-CPU seconds of this thread
@@ -61,7 +64,18 @@ fn zipf(k: u32, n: usize, seed: u64) -> Vec<u32> {
         .sample_n(&mut ChaCha20Rng::seed_from_u64(seed), n)
 }
 
+/// The `--only` filter (empty: everything).
+static ONLY: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+fn selected(name: &str) -> bool {
+    ONLY.get()
+        .is_none_or(|o| o.is_empty() || o.iter().any(|x| x == name))
+}
+
 fn single<O: FrequencyOracle, R: CryptoRng>(o: &O, n: usize, reps: usize, rng: &mut R) {
+    if !selected(o.name()) {
+        return;
+    }
     let values = zipf(o.domain_size(), n, 1);
     let k = o.domain_size().to_string();
     let eps = o.epsilon();
@@ -94,6 +108,9 @@ fn single<O: FrequencyOracle, R: CryptoRng>(o: &O, n: usize, reps: usize, rng: &
 }
 
 fn multi<P: MultidimProtocol, R: CryptoRng>(p: &P, n: usize, reps: usize, rng: &mut R) {
+    if !selected(&p.name()) {
+        return;
+    }
     let dom = p.domains().to_vec();
     let cols: Vec<Vec<u32>> = dom
         .iter()
@@ -173,6 +190,7 @@ fn run<R: CryptoRng>(n: usize, reps: usize, rng: &mut R) -> Result<(), LdpError>
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut n, mut reps, mut which) = (100_000usize, 3usize, String::from("aes"));
+    let mut only = Vec::new();
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let val = it.next().ok_or(format!("{flag} needs a value"))?;
@@ -180,10 +198,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--n" => n = val.parse()?,
             "--reps" => reps = val.parse()?,
             "--rng" => which = val,
+            "--only" => only = val.split(',').map(str::to_string).collect(),
             _ => return Err(format!("unknown flag {flag}").into()),
         }
     }
-    // raw generator throughput, for the record
+    let quick = !only.is_empty();
+    let _ = ONLY.set(only);
+    if !quick {
+        generators(reps);
+    }
+    match which.as_str() {
+        "aes" => run(n, reps, &mut AesCtrRng::seed_from_u64(7))?,
+        "chacha12" => run(n, reps, &mut ChaCha12Rng::seed_from_u64(7))?,
+        "chacha8" => run(n, reps, &mut ChaCha8Rng::seed_from_u64(7))?,
+        "chacha20" => run(n, reps, &mut ChaCha20Rng::seed_from_u64(7))?,
+        other => return Err(format!("unknown generator {other}").into()),
+    }
+    Ok(())
+}
+
+/// Raw generator throughput, for the record (skipped by `--only`).
+fn generators(reps: usize) {
     let words = 1usize << 22;
     let gen = |name: &str, t: f64| {
         println!(
@@ -253,12 +288,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }),
         );
     }
-    match which.as_str() {
-        "aes" => run(n, reps, &mut AesCtrRng::seed_from_u64(7))?,
-        "chacha12" => run(n, reps, &mut ChaCha12Rng::seed_from_u64(7))?,
-        "chacha8" => run(n, reps, &mut ChaCha8Rng::seed_from_u64(7))?,
-        "chacha20" => run(n, reps, &mut ChaCha20Rng::seed_from_u64(7))?,
-        other => return Err(format!("unknown generator {other}").into()),
-    }
-    Ok(())
 }

@@ -725,7 +725,7 @@ fn mismatched_counts_and_merges_are_typed_errors() {
 /// `decode_report` + `accumulate`, changing nothing on error.
 #[test]
 fn per_report_apis_without_allocation_match_the_allocating_ones() {
-    fn check<P: MultidimProtocol<Report = TupleReport>>(p: &P, stale: &TupleReport) {
+    fn check<P: MultidimProtocol>(p: &P, stale: &P::Report) {
         let d = p.domains().len();
         let rows: Vec<u32> = (0..200 * d as u32)
             .map(|i| (i * 13 + 5) % p.domains()[i as usize % d])
@@ -801,5 +801,66 @@ fn per_report_apis_without_allocation_match_the_allocating_ones() {
         let p = Spl::new(&dom, 3.0, b).unwrap();
         check(&p, &Vec::new());
         check(&p, &stale);
+        // Smp: the corruptions include the attribute index (another attribute, out of range)
+        let p = Smp::new(&dom, 3.0, b).unwrap();
+        let stale = SmpReport {
+            attribute: 2,
+            report: AttrReport::Unary(BitVector::zeros(5)),
+        };
+        check(&p, &stale);
+    }
+    // Smp with a two-byte GRR value (k > 256) and a two-byte attribute index (d > 256)
+    check(
+        &Smp::new(&[300, 2, 1000], 1.0, BaseOracle::Grr).unwrap(),
+        &SmpReport {
+            attribute: 0,
+            report: AttrReport::Value(0),
+        },
+    );
+    check(
+        &Smp::new(&[2; 300], 1.0, BaseOracle::Adp).unwrap(),
+        &SmpReport {
+            attribute: 299,
+            report: AttrReport::Value(1),
+        },
+    );
+}
+
+/// Smp's batch server (bit-sliced unary counters) gives the per-report server's counts, also
+/// past the 255-report flush and when a batch stops at an invalid report (the valid reports
+/// before it are kept, with the same error).
+#[test]
+fn smp_batch_server_matches_the_per_report_server() {
+    let dom = [3u32, 70, 130, 9];
+    for b in [BaseOracle::Adp, BaseOracle::Oue, BaseOracle::Grr] {
+        let p = Smp::new(&dom, 1.0, b).unwrap();
+        let rows: Vec<u32> = (0..3000u32)
+            .map(|i| (i * 7 + 1) % dom[i as usize % 4])
+            .collect();
+        let mut reports = p.randomize_columns(&rows, &mut rng(5)).unwrap();
+        let (mut a, mut c) = (p.new_counts(), p.new_counts());
+        p.accumulate_columns(&mut a, &reports).unwrap();
+        for r in &reports {
+            p.accumulate(&mut c, r).unwrap();
+        }
+        assert_eq!(a, c, "{}", p.name());
+        // an invalid report at row 700: rows 0..700 are counted, then the error
+        let bad_row = 700;
+        reports[bad_row] = match &reports[bad_row].report {
+            AttrReport::Value(_) => SmpReport {
+                attribute: reports[bad_row].attribute,
+                report: AttrReport::Value(1 << 20),
+            },
+            AttrReport::Unary(_) => SmpReport {
+                attribute: 9,
+                report: reports[bad_row].report.clone(),
+            },
+        };
+        let (mut a, mut c) = (p.new_counts(), p.new_counts());
+        let got = p.accumulate_columns(&mut a, &reports).unwrap_err();
+        let want = p.accumulate_batch(&mut c, &reports).unwrap_err();
+        assert_eq!(got.to_string(), want.to_string());
+        assert_eq!(a, c, "{}", p.name());
+        assert_eq!(a.n(), bad_row as u64);
     }
 }

@@ -116,6 +116,17 @@ fn batch_errors_name_row_and_attribute() {
     );
     assert_eq!(agg.n(), 2);
     assert_eq!(agg.support_counts(), vec![0, 1, 1, 0]);
+    // the same for HR's symbols (K = 8 for k = 6) and a long batch (one-pass checked histogram)
+    let h = Hr::new(6, 1.0).unwrap();
+    let mut syms: Vec<u32> = (0..1000u32).map(|i| (i * 5) % 8).collect();
+    let mut want = h.aggregator();
+    want.add_all(&syms[..777]).unwrap();
+    syms[777] = 8;
+    let mut agg = h.aggregator();
+    let e = agg.add_all(&syms).unwrap_err();
+    assert!(e.to_string().starts_with("row 777: "), "{e}");
+    assert_eq!(agg.n(), 777);
+    assert_eq!(agg.support_counts(), want.support_counts());
     // multidimensional server side
     let spl = Spl::new(&[3, 3], 1.0, BaseOracle::Grr).unwrap();
     let good = spl.randomize(&[1, 1], &mut rng()).unwrap();

@@ -141,13 +141,13 @@ impl FrequencyOracle for Grr {
 
     fn accumulate_batch(&self, acc: &mut [u64], reports: &[u32]) -> Result<(), LdpError> {
         check_acc_len(acc, self.k as usize)?;
-        // validate first (max() vectorises), then count with interleaved partial histograms
-        if reports.iter().copied().max().is_some_and(|m| m >= self.k) {
-            let i = reports.iter().position(|&y| y >= self.k).unwrap_or(0);
-            crate::ldp::multidim::histogram_into(acc, &reports[..i]);
-            return Err(self.bad_report(reports[i]).at_row(i));
+        // validate and count in one pass (`acc` has exactly k counters, so its bound is the
+        // validation); on an invalid report count the valid ones before it, as documented
+        if let Err(i) = crate::ldp::multidim::histogram_checked(acc, reports) {
+            let y = reports.get(i).copied().unwrap_or(0);
+            crate::ldp::multidim::histogram_into(acc, reports.get(..i).unwrap_or_default());
+            return Err(self.bad_report(y).at_row(i));
         }
-        crate::ldp::multidim::histogram_into(acc, reports);
         Ok(())
     }
 

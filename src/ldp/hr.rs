@@ -156,11 +156,13 @@ impl FrequencyOracle for Hr {
 
     fn accumulate_batch(&self, acc: &mut [u64], reports: &[u32]) -> Result<(), LdpError> {
         check_acc_len(acc, self.big_k as usize)?;
-        if let Some(i) = reports.iter().position(|&y| y >= self.big_k) {
-            super::multidim::histogram_into(acc, &reports[..i]);
-            return Err(self.bad_symbol(reports[i]).at_row(i));
+        // validate and count in one pass (`acc` has exactly K counters, so its bound is the
+        // validation); on an invalid symbol count the valid reports before it, as documented
+        if let Err(i) = super::multidim::histogram_checked(acc, reports) {
+            let y = reports.get(i).copied().unwrap_or(0);
+            super::multidim::histogram_into(acc, reports.get(..i).unwrap_or_default());
+            return Err(self.bad_symbol(y).at_row(i));
         }
-        super::multidim::histogram_into(acc, reports);
         Ok(())
     }
 

@@ -95,12 +95,55 @@ impl MultidimProtocol for Smp {
         self.randomize_batch(rows, rng)
     }
 
+    /// Same result and errors as [`MultidimProtocol::accumulate_batch`] (stops at the first
+    /// invalid report, the valid ones before it are kept), with bit-sliced counters for the
+    /// unary attributes instead of one counter update per set bit.
     fn accumulate_columns(
         &self,
         counts: &mut MultiCounts,
         batch: &Vec<SmpReport>,
     ) -> Result<(), LdpError> {
-        self.accumulate_batch(counts, batch)
+        counts.check_tag(&self.tag)?;
+        let mut sliced: Vec<Option<multidim::SlicedCounter>> = self
+            .attrs
+            .iter()
+            .map(|o| match o {
+                Adp::Grr(_) => None,
+                Adp::Oue(u) => Some(multidim::SlicedCounter::new(
+                    (u.domain_size() as usize).div_ceil(64),
+                )),
+            })
+            .collect();
+        let mut result = Ok(());
+        for (i, r) in batch.iter().enumerate() {
+            let j = r.attribute as usize;
+            if let Err(e) = self.oracle_for(r).and_then(|o| {
+                o.check_attr_report(&r.report)
+                    .map_err(|e| e.at_attribute(j))
+            }) {
+                result = Err(e.at_row(i));
+                break;
+            }
+            // validated: `j < d` and the report is of attribute j's oracle
+            let acc = counts.counts_mut(j).unwrap_or_default();
+            match (&r.report, sliced.get_mut(j)) {
+                (AttrReport::Value(y), _) => {
+                    if let Some(x) = acc.get_mut(*y as usize) {
+                        *x += 1;
+                    }
+                }
+                (AttrReport::Unary(bv), Some(Some(s))) => s.add(bv.words(), acc),
+                (AttrReport::Unary(bv), _) => bv.add_to(acc),
+            }
+            counts.record_report(j);
+        }
+        // the reports counted so far (all valid) are kept, also on error
+        for (j, s) in sliced.iter_mut().enumerate() {
+            if let (Some(s), Some(acc)) = (s, counts.counts_mut(j)) {
+                s.flush(acc);
+            }
+        }
+        result
     }
 
     fn describe(&self) -> &str {
@@ -147,6 +190,66 @@ impl MultidimProtocol for Smp {
             attribute: j,
             report: self.attrs[j as usize].perturb(values[j as usize], rng),
         })
+    }
+
+    /// Validates and counts an encoded report without building one: the checks and errors of
+    /// [`Self::decode_report`], then the counts' tag, then the count; nothing changes on error.
+    fn accumulate_bytes(&self, counts: &mut MultiCounts, bytes: &[u8]) -> Result<(), LdpError> {
+        let d = self.domains.len();
+        let idx_len = wire::width(d as u64);
+        let (idx, field) = bytes
+            .split_at_checked(idx_len)
+            .ok_or(LdpError::MalformedReport(
+                "Smp report shorter than its attribute index",
+            ))?;
+        let j = wire::le_uint(idx);
+        let o = self
+            .attrs
+            .get(j as usize)
+            .ok_or(LdpError::AttributeOutOfRange { index: j, d })?;
+        let j = j as usize;
+        wire::check_len(bytes, idx_len + o.report_len())?;
+        // `field` is exactly the attribute's report length: validate it completely first
+        match o {
+            Adp::Grr(g) => {
+                let y = wire::le_uint(field);
+                if y >= u64::from(g.domain_size()) {
+                    return Err(LdpError::FieldOutOfRange {
+                        field: "GRR value",
+                        value: y,
+                        bound: u64::from(g.domain_size()),
+                    }
+                    .at_attribute(j));
+                }
+            }
+            Adp::Oue(u) => {
+                let rem = u.domain_size() & 7;
+                if rem != 0 && field.last().is_some_and(|&x| x >> rem != 0) {
+                    return Err(
+                        LdpError::MalformedReport("bit vector padding bits set").at_attribute(j)
+                    );
+                }
+            }
+        }
+        counts.check_tag(&self.tag)?;
+        let acc = counts.counts_mut(j).unwrap_or_default();
+        if o.is_grr() {
+            if let Some(x) = acc.get_mut(wire::le_uint(field) as usize) {
+                *x += 1;
+            }
+        } else {
+            for (wi, chunk) in field.chunks(8).enumerate() {
+                let mut w = wire::le_uint(chunk);
+                while w != 0 {
+                    if let Some(x) = acc.get_mut(wi * 64 + w.trailing_zeros() as usize) {
+                        *x += 1;
+                    }
+                    w &= w - 1;
+                }
+            }
+        }
+        counts.record_report(j);
+        Ok(())
     }
 
     fn accumulate(&self, counts: &mut MultiCounts, r: &SmpReport) -> Result<(), LdpError> {
