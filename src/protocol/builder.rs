@@ -195,44 +195,38 @@ impl SessionParamsBuilder {
                 self.threat_model,
             )?,
         };
+        // With DP the noise is calibrated for this cohort and graph; the session's L is then the
+        // rotation's padded length and the quantizer is unused (`levels` 2, only valid).
         #[cfg(feature = "std")]
-        if let Some(target) = self.dp {
-            let bits = self.bits.unwrap_or(crate::ring::Bits::B32);
-            let dim = self.vector_len;
-            let cal = crate::ddp::calibrate(&target.target(
-                dim,
-                bits.get() as u8,
-                n,
-                threshold,
-                max_corrupt_neighbours,
-            ))?;
-            let params = SessionParams {
-                nonce: self.nonce,
-                participants: self.participants,
-                threat_model: self.threat_model,
-                identity_keys: self.identity_keys,
-                graph,
-                threshold,
-                max_corrupt_neighbours,
-                vector_len: cal.config.padded_dim() as u32,
-                dp: Some(cal.config),
-                mask_prg: self.mask_prg,
-                bits,
-                clip: self.clip,
-                levels: 2,
-                max_weight: self.max_weight,
-                round_timeout_ms: self.round_timeout_ms,
-            };
-            params.validate()?;
-            return Ok(params);
-        }
-        let bits = match self.bits {
-            Some(b) => b,
+        let dp = match self.dp {
+            Some(target) => {
+                let bits = self.bits.unwrap_or(crate::ring::Bits::B32);
+                let cal = crate::ddp::calibrate(&target.target(
+                    self.vector_len,
+                    bits.get() as u8,
+                    n,
+                    threshold,
+                    max_corrupt_neighbours,
+                ))?;
+                Some((bits, cal.config))
+            }
+            None => None,
+        };
+        #[cfg(not(feature = "std"))]
+        let dp: Option<(crate::ring::Bits, crate::ddp::DpConfig)> = None;
+        let (vector_len, bits, levels, dp) = match dp {
+            Some((bits, config)) => (config.padded_dim() as u32, bits, 2, Some(config)),
             None => {
-                let sum = bits_for(n as u64, self.levels).map_err(ParamsError::Quantize)?;
-                let weights = bits_for(n as u64, u64::from(self.max_weight) + 1)
-                    .map_err(ParamsError::Quantize)?;
-                sum.max(weights)
+                let bits = match self.bits {
+                    Some(b) => b,
+                    None => {
+                        let sum = bits_for(n as u64, self.levels).map_err(ParamsError::Quantize)?;
+                        let weights = bits_for(n as u64, u64::from(self.max_weight) + 1)
+                            .map_err(ParamsError::Quantize)?;
+                        sum.max(weights)
+                    }
+                };
+                (self.vector_len, bits, self.levels, None)
             }
         };
         let params = SessionParams {
@@ -243,12 +237,12 @@ impl SessionParamsBuilder {
             graph,
             threshold,
             max_corrupt_neighbours,
-            dp: None,
+            dp,
             mask_prg: self.mask_prg,
-            vector_len: self.vector_len,
+            vector_len,
             bits,
             clip: self.clip,
-            levels: self.levels,
+            levels,
             max_weight: self.max_weight,
             round_timeout_ms: self.round_timeout_ms,
         };
