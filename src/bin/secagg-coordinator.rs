@@ -566,11 +566,6 @@ fn cohort(
     }))
 }
 
-/// The DP delta when `[session.dp].delta` is unset (the library's default for n clients).
-fn default_delta(n: usize) -> f64 {
-    secagg::ddp::SessionDp::default_delta(n)
-}
-
 impl DpSettings {
     fn session_dp(&self) -> secagg::ddp::SessionDp {
         secagg::ddp::SessionDp {
@@ -1262,7 +1257,7 @@ impl HistogramTask {
         let estimates = report.result.as_ref().ok().and_then(|o| {
             let delta = self
                 .delta
-                .unwrap_or_else(|| default_delta(report.params.n()));
+                .unwrap_or_else(|| secagg::ddp::SessionDp::default_delta(report.params.n()));
             match self.spec.estimates(
                 &report.params,
                 &o.dequantized_sum(),

@@ -61,7 +61,7 @@ impl AggregateOutput {
     /// The dequantized sum of the included clients' `weight / max_weight * input`, streamed
     /// (empty if the sum has no real decoding).
     pub fn dequantized_values(&self) -> DecodedValues<'_> {
-        DecodedValues::new(self, 1.0, false)
+        DecodedValues::new(self, 1.0)
     }
 
     /// [`Self::dequantized_values`], collected.
@@ -78,8 +78,13 @@ impl AggregateOutput {
     /// The weighted mean `sum(w x) / sum(w)`, streamed (empty if the weights sum to zero).
     pub fn weighted_mean_values(&self) -> DecodedValues<'_> {
         match self.mean_scale() {
-            Some(scale) => DecodedValues::new(self, scale, true),
-            None => DecodedValues::empty(self),
+            Some(scale) => DecodedValues::new(self, scale),
+            None => DecodedValues {
+                out: self,
+                next: 0,
+                len: 0,
+                scale: 1.0,
+            },
         }
     }
 
@@ -95,12 +100,12 @@ pub struct DecodedValues<'a> {
     out: &'a AggregateOutput,
     next: usize,
     len: usize,
+    /// 1.0 for the dequantized sum (`x * 1.0 == x` exactly in binary64), `W / S_w` for the mean.
     scale: f64,
-    scaled: bool,
 }
 
 impl<'a> DecodedValues<'a> {
-    fn new(out: &'a AggregateOutput, scale: f64, scaled: bool) -> Self {
+    fn new(out: &'a AggregateOutput, scale: f64) -> Self {
         let len = match &out.decoding {
             Decoding::Affine { .. } => out.sum.len(),
             Decoding::Decoded(v) => v.len(),
@@ -111,17 +116,6 @@ impl<'a> DecodedValues<'a> {
             next: 0,
             len,
             scale,
-            scaled,
-        }
-    }
-
-    fn empty(out: &'a AggregateOutput) -> Self {
-        Self {
-            out,
-            next: 0,
-            len: 0,
-            scale: 1.0,
-            scaled: false,
         }
     }
 }
@@ -140,9 +134,7 @@ impl Iterator for DecodedValues<'_> {
             Decoding::Decoded(v) => *v.get(j)?,
             Decoding::Unavailable => return None,
         };
-        // Unscaled values are returned as computed: multiplying by 1.0 would be exact too, but
-        // the branch keeps the two views' arithmetic visibly what the spec says.
-        Some(if self.scaled { x * self.scale } else { x })
+        Some(x * self.scale)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
