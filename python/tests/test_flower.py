@@ -32,6 +32,17 @@ def expected_mean(ids, vectors, weights, offset):
     return sum(weights[i] * (vectors[i].astype(np.float64) + offset) for i in ids) / w
 
 
+def recording_rounds(wf):
+    """A workflow wrapper that keeps each FL round's ``last_round`` stats, and their list."""
+    seen = []
+
+    def spy(grid_, ctx):
+        wf(grid_, ctx)
+        seen.append(wf.last_round)
+
+    return spy, seen
+
+
 def bound(wf, params_step, ids, weights):
     """Each included client's rounding error is below one step on (w / max_weight) * x."""
     w = sum(weights[i] for i in ids)
@@ -57,15 +68,8 @@ def test_rounds_with_dropouts_at_every_stage(use_flower_names):
     else:
         wf = SecAggPlusWorkflow(dropout_rate=0.25, corruption_rate=0.05, max_weight=max_weight,
                                 clipping_range=4.0, quantization_range=2**20)
-    rounds_seen = []
-    orig = wf.__call__
-
-    class Spy:
-        def __call__(self, grid_, ctx):
-            orig(grid_, ctx)
-            rounds_seen.append(wf.last_round)
-
-    _, history, final = run_server_app(Spy(), grid, length, rounds)
+    spy, rounds_seen = recording_rounds(wf)
+    _, history, final = run_server_app(spy, grid, length, rounds)
     assert len(history) == rounds and len(rounds_seen) == rounds
     step = 2 * 4.0 / (2**20 - 1)
     g = np.zeros(length)
@@ -188,15 +192,8 @@ def test_distributed_dp_rounds_add_the_noisy_mean_update():
     eps = p.dp_epsilon()
     assert eps is not None and 0 < eps <= 16.0 + 1e-9
     assert secagg.Params.build(list(range(1, 31)), 5).dp_epsilon() is None
-    seen = []
-    orig = wf.__call__
-
-    class Spy:
-        def __call__(self, grid_, ctx):
-            orig(grid_, ctx)
-            seen.append(wf.last_round)
-
-    _, history, _ = run_server_app(Spy(), grid, length, rounds)
+    spy, seen = recording_rounds(wf)
+    _, history, _ = run_server_app(spy, grid, length, rounds)
     assert len(history) == rounds
     truth = sum(vectors[i].astype(np.float64) for i in nids) / n
     g = np.zeros(length)
