@@ -41,6 +41,26 @@ pub struct SmpReport {
 }
 
 impl Smp {
+    /// An encoded report's attribute index, that attribute's oracle and its report bytes: the
+    /// checks decoding and counting share, in the order of `ldp.md` (the index is present, names
+    /// an attribute, and the report has exactly that attribute's length).
+    fn split_report<'b>(&self, bytes: &'b [u8]) -> Result<(usize, &Adp, &'b [u8]), LdpError> {
+        let d = self.domains.len();
+        let idx_len = wire::width(d as u64);
+        let (idx, field) = bytes
+            .split_at_checked(idx_len)
+            .ok_or(LdpError::MalformedReport(
+                "Smp report shorter than its attribute index",
+            ))?;
+        let j = wire::le_uint(idx);
+        let o = self
+            .attrs
+            .get(j as usize)
+            .ok_or(LdpError::AttributeOutOfRange { index: j, d })?;
+        wire::check_len(bytes, idx_len + o.report_len())?;
+        Ok((j as usize, o, field))
+    }
+
     /// Smp at `eps`.
     pub fn new(domains: &[u32], eps: f64, base: BaseOracle) -> Result<Self, LdpError> {
         let domains = multidim::check_domains(domains)?;
@@ -195,20 +215,7 @@ impl MultidimProtocol for Smp {
     /// Validates and counts an encoded report without building one: the checks and errors of
     /// [`Self::decode_report`], then the counts' tag, then the count; nothing changes on error.
     fn accumulate_bytes(&self, counts: &mut MultiCounts, bytes: &[u8]) -> Result<(), LdpError> {
-        let d = self.domains.len();
-        let idx_len = wire::width(d as u64);
-        let (idx, field) = bytes
-            .split_at_checked(idx_len)
-            .ok_or(LdpError::MalformedReport(
-                "Smp report shorter than its attribute index",
-            ))?;
-        let j = wire::le_uint(idx);
-        let o = self
-            .attrs
-            .get(j as usize)
-            .ok_or(LdpError::AttributeOutOfRange { index: j, d })?;
-        let j = j as usize;
-        wire::check_len(bytes, idx_len + o.report_len())?;
+        let (j, o, field) = self.split_report(bytes)?;
         // `field` is exactly the attribute's report length: validate it completely first
         match o {
             Adp::Grr(g) => {
@@ -299,21 +306,8 @@ impl MultidimProtocol for Smp {
     }
 
     fn decode_report(&self, bytes: &[u8]) -> Result<SmpReport, LdpError> {
-        let d = self.domains.len();
-        let idx_len = wire::width(d as u64);
-        if bytes.len() < idx_len {
-            return Err(LdpError::MalformedReport(
-                "Smp report shorter than its attribute index",
-            ));
-        }
-        let mut rd = wire::Reader::new(bytes);
-        let j = rd.u64_width(idx_len)?;
-        let o = self
-            .attrs
-            .get(j as usize)
-            .ok_or(LdpError::AttributeOutOfRange { index: j, d })?;
-        let j = j as usize;
-        wire::check_len(bytes, idx_len + o.report_len())?;
+        let (j, o, field) = self.split_report(bytes)?;
+        let mut rd = wire::Reader::new(field);
         let report = o.read(&mut rd).map_err(|e| e.at_attribute(j))?;
         rd.finish()?;
         Ok(SmpReport {

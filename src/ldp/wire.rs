@@ -86,11 +86,6 @@ impl<'a> Reader<'a> {
         Ok(v)
     }
 
-    /// Reads a `w`-byte little-endian integer (`w <= 8`), unchecked.
-    pub(crate) fn u64_width(&mut self, w: usize) -> Result<u64, LdpError> {
-        Ok(le_uint(self.take(w.min(8))?))
-    }
-
     /// Reads a fixed 8-byte little-endian integer.
     pub(crate) fn u64_le(&mut self) -> Result<u64, LdpError> {
         let b = self.take(8)?;
